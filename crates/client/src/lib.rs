@@ -1,0 +1,1 @@
+//! Blocking OAuth 2.0 client library for devauth (work in progress).

@@ -1,0 +1,2 @@
+//! The `devauth` binary (work in progress).
+fn main() {}
