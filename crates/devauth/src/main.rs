@@ -1,2 +1,69 @@
-//! The `devauth` binary (work in progress).
-fn main() {}
+//! The `devauth` binary: clap wiring of the client, server and token-manager
+//! libraries, and nothing else. Each verb lives in its own file under `cmd/`;
+//! exit codes are decided in one place, [`exit`].
+
+mod cmd;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Log in from machines that have no browser.
+///
+/// devauth gets OAuth 2.0 tokens with the device authorization grant (RFC 8628),
+/// keeps them safe and fresh, and hands them to scripts; it also runs an
+/// authorization server built around that grant.
+#[derive(Debug, Parser)]
+#[command(name = "devauth", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: cmd::Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Log in to an issuer (device flow by default).
+    Login(cmd::login::Args),
+    /// Print a valid access token, refreshing it first when needed.
+    Token(cmd::token::Args),
+    /// Show who is logged in, where, and until when.
+    Status(cmd::status::Args),
+    /// Revoke the tokens at the server and forget them here.
+    Logout(cmd::logout::Args),
+    /// Run a command with a fresh access token in its environment.
+    Run(cmd::run::Args),
+    /// List profiles and their state.
+    Profiles(cmd::profiles::Args),
+    /// Print shell completions.
+    Completions(cmd::completions::Args),
+    /// Run the authorization server.
+    Serve(cmd::serve::Args),
+    /// Manage the server's users, clients and keys.
+    Admin(cmd::admin::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::SUCCESS };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Login(args) => cmd::login::run(args, &cli.global),
+        Command::Token(args) => cmd::token::run(args, &cli.global),
+        Command::Status(args) => cmd::status::run(args, &cli.global),
+        Command::Logout(args) => cmd::logout::run(args, &cli.global),
+        Command::Run(args) => cmd::run::run(args, &cli.global),
+        Command::Profiles(args) => cmd::profiles::run(args, &cli.global),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Admin(args) => cmd::admin::run(args),
+    };
+    exit::report(result)
+}

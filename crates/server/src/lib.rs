@@ -1,1 +1,21 @@
-//! server (wip)
+//! The devauth authorization server, built around the OAuth 2.0 Device
+//! Authorization Grant (RFC 8628).
+//!
+//! Layout (each module opens with its own notes):
+//! * [`model`] — domain types and their state machines, no I/O;
+//! * [`store`] — the storage traits and their backends (SQLite by default);
+//! * [`routes`] — one file per OAuth/JSON endpoint;
+//! * [`pages`] — the server-rendered verification pages a person uses;
+//! * [`config`] — settings resolved from flags and environment;
+//! * [`clock`] — injected time.
+//!
+//! [`app::build`] assembles an [`app::AppState`] and the axum router; the
+//! `devauth serve` command only parses flags and calls it.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod model;
+pub mod pages;
+pub mod routes;
+pub mod store;

@@ -1,0 +1,69 @@
+//! Exit codes, named once and decided in one place (DESIGN.md):
+//! 0 success · 1 unexpected error · 2 usage · 3 not logged in or re-login
+//! needed · 4 the user denied · 5 the code expired before approval · 6 server
+//! unreachable or failing.
+//!
+//! Commands return `anyhow::Result<ExitCode>`; [`report`] prints an error as
+//! one line (`{:#}` joins the context chain) on stderr and maps it to a code.
+//! A broken pipe on stdout (`devauth token | head -c0`) is a quiet success.
+
+use std::process::ExitCode;
+
+/// Success.
+pub const SUCCESS: u8 = 0;
+/// An unexpected error.
+pub const FAILURE: u8 = 1;
+/// Wrong flags or arguments.
+pub const USAGE: u8 = 2;
+/// Not logged in, or the refresh token was rejected: run `devauth login`.
+pub const NOT_LOGGED_IN: u8 = 3;
+/// The person denied the request.
+pub const DENIED: u8 = 4;
+/// The code expired before anyone approved it.
+pub const EXPIRED: u8 = 5;
+/// The server could not be reached or answered with an error.
+pub const UNAVAILABLE: u8 = 6;
+
+
+/// Prints the error, if any, and picks the exit code.
+pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(classify(&err))
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Maps an error to its exit code by its type (never by its message).
+fn classify(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return USAGE;
+        }
+    }
+    FAILURE
+}
+
+/// An error that is the user's command line's fault: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}

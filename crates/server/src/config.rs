@@ -1,0 +1,55 @@
+//! Server settings, resolved once from flags, environment and config file by
+//! the binary, then shared read-only.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything the server needs to know at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The issuer URL (no trailing slash): `iss` of tokens, base of every endpoint URL.
+    pub issuer: String,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// Lifetime of device and user codes, seconds.
+    pub code_ttl_secs: u32,
+    /// Initial polling interval sent to devices, seconds.
+    pub poll_interval_secs: u32,
+    /// Lifetime of access tokens, seconds.
+    pub access_token_ttl_secs: u32,
+    /// Lifetime of refresh tokens, seconds.
+    pub refresh_token_ttl_secs: u32,
+    /// Device authorizations per IP per minute; 0 = off.
+    pub device_rate_limit: u32,
+    /// Whether to send `verification_uri_complete` (RFC 8628 §3.3.1).
+    pub verification_uri_complete: bool,
+}
+
+impl Config {
+    /// Defaults for an issuer and a data folder.
+    pub fn new(issuer: impl Into<String>, listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            issuer: issuer.into().trim_end_matches('/').to_owned(),
+            listen,
+            data_dir,
+            code_ttl_secs: 600,
+            poll_interval_secs: 5,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            device_rate_limit: 30,
+            verification_uri_complete: true,
+        }
+    }
+
+    /// Whether cookies must carry `Secure` (the issuer is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// An absolute URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}

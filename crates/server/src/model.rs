@@ -1,0 +1,533 @@
+//! Domain types of the authorization server, with no I/O.
+//!
+//! Grants are state machines (cf. MAS's `data-model`): each state is an enum
+//! variant holding only the data that exists in that state, and transitions
+//! consume the old value and return `Result<Self, InvalidTransition>`, so a
+//! wrong-state call is an error, never a silent update. Expiry is not a state
+//! but a comparison with the injected clock.
+//!
+//! Every record that can be changed concurrently carries a `version`; stores
+//! update with `WHERE id = ? AND version = ?` (or the Redis equivalent) and
+//! report a lost race as `Ok(false)`, never by overwriting.
+//!
+//! Secrets never live here in raw form: device codes, refresh tokens,
+//! authorization codes, session ids and client secrets are kept as
+//! [`TokenHash`]es (SHA-256, hex), passwords as argon2id PHC strings.
+
+use devauth_proto::{GrantType, Scope};
+use sha2::{Digest, Sha256};
+
+/// Milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// From milliseconds since the epoch.
+    pub const fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+    /// From seconds since the epoch.
+    pub const fn from_secs(s: i64) -> Self {
+        Self(s * 1000)
+    }
+    /// Milliseconds since the epoch.
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+    /// Whole seconds since the epoch (rounded down), as in JWT `iat`/`exp`.
+    pub const fn secs(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+    /// This instant plus `secs` seconds.
+    pub const fn plus_secs(self, secs: i64) -> Self {
+        Self(self.0 + secs * 1000)
+    }
+    /// This instant plus `ms` milliseconds.
+    pub const fn plus_millis(self, ms: i64) -> Self {
+        Self(self.0 + ms)
+    }
+    /// Milliseconds from `earlier` to `self` (negative if `earlier` is later).
+    pub const fn millis_since(self, earlier: Timestamp) -> i64 {
+        self.0 - earlier.0
+    }
+}
+
+/// SHA-256 of a high-entropy secret, hex-encoded: what the server stores
+/// instead of device codes, refresh tokens, authorization codes, session ids
+/// and client secrets. (High-entropy values need no salt or slow hash;
+/// passwords use argon2id instead.)
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// Hashes a raw secret.
+    pub fn of(raw: &str) -> Self {
+        let digest = Sha256::digest(raw.as_bytes());
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        Self(hex)
+    }
+    /// Rebuilds a hash read back from storage.
+    pub fn from_stored(hex: String) -> Self {
+        Self(hex)
+    }
+    /// The hex form, for storage.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A transition was asked of a record in a state that does not allow it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid state transition: {0}")]
+pub struct InvalidTransition(pub &'static str);
+
+/// A registered OAuth client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Name shown to people on the confirm page.
+    pub name: String,
+    /// SHA-256 of the client secret; `None` for a public client.
+    pub secret_hash: Option<TokenHash>,
+    /// Grants the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// Registered redirect URIs. Loopback URIs (`http://127.0.0.1/...`,
+    /// `http://[::1]/...`, `http://localhost/...`) match on any port (RFC 8252 §7.3).
+    pub redirect_uris: Vec<String>,
+    /// Scopes the client may ask for; empty = any scope the server supports.
+    pub allowed_scopes: Scope,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl Client {
+    /// Whether the client is public (no secret).
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: &GrantType) -> bool {
+        self.grant_types.contains(grant)
+    }
+}
+
+/// A person who can log in to the verification pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable identifier (the `sub` claim).
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// A disabled user cannot log in and its tokens stop working.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// Where and by whom a device authorization was requested: shown on the
+/// confirm page so a person can spot a phishing attempt (RFC 8628 §5.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    /// IP address of the device that asked.
+    pub ip: String,
+    /// Its `User-Agent`.
+    pub user_agent: String,
+}
+
+/// The state of a device authorization (RFC 8628).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceGrantState {
+    /// Waiting for a person.
+    Pending,
+    /// A person approved; the device may redeem once.
+    Approved {
+        /// Who approved.
+        user_id: String,
+        /// When.
+        approved_at: Timestamp,
+    },
+    /// A person denied (or the code was locked after wrong confirmations).
+    Denied {
+        /// When.
+        denied_at: Timestamp,
+    },
+    /// The device redeemed the approval for tokens; any further poll is `invalid_grant`.
+    Exchanged {
+        /// When.
+        exchanged_at: Timestamp,
+    },
+}
+
+/// A device authorization request and its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceGrant {
+    /// Internal id.
+    pub id: String,
+    /// SHA-256 of the device code.
+    pub device_code_hash: TokenHash,
+    /// The user code in canonical form (8 characters, no dash).
+    pub user_code: String,
+    /// The client that asked.
+    pub client_id: String,
+    /// Requested scope.
+    pub scope: Scope,
+    /// Where the request came from.
+    pub requester: Requester,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When the device code and user code stop working.
+    pub expires_at: Timestamp,
+    /// Current polling interval in seconds; grows by 5 on every `slow_down` and stays grown.
+    pub interval_secs: u32,
+    /// The last poll, for interval enforcement.
+    pub last_polled_at: Option<Timestamp>,
+    /// Wrong confirmations seen for this code; the code is locked past a limit.
+    pub failed_confirmations: u32,
+    /// The state.
+    pub state: DeviceGrantState,
+    /// Optimistic-concurrency version, bumped by every update.
+    pub version: i64,
+}
+
+/// What a poll of the token endpoint finds, once interval enforcement is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollVerdict {
+    /// Polled sooner than the interval: answer `slow_down`; the grant now carries the larger interval.
+    SlowDown,
+    /// Still waiting: `authorization_pending`.
+    Pending,
+    /// Denied: `access_denied`.
+    Denied,
+    /// Past `expires_at`: `expired_token`.
+    Expired,
+    /// Already redeemed: `invalid_grant`.
+    AlreadyExchanged,
+    /// Approved and now marked exchanged: issue tokens for this user.
+    Redeem {
+        /// Who approved.
+        user_id: String,
+    },
+}
+
+impl DeviceGrant {
+    /// Whether the codes have expired at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        now >= self.expires_at
+    }
+
+    /// Applies one poll at `now` and returns the verdict and the grant as it must
+    /// be stored (with `last_polled_at`, a grown interval, or the exchanged state).
+    /// The caller stores it with a version check and re-polls on a lost race.
+    pub fn poll(mut self, now: Timestamp) -> (PollVerdict, Self) {
+        if self.is_expired(now) {
+            return (PollVerdict::Expired, self);
+        }
+        let too_soon = self
+            .last_polled_at
+            .is_some_and(|last| now.millis_since(last) < i64::from(self.interval_secs) * 1000);
+        self.last_polled_at = Some(now);
+        if too_soon {
+            self.interval_secs += devauth_proto::device::SLOW_DOWN_INCREMENT_SECS as u32;
+            return (PollVerdict::SlowDown, self);
+        }
+        let verdict = match &self.state {
+            DeviceGrantState::Pending => PollVerdict::Pending,
+            DeviceGrantState::Denied { .. } => PollVerdict::Denied,
+            DeviceGrantState::Exchanged { .. } => PollVerdict::AlreadyExchanged,
+            DeviceGrantState::Approved { user_id, .. } => {
+                let user_id = user_id.clone();
+                self.state = DeviceGrantState::Exchanged { exchanged_at: now };
+                PollVerdict::Redeem { user_id }
+            }
+        };
+        (verdict, self)
+    }
+
+    /// Pending → Approved. Only the consent handler calls this.
+    pub fn approve(mut self, user_id: String, now: Timestamp) -> Result<Self, InvalidTransition> {
+        match self.state {
+            DeviceGrantState::Pending if !self.is_expired(now) => {
+                self.state = DeviceGrantState::Approved {
+                    user_id,
+                    approved_at: now,
+                };
+                Ok(self)
+            }
+            DeviceGrantState::Pending => Err(InvalidTransition("the code has expired")),
+            _ => Err(InvalidTransition("the request was already decided")),
+        }
+    }
+
+    /// Pending → Denied.
+    pub fn deny(mut self, now: Timestamp) -> Result<Self, InvalidTransition> {
+        match self.state {
+            DeviceGrantState::Pending => {
+                self.state = DeviceGrantState::Denied { denied_at: now };
+                Ok(self)
+            }
+            _ => Err(InvalidTransition("the request was already decided")),
+        }
+    }
+}
+
+/// The state of one refresh token in a rotation family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshTokenState {
+    /// Usable.
+    Active,
+    /// Used once and replaced; presenting it again after the grace window revokes the family.
+    Rotated {
+        /// When it was used.
+        rotated_at: Timestamp,
+    },
+    /// Revoked (by RFC 7009, by reuse detection, or by the family's revocation).
+    Revoked {
+        /// When.
+        revoked_at: Timestamp,
+    },
+}
+
+/// One refresh token. Its family groups every token rotated from the same login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// Internal id.
+    pub id: String,
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// The rotation family (one per login / device approval).
+    pub family_id: String,
+    /// Client it was issued to.
+    pub client_id: String,
+    /// Resource owner.
+    pub user_id: String,
+    /// Granted scope.
+    pub scope: Scope,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// The state.
+    pub state: RefreshTokenState,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+}
+
+/// A refresh-token family: everything issued from one login. Revoking it ends
+/// every refresh token in it, and the access tokens that carry its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFamily {
+    /// Family id, also carried by access tokens (`sid` claim) so they can be revoked with it.
+    pub id: String,
+    /// Client.
+    pub client_id: String,
+    /// Resource owner.
+    pub user_id: String,
+    /// When the person authenticated (OIDC `auth_time`).
+    pub auth_time: Timestamp,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Set once the family is revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// An authorization code for the loopback + PKCE flow (single use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code.
+    pub code_hash: TokenHash,
+    /// Client.
+    pub client_id: String,
+    /// Resource owner.
+    pub user_id: String,
+    /// The exact redirect URI used at `/oauth/authorize`.
+    pub redirect_uri: String,
+    /// Granted scope.
+    pub scope: Scope,
+    /// The S256 challenge.
+    pub code_challenge: String,
+    /// OIDC nonce to echo into the ID token.
+    pub nonce: Option<String>,
+    /// When the person authenticated.
+    pub auth_time: Timestamp,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it expires (short: 60 s).
+    pub expires_at: Timestamp,
+}
+
+/// Signing algorithm of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (required by OIDC).
+    Rs256,
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+}
+
+impl KeyAlgorithm {
+    /// JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+        }
+    }
+    /// Parses a JOSE name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RS256" => Some(Self::Rs256),
+            "ES256" => Some(Self::Es256),
+            _ => None,
+        }
+    }
+}
+
+/// A signing key as stored: private PKCS#8 DER. Keys stay published in JWKS
+/// until every token they signed has expired (`retired_at` + max token TTL).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// JWK `kid`.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: KeyAlgorithm,
+    /// PKCS#8 DER of the private key.
+    pub private_pkcs8_der: Vec<u8>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When a newer key replaced it for signing.
+    pub retired_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_pkcs8_der", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// A browser session on the verification pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSession {
+    /// SHA-256 of the session cookie value.
+    pub id_hash: TokenHash,
+    /// The CSRF token forms must echo (compared in constant time).
+    pub csrf_token: String,
+    /// Logged-in user, once authenticated.
+    pub user_id: Option<String>,
+    /// When the user authenticated.
+    pub authenticated_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+}
+
+/// An audit event: what happened, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// When.
+    pub at: Timestamp,
+    /// What: `device_code.issued`, `device_code.approved`, `device_code.denied`,
+    /// `device_code.expired`, `token.issued`, `refresh_token.reuse_detected`,
+    /// `token.revoked`, `user.login_failed`, ...
+    pub kind: String,
+    /// The client involved.
+    pub client_id: Option<String>,
+    /// The user involved.
+    pub user_id: Option<String>,
+    /// The requester's IP.
+    pub ip: Option<String>,
+    /// Extra details as JSON (ids, never raw secrets).
+    pub details: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(now: Timestamp) -> DeviceGrant {
+        DeviceGrant {
+            id: "g".into(),
+            device_code_hash: TokenHash::of("dc"),
+            user_code: "BCDFGHJK".into(),
+            client_id: "devauth-cli".into(),
+            scope: Scope::parse("openid").unwrap(),
+            requester: Requester {
+                ip: "127.0.0.1".into(),
+                user_agent: "t".into(),
+            },
+            created_at: now,
+            expires_at: now.plus_secs(600),
+            interval_secs: 5,
+            last_polled_at: None,
+            failed_confirmations: 0,
+            state: DeviceGrantState::Pending,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn slow_down_grows_and_stays_grown() {
+        let t0 = Timestamp::from_secs(1_000);
+        let (v, g) = grant(t0).poll(t0);
+        assert_eq!(v, PollVerdict::Pending);
+        let (v, g) = g.poll(t0.plus_secs(2));
+        assert_eq!(v, PollVerdict::SlowDown);
+        assert_eq!(g.interval_secs, 10);
+        // 6 s after the last poll is fine under 5 s, too soon under 10 s.
+        let (v, g) = g.poll(t0.plus_secs(8));
+        assert_eq!(v, PollVerdict::SlowDown);
+        assert_eq!(g.interval_secs, 15);
+        let (v, g) = g.poll(t0.plus_secs(23));
+        assert_eq!(v, PollVerdict::Pending);
+        assert_eq!(g.interval_secs, 15);
+    }
+
+    #[test]
+    fn approval_is_redeemed_once() {
+        let t0 = Timestamp::from_secs(1_000);
+        let g = grant(t0).approve("u1".into(), t0).unwrap();
+        let (v, g) = g.poll(t0.plus_secs(5));
+        assert_eq!(
+            v,
+            PollVerdict::Redeem {
+                user_id: "u1".into()
+            }
+        );
+        let (v, _) = g.poll(t0.plus_secs(10));
+        assert_eq!(v, PollVerdict::AlreadyExchanged);
+    }
+
+    #[test]
+    fn transitions_check_state_and_expiry() {
+        let t0 = Timestamp::from_secs(1_000);
+        assert!(grant(t0).approve("u".into(), t0.plus_secs(600)).is_err());
+        let denied = grant(t0).deny(t0).unwrap();
+        assert!(denied.clone().approve("u".into(), t0).is_err());
+        let (v, _) = denied.poll(t0.plus_secs(5));
+        assert_eq!(v, PollVerdict::Denied);
+        let (v, _) = grant(t0).poll(t0.plus_secs(600));
+        assert_eq!(v, PollVerdict::Expired);
+    }
+
+    #[test]
+    fn hashes_are_hex_sha256() {
+        assert_eq!(
+            TokenHash::of("abc").as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
