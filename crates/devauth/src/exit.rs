@@ -24,7 +24,6 @@ pub const EXPIRED: u8 = 5;
 /// The server could not be reached or answered with an error.
 pub const UNAVAILABLE: u8 = 6;
 
-
 /// Prints the error, if any, and picks the exit code.
 pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {

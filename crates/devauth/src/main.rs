@@ -37,6 +37,10 @@ enum Command {
     Run(cmd::run::Args),
     /// List profiles and their state.
     Profiles(cmd::profiles::Args),
+    /// Adopt credentials another tool holds (kiro-cli, AWS SSO).
+    Import(cmd::import::Args),
+    /// Keep every stored credential fresh in the background.
+    Agent(cmd::agent::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
     /// Run the authorization server.
@@ -49,7 +53,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::SUCCESS };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -61,6 +69,8 @@ fn main() -> ExitCode {
         Command::Logout(args) => cmd::logout::run(args, &cli.global),
         Command::Run(args) => cmd::run::run(args, &cli.global),
         Command::Profiles(args) => cmd::profiles::run(args, &cli.global),
+        Command::Import(args) => cmd::import::run(args, &cli.global),
+        Command::Agent(args) => cmd::agent::run(args, &cli.global),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Admin(args) => cmd::admin::run(args),

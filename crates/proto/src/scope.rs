@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 /// Why a scope string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid scope syntax: each scope is printable ASCII without spaces, quotes or backslashes")]
+#[error(
+    "invalid scope syntax: each scope is printable ASCII without spaces, quotes or backslashes"
+)]
 pub struct ScopeError;
 
 /// A set of scope tokens, kept sorted so that equal sets compare and print equal.

@@ -108,7 +108,14 @@ mod tests {
         }
         assert_eq!(want.as_str(), "BCDFGHJK");
         assert_eq!(want.display(), "BCDF-GHJK");
-        for bad in ["", "BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ0", "BCDF-GHJ✓"] {
+        for bad in [
+            "",
+            "BCDF-GHJ",
+            "BCDF-GHJKL",
+            "ABCD-EFGH",
+            "BCDF-GHJ0",
+            "BCDF-GHJ✓",
+        ] {
             assert!(UserCode::normalize(bad).is_none(), "{bad}");
         }
     }
@@ -130,7 +137,10 @@ mod tests {
             }
         }
         // 16000 draws, 800 expected per letter.
-        assert!(counts.iter().all(|&n| (600..1000).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (600..1000).contains(&n)),
+            "{counts:?}"
+        );
     }
 
     #[test]

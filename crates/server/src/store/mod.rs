@@ -143,8 +143,7 @@ pub trait FlowStore: Send + Sync + 'static {
     /// Finds a grant by device-code hash.
     async fn device_grant_by_code(&self, hash: &TokenHash) -> StoreResult<Option<DeviceGrant>>;
     /// Finds a grant by canonical user code.
-    async fn device_grant_by_user_code(&self, user_code: &str)
-    -> StoreResult<Option<DeviceGrant>>;
+    async fn device_grant_by_user_code(&self, user_code: &str) -> StoreResult<Option<DeviceGrant>>;
     /// CAS update: stores `grant` (with `version` bumped) if the stored version
     /// is `expected_version`. `Ok(false)` on a lost race.
     async fn update_device_grant(
