@@ -7,7 +7,8 @@
 //! * [`routes`] — one file per OAuth/JSON endpoint;
 //! * [`pages`] — the server-rendered verification pages a person uses;
 //! * [`config`] — settings resolved from flags and environment;
-//! * [`clock`] — injected time.
+//! * [`clock`] — injected time;
+//! * [`password`] — argon2id hashing of people's passwords.
 //!
 //! [`app::build`] assembles an [`app::AppState`] and the axum router; the
 //! `devauth serve` command only parses flags and calls it.
@@ -17,5 +18,6 @@ pub mod clock;
 pub mod config;
 pub mod model;
 pub mod pages;
+pub mod password;
 pub mod routes;
 pub mod store;
