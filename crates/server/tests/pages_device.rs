@@ -338,6 +338,23 @@ fn forged_confirmations_are_refused_and_lock_the_code() {
 }
 
 #[test]
+fn fetch_metadata_and_origin_are_checked() {
+    let s = server();
+    let b = s.browser();
+    let csrf = b.get("/device").csrf();
+    let fields = [("csrf", csrf.as_str()), ("user_code", "BBBB-BBBB")];
+    // Browsers send `Origin: null` from our no-referrer pages: the token decides.
+    b.post_from("/device", &fields, Some("null")).expect(400);
+    b.post_from("/device", &fields, None).expect(400);
+    b.post_from("/device", &fields, Some("http://127.0.0.1:1"))
+        .expect(403);
+    let cross = b.post_with("/device", &fields, &[("Sec-Fetch-Site", "cross-site")]);
+    cross.expect(403);
+    let same = b.post_with("/device", &fields, &[("Sec-Fetch-Site", "same-origin")]);
+    same.expect(400).contains(INVALID);
+}
+
+#[test]
 fn posts_need_a_session_and_its_token() {
     let s = server();
     s.add_grant("devauth-cli", CODE);

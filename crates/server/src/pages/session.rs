@@ -161,8 +161,9 @@ pub async fn rotate_into_login(
     Ok(fresh)
 }
 
-/// Checks a form post: the `Origin` header (when present) names this server,
-/// and the `csrf` field equals the session's token (constant time).
+/// Checks a form post: the fetch metadata and `Origin` headers (when sent)
+/// name this server ([`origin_allowed`]), and the `csrf` field equals the
+/// session's token (constant time).
 pub fn check_form(
     state: &AppState,
     headers: &HeaderMap,
@@ -180,15 +181,30 @@ pub fn check_form(
     }
 }
 
-/// Whether the `Origin` header, when sent, is this server: the issuer's
-/// origin, or the origin the browser used to reach us (its `Host`).
+/// Whether the browser says the post comes from one of our own pages.
+///
+/// * `Sec-Fetch-Site`, when sent, must be `same-origin` (a person pressing
+///   our button), never `same-site` or `cross-site`;
+/// * `Origin`, when sent and not `null`, must be the issuer's origin or the
+///   origin the browser used to reach us (its `Host`). Browsers send
+///   `Origin: null` from pages with `Referrer-Policy: no-referrer` (ours), so
+///   `null` proves nothing either way and the CSRF token decides.
 pub fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() != b"same-origin")
+    {
+        return false;
+    }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
     let Ok(origin) = origin.to_str() else {
         return false;
     };
+    if origin == "null" {
+        return true;
+    }
     let origin = origin.trim_end_matches('/');
     if origin.eq_ignore_ascii_case(issuer_origin(&state.config.issuer)) {
         return true;

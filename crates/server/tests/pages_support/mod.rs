@@ -319,6 +319,15 @@ impl Browser {
         read(response)
     }
 
+    /// `POST path` with a form and extra headers (no `Origin`).
+    pub fn post_with(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let mut request = self.agent.post(&self.url(path));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        read(request.send_form(fields.iter().copied()).expect("POST"))
+    }
+
     /// `POST path` with a raw body.
     pub fn post_raw(&self, path: &str, body: &str) -> Page {
         let response = self
