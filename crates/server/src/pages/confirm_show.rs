@@ -1,0 +1,93 @@
+//! `GET /device/confirm?user_code=…`: the confirm page, where the person sees
+//! what asked (client, scopes, code, IP, user agent, age) and approves or
+//! denies. Needs login (redirects to `/login` and back); counts as a code
+//! entry for the rate limits, since it looks a code up.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::model::{DeviceGrant, User};
+
+use super::client_ip::ClientIp;
+use super::error::PageError;
+use super::session::{self, Session};
+use super::throttle::{self, Action};
+use super::view::{self, ConfirmPage, DevicePage, ScopeLine};
+use super::{device_code, form, login_show};
+
+#[derive(Deserialize)]
+struct Query {
+    #[serde(default)]
+    user_code: String,
+}
+
+/// The local path of the confirm page for a code.
+pub fn path(user_code: &str) -> String {
+    let code = device_code::display(user_code);
+    let mut out = String::from("/device/confirm?");
+    out.push_str(
+        &url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("user_code", &code)
+            .finish(),
+    );
+    out
+}
+
+/// Shows the confirm page (after login).
+#[tracing::instrument(name = "pages.device.confirm_show", skip_all)]
+pub async fn handler(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let query: Query = form::parse_query(query.as_deref())?;
+    let session = session::load_or_start(&state, &headers).await?;
+    let Some(user) = session.user(&state).await? else {
+        let to = login_show::location(&path(&device_code::refill(&query.user_code)));
+        return Ok(session.attach(view::see_other(&to)?));
+    };
+    throttle::check(&state, Action::CodeEntry, session.throttle_key(), &ip).await?;
+    let Some(grant) = device_code::pending(&state, &query.user_code).await? else {
+        let page = DevicePage {
+            csrf: session.record.csrf_token.clone(),
+            user_code: device_code::refill(&query.user_code),
+            error: Some(device_code::INVALID_CODE.into()),
+        };
+        return Ok(session.attach(view::render(StatusCode::BAD_REQUEST, &page)));
+    };
+    let response = render(&state, &session, &user, &grant).await?;
+    Ok(session.attach(response))
+}
+
+/// The confirm page for `grant`, shown to `user`.
+pub async fn render(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    grant: &DeviceGrant,
+) -> Result<Response, PageError> {
+    let client = state.stores.durable.client(&grant.client_id).await?;
+    let now = state.clock.now();
+    let page = ConfirmPage {
+        csrf: session.record.csrf_token.clone(),
+        user_code: device_code::display(&grant.user_code),
+        client_name: client.map_or_else(|| grant.client_id.clone(), |c| c.name),
+        client_id: grant.client_id.clone(),
+        scopes: ScopeLine::all(&grant.scope),
+        ip: grant.requester.ip.clone(),
+        user_agent: if grant.requester.user_agent.is_empty() {
+            "(not given)".into()
+        } else {
+            grant.requester.user_agent.chars().take(300).collect()
+        },
+        age: view::ago(now.millis_since(grant.created_at)),
+        expires_in: view::from_now(grant.expires_at.millis_since(now)),
+        username: user.username.clone(),
+        here: path(&grant.user_code),
+    };
+    Ok(view::render(StatusCode::OK, &page))
+}

@@ -1,0 +1,41 @@
+//! Finding the device grant a typed user code names.
+//!
+//! Whatever went wrong — a typo, an unknown code, an expired one, one already
+//! approved or denied — the person sees the same [`INVALID_CODE`] message, so
+//! the page is no oracle telling live codes from dead ones.
+
+use devauth_proto::UserCode;
+
+use crate::app::AppState;
+use crate::model::{DeviceGrant, DeviceGrantState};
+
+use super::error::PageError;
+
+/// The one message for every code that cannot be confirmed.
+pub const INVALID_CODE: &str = "That code is not valid. It may be mistyped, expired or already \
+     used. Check the code on your device; if it has expired, start again there.";
+
+/// The pending, unexpired grant `typed` names, if any.
+pub async fn pending(state: &AppState, typed: &str) -> Result<Option<DeviceGrant>, PageError> {
+    let Some(code) = UserCode::normalize(typed) else {
+        return Ok(None);
+    };
+    let grant = state
+        .stores
+        .flow
+        .device_grant_by_user_code(code.as_str())
+        .await?;
+    let now = state.clock.now();
+    Ok(grant.filter(|g| g.state == DeviceGrantState::Pending && !g.is_expired(now)))
+}
+
+/// `XXXX-XXXX` for a stored canonical code.
+pub fn display(canonical: &str) -> String {
+    UserCode::normalize(canonical).map_or_else(|| canonical.to_owned(), |c| c.display())
+}
+
+/// What to put back in the code field after a failed attempt: the normalised
+/// code when it parses, else what was typed (bounded).
+pub fn refill(typed: &str) -> String {
+    UserCode::normalize(typed).map_or_else(|| typed.chars().take(32).collect(), |c| c.display())
+}

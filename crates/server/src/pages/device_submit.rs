@@ -1,0 +1,66 @@
+//! `POST /device` (`user_code`, `csrf`): checks a typed code.
+//!
+//! Rate limited per session and per IP. A code that cannot be confirmed shows
+//! the form again with one message for every reason. A good code shows the
+//! confirm page, or the login form first (which then returns to
+//! `/device/confirm?user_code=…`).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::app::AppState;
+
+use super::client_ip::ClientIp;
+use super::error::PageError;
+use super::session;
+use super::throttle::{self, Action};
+use super::view::{self, DevicePage, LoginPage};
+use super::{confirm_show, device_code, form};
+
+#[derive(Deserialize)]
+struct Fields {
+    #[serde(default)]
+    user_code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Checks the code and moves on to login or confirmation.
+#[tracing::instrument(name = "pages.device.submit", skip_all)]
+pub async fn handler(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let fields: Fields = form::parse(&body)?;
+    let session = session::load(&state, &headers)
+        .await?
+        .ok_or(PageError::SessionExpired)?;
+    session::check_form(&state, &headers, &session, &fields.csrf)?;
+    throttle::check(&state, Action::CodeEntry, session.throttle_key(), &ip).await?;
+
+    let Some(grant) = device_code::pending(&state, &fields.user_code).await? else {
+        let page = DevicePage {
+            csrf: session.record.csrf_token.clone(),
+            user_code: device_code::refill(&fields.user_code),
+            error: Some(device_code::INVALID_CODE.into()),
+        };
+        return Ok(view::render(StatusCode::BAD_REQUEST, &page));
+    };
+    match session.user(&state).await? {
+        Some(user) => confirm_show::render(&state, &session, &user, &grant).await,
+        None => {
+            let page = LoginPage {
+                csrf: session.record.csrf_token.clone(),
+                next: confirm_show::path(&grant.user_code),
+                username: String::new(),
+                error: None,
+            };
+            Ok(view::render(StatusCode::OK, &page))
+        }
+    }
+}

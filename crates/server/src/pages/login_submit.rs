@@ -1,0 +1,127 @@
+//! `POST /login` (`username`, `password`, `csrf`, `next`): checks a password.
+//!
+//! Rate limited per session and per IP. An unknown user and a wrong password
+//! get the same message, and an unknown user still costs one argon2
+//! verification (against a dummy hash), so neither the text nor the timing
+//! says which names exist. A disabled account is refused (said so only once
+//! the password was right). Success starts a fresh session (new id, new CSRF
+//! token) and deletes the old one, then goes to `next`.
+
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use devauth_proto::Secret;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::model::{AuditEvent, User};
+use crate::password;
+
+use super::client_ip::ClientIp;
+use super::error::PageError;
+use super::form;
+use super::login_show::safe_next;
+use super::session;
+use super::throttle::{self, Action};
+use super::view::{self, LoginPage};
+
+const WRONG: &str = "Wrong user name or password.";
+const DISABLED: &str = "This account is disabled. Ask your administrator.";
+
+#[derive(Deserialize)]
+struct Fields {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: Secret,
+    #[serde(default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+/// A PHC string to verify against when the user does not exist.
+static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
+
+/// Checks the credentials and logs in.
+#[tracing::instrument(name = "pages.login.submit", skip_all)]
+pub async fn handler(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let fields: Fields = form::parse(&body)?;
+    let next = safe_next(fields.next.as_deref());
+    let old = session::load(&state, &headers)
+        .await?
+        .ok_or(PageError::SessionExpired)?;
+    session::check_form(&state, &headers, &old, &fields.csrf)?;
+    throttle::check(&state, Action::Login, old.throttle_key(), &ip).await?;
+
+    let username = fields.username.trim();
+    let user = if username.is_empty() || username.len() > 256 {
+        None
+    } else {
+        state.stores.durable.user_by_name(username).await?
+    };
+    let password_ok = verify(&fields.password, user.as_ref()).await?;
+    let refusal = match &user {
+        Some(u) if password_ok && !u.disabled => None,
+        Some(u) if password_ok => Some((StatusCode::FORBIDDEN, DISABLED, Some(u))),
+        other => Some((StatusCode::BAD_REQUEST, WRONG, other.as_ref())),
+    };
+    if let Some((status, message, known)) = refusal {
+        audit(&state, "user.login_failed", known, &ip).await;
+        let page = LoginPage {
+            csrf: old.record.csrf_token.clone(),
+            next,
+            username: username.chars().take(256).collect(),
+            error: Some(message.into()),
+        };
+        return Ok(view::render(status, &page));
+    }
+    let Some(user) = user else {
+        return Err(PageError::Internal("login accepted without a user".into()));
+    };
+    let fresh = session::rotate_into_login(&state, Some(&old), user.id.clone()).await?;
+    audit(&state, "user.login", Some(&user), &ip).await;
+    Ok(fresh.attach(view::see_other(&next)?))
+}
+
+/// argon2 verification off the async threads; against a dummy hash when
+/// there is no such user, so the answer takes as long either way.
+async fn verify(password: &Secret, user: Option<&User>) -> Result<bool, PageError> {
+    let password = password.clone();
+    let phc = user.map(|u| u.password_hash.clone());
+    tokio::task::spawn_blocking(move || match phc {
+        Some(phc) => password::verify(password.expose(), &phc),
+        None => {
+            let dummy = DUMMY_HASH.get_or_init(|| password::hash("devauth-dummy-password").ok());
+            if let Some(dummy) = dummy {
+                let _ = password::verify(password.expose(), dummy);
+            }
+            false
+        }
+    })
+    .await
+    .map_err(|e| PageError::Internal(format!("password check failed: {e}")))
+}
+
+/// Records a login or a failed one (never the password, nor an unknown
+/// user name, which may be a password typed in the wrong field).
+async fn audit(state: &AppState, kind: &str, user: Option<&User>, ip: &str) {
+    let event = AuditEvent {
+        at: state.clock.now(),
+        kind: kind.into(),
+        client_id: None,
+        user_id: user.map(|u| u.id.clone()),
+        ip: Some(ip.into()),
+        details: serde_json::json!({}),
+    };
+    if let Err(e) = state.stores.durable.audit(&event).await {
+        tracing::warn!(error = %e, kind, "audit event not recorded");
+    }
+}

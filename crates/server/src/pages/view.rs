@@ -1,0 +1,241 @@
+//! The pages' view models (one askama template each, under
+//! `crates/server/templates/`) and the one function that turns a view into an
+//! HTML response.
+//!
+//! Templates auto-escape every value: client names, user agents and scopes
+//! come from outside and are shown as text, never as markup.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Renders `page` as an HTML response with `status`.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(body) => {
+            let mut response = (status, body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong while drawing this page. Try again.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// One requested scope, as shown to a person.
+#[derive(Debug, Clone)]
+pub struct ScopeLine {
+    /// The scope token.
+    pub name: String,
+    /// What it lets the application do, in words.
+    pub meaning: String,
+}
+
+impl ScopeLine {
+    /// Explains `name`.
+    pub fn new(name: &str) -> Self {
+        let meaning = match name {
+            "openid" => "Confirm who you are",
+            "profile" => "See your user name",
+            "email" => "See your email address",
+            "offline_access" => "Stay signed in: keep access until you sign out",
+            _ => "Access named by this application",
+        };
+        Self {
+            name: name.to_owned(),
+            meaning: meaning.to_owned(),
+        }
+    }
+
+    /// Every token of `scope`.
+    pub fn all(scope: &devauth_proto::Scope) -> Vec<Self> {
+        scope.iter().map(Self::new).collect()
+    }
+}
+
+/// A readable failure.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    /// Heading.
+    pub title: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// Where "Start again" leads.
+    pub back: String,
+}
+
+/// `GET /device`: the code entry form.
+#[derive(Template)]
+#[template(path = "device.html")]
+pub struct DevicePage {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Pre-filled code (from `?user_code=` or the last attempt).
+    pub user_code: String,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// The login form.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Where to go after login (a local path).
+    pub next: String,
+    /// Pre-filled user name after a failed attempt.
+    pub username: String,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// The device confirm page.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The user code as `XXXX-XXXX`.
+    pub user_code: String,
+    /// The client's display name.
+    pub client_name: String,
+    /// The client id.
+    pub client_id: String,
+    /// Requested scopes.
+    pub scopes: Vec<ScopeLine>,
+    /// IP address of the device that asked.
+    pub ip: String,
+    /// Its user agent.
+    pub user_agent: String,
+    /// "2 minutes ago".
+    pub age: String,
+    /// "in 8 minutes".
+    pub expires_in: String,
+    /// Who is signed in.
+    pub username: String,
+    /// This page's local path (where "Sign out" leads back through login).
+    pub here: String,
+}
+
+/// Hidden fields that carry an `/oauth/authorize` request through the consent form.
+#[derive(Debug, Clone)]
+pub struct HiddenField {
+    /// Field name.
+    pub name: &'static str,
+    /// Value.
+    pub value: String,
+}
+
+/// The `/oauth/authorize` consent page.
+#[derive(Template)]
+#[template(path = "authorize.html")]
+pub struct ConsentPage {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The client's display name.
+    pub client_name: String,
+    /// The client id.
+    pub client_id: String,
+    /// Where the browser will be sent (`http://127.0.0.1:53123`).
+    pub redirect_origin: String,
+    /// Requested scopes.
+    pub scopes: Vec<ScopeLine>,
+    /// The authorization request, echoed.
+    pub hidden: Vec<HiddenField>,
+    /// Who is signed in.
+    pub username: String,
+    /// This page's local path (where "Sign out" leads back through login).
+    pub here: String,
+}
+
+/// The end of a flow.
+#[derive(Template)]
+#[template(path = "result.html")]
+pub struct ResultPage {
+    /// Heading.
+    pub title: String,
+    /// What happens next.
+    pub message: String,
+    /// Whether the outcome was an approval (green) or not.
+    pub approved: bool,
+}
+
+/// `303 See Other` to `location` (a local path or an absolute redirect URI).
+pub fn see_other(location: &str) -> Result<Response, super::error::PageError> {
+    let value = HeaderValue::from_str(location)
+        .map_err(|_| super::error::PageError::BadRequest("The address is not valid."))?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, value);
+    Ok(response)
+}
+
+/// "just now", "1 minute ago", "3 hours ago".
+pub fn ago(elapsed_ms: i64) -> String {
+    let secs = elapsed_ms.max(0) / 1000;
+    match secs {
+        0..=9 => "just now".into(),
+        10..=59 => format!("{secs} seconds ago"),
+        _ => format!("{} ago", span(secs)),
+    }
+}
+
+/// "in 8 minutes", "in 40 seconds", "now".
+pub fn from_now(remaining_ms: i64) -> String {
+    let secs = remaining_ms.max(0) / 1000;
+    match secs {
+        0 => "now".into(),
+        1..=59 => format!("in {secs} seconds"),
+        _ => format!("in {}", span(secs)),
+    }
+}
+
+fn span(secs: i64) -> String {
+    let (n, unit) = if secs < 3600 {
+        (secs / 60, "minute")
+    } else if secs < 86_400 {
+        (secs / 3600, "hour")
+    } else {
+        (secs / 86_400, "day")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        assert_eq!(ago(3_000), "just now");
+        assert_eq!(ago(42_000), "42 seconds ago");
+        assert_eq!(ago(61_000), "1 minute ago");
+        assert_eq!(ago(150_000), "2 minutes ago");
+        assert_eq!(ago(7_300_000), "2 hours ago");
+        assert_eq!(from_now(480_500), "in 8 minutes");
+        assert_eq!(from_now(-5), "now");
+        assert_eq!(from_now(30_000), "in 30 seconds");
+    }
+
+    #[test]
+    fn unknown_scopes_are_still_listed() {
+        let lines = ScopeLine::all(&devauth_proto::Scope::parse("openid repo:write").unwrap());
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].meaning, "Confirm who you are");
+        assert_eq!(lines[1].name, "repo:write");
+    }
+}

@@ -1,0 +1,516 @@
+//! The device verification pages over real HTTP: code entry, login, confirm,
+//! CSRF, rate limits, locking, and what every response carries.
+
+#[expect(dead_code, reason = "each test file uses part of the shared harness")]
+mod pages_support;
+
+use devauth_server::model::DeviceGrantState;
+use pages_support::{Browser, TestServer};
+
+const CODE: &str = "BCDFGHJK";
+const INVALID: &str = "That code is not valid.";
+
+fn server() -> TestServer {
+    let s = TestServer::start();
+    s.add_client("devauth-cli", "devauth command line", &[], "");
+    s.add_user("alice", "correct horse battery staple");
+    s
+}
+
+/// Enters `code` on `/device` and returns the answer.
+fn enter_code(b: &Browser, code: &str) -> pages_support::Page {
+    let form = b.get("/device");
+    form.expect(200);
+    b.post("/device", &[("csrf", &form.csrf()), ("user_code", code)])
+}
+
+/// Code entry, login, confirm page: returns the confirm page.
+fn reach_confirm(s: &TestServer, b: &Browser, typed: &str) -> pages_support::Page {
+    let login = enter_code(b, typed);
+    login
+        .expect(200)
+        .contains("name=\"username\"")
+        .contains("name=\"password\"");
+    let next = login.input("next").expect("login form carries next");
+    assert_eq!(next, "/device/confirm?user_code=BCDF-GHJK");
+    let done = b.post(
+        "/login",
+        &[
+            ("csrf", &login.csrf()),
+            ("username", "alice"),
+            ("password", "correct horse battery staple"),
+            ("next", &next),
+        ],
+    );
+    done.expect(303);
+    assert_eq!(done.location(), Some(next.as_str()));
+    let _ = s;
+    b.get(&next)
+}
+
+#[test]
+fn every_page_is_uncached_unframed_and_script_free() {
+    let s = server();
+    let b = s.browser();
+    for path in [
+        "/device",
+        "/device?user_code=x",
+        "/login",
+        "/assets/devauth.css",
+    ] {
+        let p = b.get(path);
+        p.expect(200);
+        assert_eq!(p.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(p.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(p.header("referrer-policy"), Some("no-referrer"), "{path}");
+        let csp = p.header("content-security-policy").unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("script-src"), "{csp}");
+        assert!(!p.body.contains("<script"), "{path}");
+    }
+    let p = b.get("/device");
+    p.contains("name=\"viewport\"")
+        .contains("/assets/devauth.css");
+    // A refusal carries the same headers.
+    let bad = b.post_raw("/device", "user_code=a&user_code=b");
+    bad.expect(400);
+    assert_eq!(bad.header("cache-control"), Some("no-store"));
+}
+
+#[test]
+fn device_page_prefills_the_code_and_starts_a_session() {
+    let s = server();
+    let b = s.browser();
+    let p = b.get("/device?user_code=bcdf-ghjk");
+    p.expect(200)
+        .contains("name=\"user_code\"")
+        .contains("value=\"BCDF-GHJK\"");
+    let cookies = p.set_cookies();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let c = cookies[0];
+    assert!(c.starts_with("devauth_session="), "{c}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=1800"] {
+        assert!(c.contains(flag), "{c} lacks {flag}");
+    }
+    assert!(
+        !c.contains("Secure"),
+        "http issuer must not set Secure: {c}"
+    );
+    let value = c.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert!(
+        value.len() >= 43,
+        "session id too short: {} chars",
+        value.len()
+    );
+    // The second visit keeps the session.
+    assert!(b.get("/device").set_cookies().is_empty());
+}
+
+#[test]
+fn https_issuer_sets_a_secure_host_cookie() {
+    let s = TestServer::start_with(pages_support::Options {
+        issuer: Some("https://id.example.test".into()),
+        ..Default::default()
+    });
+    let p = s.browser().get("/device");
+    let c = p.set_cookies()[0].to_owned();
+    assert!(c.starts_with("__Host-devauth_session="), "{c}");
+    assert!(c.contains("; Secure"), "{c}");
+}
+
+#[test]
+fn approve_marks_the_grant_approved_and_audits() {
+    let s = server();
+    s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    let confirm = reach_confirm(&s, &b, "bcdf ghjk");
+    confirm
+        .expect(200)
+        .contains("devauth command line")
+        .contains("BCDF-GHJK")
+        .contains("openid")
+        .contains("offline_access")
+        .contains("203.0.113.7")
+        .contains("devauth/0.1 (linux; &#60;b&#62;test&#60;/b&#62;)")
+        .contains("2 minutes ago")
+        .contains("Only approve if you started this yourself")
+        .contains("name=\"action\" value=\"approve\"")
+        .contains("name=\"action\" value=\"deny\"")
+        .contains("Signed in as <strong>alice</strong>");
+    let done = b.post(
+        "/device/confirm",
+        &[
+            ("csrf", &confirm.csrf()),
+            ("user_code", "BCDF-GHJK"),
+            ("action", "approve"),
+        ],
+    );
+    done.expect(200).contains("You’re all set");
+    match s.grant(CODE).state {
+        DeviceGrantState::Approved { user_id, .. } => assert_eq!(user_id, "u-alice"),
+        other => panic!("grant is {other:?}"),
+    }
+    assert!(s.audit_kinds().contains(&"device_code.approved".to_owned()));
+    // A double click shows the same result and changes nothing.
+    let again = b.post(
+        "/device/confirm",
+        &[
+            ("csrf", &confirm.csrf()),
+            ("user_code", "BCDF-GHJK"),
+            ("action", "approve"),
+        ],
+    );
+    again.expect(200).contains("You’re all set");
+    // Deny after approve is refused.
+    b.post(
+        "/device/confirm",
+        &[
+            ("csrf", &confirm.csrf()),
+            ("user_code", "BCDF-GHJK"),
+            ("action", "deny"),
+        ],
+    )
+    .expect(400);
+    assert!(matches!(
+        s.grant(CODE).state,
+        DeviceGrantState::Approved { .. }
+    ));
+}
+
+#[test]
+fn deny_marks_the_grant_denied() {
+    let s = server();
+    s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    let confirm = reach_confirm(&s, &b, CODE);
+    let done = b.post(
+        "/device/confirm",
+        &[
+            ("csrf", &confirm.csrf()),
+            ("user_code", CODE),
+            ("action", "deny"),
+        ],
+    );
+    done.expect(200).contains("Request denied");
+    assert!(matches!(
+        s.grant(CODE).state,
+        DeviceGrantState::Denied { .. }
+    ));
+    assert!(s.audit_kinds().contains(&"device_code.denied".to_owned()));
+}
+
+#[test]
+fn logged_in_code_entry_goes_straight_to_confirm() {
+    let s = server();
+    s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    b.login("alice", "correct horse battery staple").expect(303);
+    enter_code(&b, "bcdfghjk")
+        .expect(200)
+        .contains("Approve this device?");
+}
+
+#[test]
+fn unknown_expired_and_used_codes_read_the_same() {
+    let s = server();
+    s.add_grant("devauth-cli", "CCCCCCCC");
+    s.add_grant("devauth-cli", "DDDDDDDD");
+    let b = s.browser();
+    b.login("alice", "correct horse battery staple").expect(303);
+    // Used: deny it first.
+    let c = enter_code(&b, "DDDD-DDDD");
+    b.post(
+        "/device/confirm",
+        &[
+            ("csrf", &c.csrf()),
+            ("user_code", "DDDDDDDD"),
+            ("action", "deny"),
+        ],
+    )
+    .expect(200);
+    let unknown = enter_code(&b, "BBBB-BBBB");
+    let malformed = enter_code(&b, "hello");
+    let used = enter_code(&b, "DDDD-DDDD");
+    s.clock.advance_secs(481);
+    let expired = enter_code(&b, "CCCC-CCCC");
+    for p in [&unknown, &malformed, &used, &expired] {
+        p.expect(400)
+            .contains(INVALID)
+            .contains("name=\"user_code\"");
+    }
+    let message = |p: &pages_support::Page| {
+        let start = p.body.find("class=\"alert\"").unwrap();
+        p.body[start..start + 200].to_owned()
+    };
+    assert_eq!(message(&unknown), message(&expired));
+    assert_eq!(message(&unknown), message(&used));
+    // The confirm link of an expired code says the same.
+    b.get("/device/confirm?user_code=CCCC-CCCC")
+        .expect(400)
+        .contains(INVALID);
+}
+
+#[test]
+fn code_entry_is_rate_limited_per_session_and_per_ip() {
+    let s = server();
+    let b = s.browser();
+    let form = b.get("/device");
+    let csrf = form.csrf();
+    for i in 0..10 {
+        b.post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBB")])
+            .expect(400);
+        let _ = i;
+    }
+    let limited = b.post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBB")]);
+    limited.expect(429).contains("Too many attempts");
+    // Even a good code waits for the next window.
+    s.add_grant("devauth-cli", CODE);
+    b.post("/device", &[("csrf", &csrf), ("user_code", CODE)])
+        .expect(429);
+    s.clock.advance_secs(60);
+    b.post("/device", &[("csrf", &csrf), ("user_code", CODE)])
+        .expect(200);
+
+    // Per IP: 30 a minute across sessions (every test browser is 127.0.0.1).
+    s.clock.advance_secs(60);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let other = s.browser();
+        let csrf = other.get("/device").csrf();
+        for _ in 0..8 {
+            statuses.push(
+                other
+                    .post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBB")])
+                    .status,
+            );
+        }
+    }
+    assert!(statuses[..30].iter().all(|s| *s == 400), "{statuses:?}");
+    assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+}
+
+#[test]
+fn forged_confirmations_are_refused_and_lock_the_code() {
+    let s = server();
+    s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    let confirm = reach_confirm(&s, &b, CODE);
+    let csrf = confirm.csrf();
+    // Wrong token.
+    b.post(
+        "/device/confirm",
+        &[
+            ("csrf", "forged"),
+            ("user_code", CODE),
+            ("action", "approve"),
+        ],
+    )
+    .expect(403)
+    .contains("This request was refused");
+    // Right token, foreign Origin.
+    b.post_from(
+        "/device/confirm",
+        &[("csrf", &csrf), ("user_code", CODE), ("action", "approve")],
+        Some("https://evil.example"),
+    )
+    .expect(403);
+    let g = s.grant(CODE);
+    assert_eq!(g.state, DeviceGrantState::Pending);
+    assert_eq!(g.failed_confirmations, 2);
+    // Third wrong confirmation locks it.
+    b.post(
+        "/device/confirm",
+        &[("csrf", ""), ("user_code", CODE), ("action", "approve")],
+    )
+    .expect(403);
+    assert!(matches!(
+        s.grant(CODE).state,
+        DeviceGrantState::Denied { .. }
+    ));
+    assert!(s.audit_kinds().contains(&"device_code.locked".to_owned()));
+    // Now even a proper approval fails.
+    b.post(
+        "/device/confirm",
+        &[("csrf", &csrf), ("user_code", CODE), ("action", "approve")],
+    )
+    .expect(400)
+    .contains(INVALID);
+}
+
+#[test]
+fn fetch_metadata_and_origin_are_checked() {
+    let s = server();
+    let b = s.browser();
+    let csrf = b.get("/device").csrf();
+    let fields = [("csrf", csrf.as_str()), ("user_code", "BBBB-BBBB")];
+    // Browsers send `Origin: null` from our no-referrer pages: the token decides.
+    b.post_from("/device", &fields, Some("null")).expect(400);
+    b.post_from("/device", &fields, None).expect(400);
+    b.post_from("/device", &fields, Some("http://127.0.0.1:1"))
+        .expect(403);
+    let cross = b.post_with("/device", &fields, &[("Sec-Fetch-Site", "cross-site")]);
+    cross.expect(403);
+    let same = b.post_with("/device", &fields, &[("Sec-Fetch-Site", "same-origin")]);
+    same.expect(400).contains(INVALID);
+}
+
+#[test]
+fn posts_need_a_session_and_its_token() {
+    let s = server();
+    s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    // No cookie at all.
+    b.post("/device", &[("csrf", "x"), ("user_code", CODE)])
+        .expect(400)
+        .contains("Your session has expired");
+    // A session, wrong token.
+    b.get("/device");
+    b.post("/device", &[("csrf", "x"), ("user_code", CODE)])
+        .expect(403);
+    // Confirm without login.
+    let csrf = b.get("/device").csrf();
+    b.post(
+        "/device/confirm",
+        &[("csrf", &csrf), ("user_code", CODE), ("action", "approve")],
+    )
+    .expect(400);
+    assert_eq!(s.grant(CODE).state, DeviceGrantState::Pending);
+    // The confirm link without login goes to the login form and back.
+    let p = b.get("/device/confirm?user_code=bcdfghjk");
+    p.expect(303);
+    assert_eq!(
+        p.location(),
+        Some("/login?next=%2Fdevice%2Fconfirm%3Fuser_code%3DBCDF-GHJK")
+    );
+}
+
+#[test]
+fn malformed_forms_get_a_readable_400() {
+    let s = server();
+    let b = s.browser();
+    let csrf = b.get("/device").csrf();
+    for body in [
+        "user_code=a&user_code=b".to_owned(),
+        format!("csrf={csrf}&csrf={csrf}&user_code=x"),
+    ] {
+        b.post_raw("/device", &body)
+            .expect(400)
+            .contains("<h1>")
+            .contains("Something is wrong with this request");
+    }
+    b.post_raw("/device/confirm", &format!("csrf={csrf}&action=maybe"))
+        .expect(400)
+        .contains("Choose Approve or Deny");
+    b.post_raw("/login", "username=a&username=b&password=x")
+        .expect(400)
+        .contains("Something is wrong with this request");
+    // Garbage that still parses is refused by the CSRF check, readably.
+    b.post_raw("/login", "\u{1}%%%=&&=")
+        .expect(403)
+        .contains("This request was refused");
+}
+
+#[test]
+fn login_failures_read_the_same_and_are_limited() {
+    let s = server();
+    s.add_user("bob", "bob's password");
+    s.disable_user("bob");
+    let b = s.browser();
+    let wrong = b.login("alice", "not it");
+    wrong.expect(400).contains("Wrong user name or password.");
+    let unknown = b.login("mallory", "whatever");
+    unknown.expect(400).contains("Wrong user name or password.");
+    assert!(!unknown.body.contains("whatever"), "password echoed");
+    let disabled = b.login("bob", "bob's password");
+    disabled.expect(403).contains("disabled");
+    assert!(disabled.set_cookies().is_empty());
+    let kinds = s.audit_kinds();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "user.login_failed").count(),
+        3,
+        "{kinds:?}"
+    );
+    // 10 a minute per session: 3 used above.
+    for _ in 0..7 {
+        b.login("alice", "not it").expect(400);
+    }
+    b.login("alice", "correct horse battery staple")
+        .expect(429)
+        .contains("Too many attempts");
+    s.clock.advance_secs(60);
+    b.login("alice", "correct horse battery staple").expect(303);
+}
+
+#[test]
+fn login_rotates_the_session() {
+    let s = server();
+    let b = s.browser();
+    let form = b.get("/login");
+    let before = form.set_cookies()[0].split(';').next().unwrap().to_owned();
+    let done = b.post(
+        "/login",
+        &[
+            ("csrf", &form.csrf()),
+            ("username", "alice"),
+            ("password", "correct horse battery staple"),
+            ("next", "https://evil.example/"),
+        ],
+    );
+    done.expect(303);
+    assert_eq!(done.location(), Some("/device"), "next must stay local");
+    let after = done.set_cookies()[0].to_owned();
+    assert!(after.contains("HttpOnly") && after.contains("SameSite=Lax"));
+    let after = after.split(';').next().unwrap().to_owned();
+    assert_ne!(before, after);
+    // The old id is gone: it gets a fresh anonymous session.
+    let old = b.get_with_cookie("/login", &before);
+    old.expect(200).contains("Sign in");
+    assert_eq!(old.set_cookies().len(), 1);
+    // The new one is logged in: /login moves on.
+    b.get("/login").expect(303);
+    // The CSRF token changed with the session.
+    assert_ne!(b.get("/device").csrf(), form.csrf());
+}
+
+#[test]
+fn logout_ends_the_session() {
+    let s = server();
+    s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    let confirm = reach_confirm(&s, &b, CODE);
+    let out = b.post(
+        "/logout",
+        &[
+            ("csrf", &confirm.csrf()),
+            ("next", "/device/confirm?user_code=BCDF-GHJK"),
+        ],
+    );
+    out.expect(303);
+    assert!(out.set_cookies()[0].contains("Max-Age=0"));
+    assert!(out.location().unwrap().starts_with("/login?next="));
+    b.get("/device/confirm?user_code=BCDF-GHJK").expect(303);
+}
+
+#[test]
+fn storage_outage_is_a_readable_503() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let memory = Arc::new(pages_support::memory::Memory::default());
+    let s = TestServer::start_with(pages_support::Options {
+        stores: Some(devauth_server::store::Stores {
+            durable: memory.clone(),
+            flow: memory.clone(),
+        }),
+        ..Default::default()
+    });
+    let b = s.browser();
+    let csrf = b.get("/device").expect(200).csrf();
+    memory.down.store(true, Ordering::SeqCst);
+    b.get("/device")
+        .expect(503)
+        .contains("Temporarily unavailable");
+    b.post("/device", &[("csrf", &csrf), ("user_code", CODE)])
+        .expect(503);
+    memory.down.store(false, Ordering::SeqCst);
+    b.get("/device").expect(200);
+}

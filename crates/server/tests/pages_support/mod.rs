@@ -1,0 +1,394 @@
+//! Shared harness of the page tests: a real server on an ephemeral loopback
+//! port (the `devauth_server` router, served with `ConnectInfo`), a
+//! cookie-aware blocking HTTP client that does not follow redirects, and
+//! fixtures (users, clients, device grants) written straight to the store.
+
+pub mod memory;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use devauth_proto::{GrantType, Scope};
+use devauth_server::app::{AppState, router};
+use devauth_server::clock::MockClock;
+use devauth_server::config::Config;
+use devauth_server::model::{
+    Client, DeviceGrant, DeviceGrantState, Requester, Timestamp, TokenHash, User,
+};
+use devauth_server::store::Stores;
+
+/// Where the mock clock starts (2026-01-01T00:00:00Z).
+pub const T0: Timestamp = Timestamp::from_secs(1_767_225_600);
+
+/// A server running on its own runtime; dropped at the end of the test.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The state the handlers see.
+    pub state: AppState,
+    /// The clock (moves only when told).
+    pub clock: MockClock,
+    /// Runs the server and store calls of the test.
+    pub rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+/// How to start a server.
+#[derive(Default)]
+pub struct Options {
+    /// Issuer override (default: the server's own `http://127.0.0.1:PORT`).
+    pub issuer: Option<String>,
+    /// Stores override (default: a temporary SQLite database).
+    pub stores: Option<Stores>,
+}
+
+impl TestServer {
+    /// A server on a fresh temporary database.
+    pub fn start() -> Self {
+        Self::start_with(Options::default())
+    }
+
+    /// A server with options.
+    pub fn start_with(options: Options) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind an ephemeral loopback port");
+        let addr = listener.local_addr().expect("local addr");
+        let base = format!("http://{addr}");
+        let stores = match options.stores {
+            Some(stores) => stores,
+            None => rt.block_on(open_stores(dir.path().to_path_buf())),
+        };
+        let mut config = Config::new(
+            options.issuer.unwrap_or_else(|| base.clone()),
+            addr,
+            dir.path().to_path_buf(),
+        );
+        config.device_rate_limit = 0;
+        let clock = MockClock::new(T0);
+        let state = AppState {
+            stores,
+            clock: Arc::new(clock.clone()),
+            config: Arc::new(config),
+        };
+        let app = router(state.clone());
+        rt.spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        Self {
+            base,
+            state,
+            clock,
+            rt,
+            _dir: dir,
+        }
+    }
+
+    /// A new browser (own cookie jar) pointed at this server.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// Adds a user with a password; returns its id.
+    pub fn add_user(&self, username: &str, password: &str) -> String {
+        let hash = devauth_server::password::hash(password).expect("hash");
+        let user = User {
+            id: format!("u-{username}"),
+            username: username.into(),
+            password_hash: hash,
+            disabled: false,
+            created_at: T0,
+        };
+        self.rt
+            .block_on(self.state.stores.durable.add_user(&user))
+            .expect("add user");
+        user.id
+    }
+
+    /// Disables a user.
+    pub fn disable_user(&self, username: &str) {
+        let found = self
+            .rt
+            .block_on(self.state.stores.durable.set_user_disabled(username, true))
+            .expect("disable user");
+        assert!(found);
+    }
+
+    /// Adds a public client that may use every grant, with `redirect_uris`.
+    pub fn add_client(&self, id: &str, name: &str, redirect_uris: &[&str], allowed: &str) {
+        let client = Client {
+            id: id.into(),
+            name: name.into(),
+            secret_hash: None,
+            grant_types: vec![
+                GrantType::DeviceCode,
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+            ],
+            redirect_uris: redirect_uris.iter().map(|s| (*s).to_owned()).collect(),
+            allowed_scopes: Scope::parse(allowed).expect("scope"),
+            created_at: T0,
+        };
+        self.rt
+            .block_on(self.state.stores.durable.add_client(&client))
+            .expect("add client");
+    }
+
+    /// Stores a pending device grant for `client_id` with `user_code`
+    /// (canonical), asked two minutes ago from 203.0.113.7.
+    pub fn add_grant(&self, client_id: &str, user_code: &str) -> DeviceGrant {
+        let now = self.clock_now();
+        let grant = DeviceGrant {
+            id: format!("g-{user_code}"),
+            device_code_hash: TokenHash::of(&format!("device-code-{user_code}")),
+            user_code: user_code.into(),
+            client_id: client_id.into(),
+            scope: Scope::parse("openid offline_access").expect("scope"),
+            requester: Requester {
+                ip: "203.0.113.7".into(),
+                user_agent: "devauth/0.1 (linux; <b>test</b>)".into(),
+            },
+            created_at: now.plus_secs(-120),
+            expires_at: now.plus_secs(480),
+            interval_secs: 5,
+            last_polled_at: None,
+            failed_confirmations: 0,
+            state: DeviceGrantState::Pending,
+            version: 0,
+        };
+        self.rt
+            .block_on(self.state.stores.flow.add_device_grant(&grant))
+            .expect("add grant");
+        grant
+    }
+
+    /// The stored grant with `user_code`.
+    pub fn grant(&self, user_code: &str) -> DeviceGrant {
+        self.rt
+            .block_on(self.state.stores.flow.device_grant_by_user_code(user_code))
+            .expect("read grant")
+            .expect("grant exists")
+    }
+
+    /// Audit event kinds, oldest first.
+    pub fn audit_kinds(&self) -> Vec<String> {
+        let mut events = self
+            .rt
+            .block_on(self.state.stores.durable.recent_audit(1000))
+            .expect("read audit");
+        events.reverse();
+        events.into_iter().map(|e| e.kind).collect()
+    }
+
+    /// The mock clock's time.
+    pub fn clock_now(&self) -> Timestamp {
+        devauth_server::clock::Clock::now(&self.clock)
+    }
+}
+
+/// The stores of a test server: SQLite in a temporary folder.
+pub async fn open_stores(dir: PathBuf) -> Stores {
+    devauth_server::store::sqlite::SqliteStore::open_stores(&dir.join("devauth.db"))
+        .await
+        .expect("open SQLite")
+}
+
+/// One HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Page {
+    /// Status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: ureq::http::HeaderMap,
+    /// Body text.
+    pub body: String,
+}
+
+impl Page {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every `Set-Cookie`.
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+
+    /// `Location`.
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    /// The value of the (first) input named `name`.
+    pub fn input(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(unescape(&self.body[start..end]))
+    }
+
+    /// The CSRF token of the page's form.
+    pub fn csrf(&self) -> String {
+        self.input("csrf").expect("page has a csrf field")
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body:\n{}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts the body contains `text`.
+    pub fn contains(&self, text: &str) -> &Self {
+        assert!(
+            self.body.contains(text),
+            "page lacks {text:?}; body:\n{}",
+            self.body
+        );
+        self
+    }
+}
+
+/// A cookie-keeping HTTP client that stops at redirects.
+pub struct Browser {
+    agent: ureq::Agent,
+    /// Base URL.
+    pub base: String,
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar.
+    pub fn new(base: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            agent,
+            base: base.to_owned(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Page {
+        let response = self.agent.get(&self.url(path)).call().expect("GET");
+        read(response)
+    }
+
+    /// `POST path` with a form, sending our own `Origin` like a browser does.
+    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_from(path, fields, Some(&self.base.clone()))
+    }
+
+    /// `POST path` with a form and the given `Origin` (or none).
+    pub fn post_from(&self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let mut request = self.agent.post(&self.url(path));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        let response = request.send_form(fields.iter().copied()).expect("POST");
+        read(response)
+    }
+
+    /// `POST path` with a form and extra headers (no `Origin`).
+    pub fn post_with(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let mut request = self.agent.post(&self.url(path));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        read(request.send_form(fields.iter().copied()).expect("POST"))
+    }
+
+    /// `POST path` with a raw body.
+    pub fn post_raw(&self, path: &str, body: &str) -> Page {
+        let response = self
+            .agent
+            .post(&self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body)
+            .expect("POST");
+        read(response)
+    }
+
+    /// Drops every cookie (a new browser profile, same client).
+    pub fn clear_cookies(&self) {
+        self.agent.cookie_jar_lock().clear();
+    }
+
+    /// Sets a raw `Cookie` header for one GET (bypassing the jar).
+    pub fn get_with_cookie(&self, path: &str, cookie: &str) -> Page {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let response = agent
+            .get(&self.url(path))
+            .header("Cookie", cookie)
+            .call()
+            .expect("GET");
+        read(response)
+    }
+
+    /// Logs in through the pages (`GET /login`, `POST /login`).
+    pub fn login(&self, username: &str, password: &str) -> Page {
+        let form = self.get("/login");
+        let csrf = form.csrf();
+        self.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+                ("next", "/device"),
+            ],
+        )
+    }
+}
+
+/// Undoes askama's HTML escaping of an attribute value.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#38;", "&")
+}
+
+fn read(response: ureq::http::Response<ureq::Body>) -> Page {
+    let (parts, mut body) = response.into_parts();
+    Page {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: body.read_to_string().expect("body"),
+    }
+}
