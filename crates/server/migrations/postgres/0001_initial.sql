@@ -43,7 +43,7 @@ CREATE TABLE token_families (
 CREATE TABLE refresh_tokens (
     id         TEXT PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
-    family_id  TEXT NOT NULL REFERENCES token_families (id) ON DELETE CASCADE,
+    family_id  TEXT NOT NULL,
     client_id  TEXT NOT NULL,
     user_id    TEXT NOT NULL,
     scope      TEXT NOT NULL,
@@ -82,7 +82,7 @@ CREATE INDEX audit_events_at ON audit_events (at DESC, seq DESC);
 CREATE TABLE device_grants (
     id                   TEXT PRIMARY KEY,
     device_code_hash     TEXT NOT NULL UNIQUE,
-    user_code            TEXT NOT NULL UNIQUE,
+    user_code            TEXT NOT NULL,
     client_id            TEXT NOT NULL,
     scope                TEXT NOT NULL,
     requester_ip         TEXT NOT NULL,
@@ -99,6 +99,9 @@ CREATE TABLE device_grants (
     expiry_reported      BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX device_grants_expiry ON device_grants (expires_at);
+-- Unique among live grants only (checked under an advisory lock on insert):
+-- an expired grant keeps its code while a new grant may draw it again.
+CREATE INDEX device_grants_user_code ON device_grants (user_code, created_at DESC);
 
 CREATE TABLE authorization_codes (
     code_hash      TEXT PRIMARY KEY,

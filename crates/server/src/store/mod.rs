@@ -29,6 +29,8 @@
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod suite;
 
 use std::sync::Arc;
 

@@ -835,13 +835,25 @@ impl FlowStore for PgStore {
     async fn add_device_grant(&self, grant: &DeviceGrant) -> StoreResult<()> {
         timed(async {
             let mut tx = self.pool.begin().await.map_err(map_err)?;
-            // A user code held by a grant that has already expired may be drawn again.
-            sqlx::query("DELETE FROM device_grants WHERE user_code = $1 AND expires_at <= $2")
+            // User codes are unique among live grants only: an expired grant keeps
+            // its code (a late poll still reads it) while a new grant may draw it
+            // again. The transaction lock on the code serialises the check and insert.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 8628))")
                 .bind(&grant.user_code)
-                .bind(grant.created_at.millis())
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
+            let live = sqlx::query(
+                "SELECT 1 FROM device_grants WHERE user_code = $1 AND expires_at > $2 LIMIT 1",
+            )
+            .bind(&grant.user_code)
+            .bind(grant.created_at.millis())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if live.is_some() {
+                return Err(StoreError::AlreadyExists("user code".into()));
+            }
             let (state, user_id, at) = grant_state_parts(&grant.state);
             sqlx::query(
                 "INSERT INTO device_grants (id, device_code_hash, user_code, client_id, scope, \
@@ -890,14 +902,17 @@ impl FlowStore for PgStore {
 
     async fn device_grant_by_user_code(&self, user_code: &str) -> StoreResult<Option<DeviceGrant>> {
         timed(async {
-            sqlx::query("SELECT * FROM device_grants WHERE user_code = $1")
-                .bind(user_code)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(grant_from)
-                .transpose()
+            sqlx::query(
+                "SELECT * FROM device_grants WHERE user_code = $1 \
+                 ORDER BY created_at DESC LIMIT 1",
+            )
+            .bind(user_code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(grant_from)
+            .transpose()
         })
         .await
     }
