@@ -7,7 +7,10 @@
 //! * [`routes`] — one file per OAuth/JSON endpoint;
 //! * [`pages`] — the server-rendered verification pages a person uses;
 //! * [`config`] — settings resolved from flags and environment;
-//! * [`clock`] — injected time.
+//! * [`clock`] — injected time;
+//! * [`password`] — argon2id hashing of people's passwords;
+//! * [`keys`] — signing keys, JWKS, access and ID tokens;
+//! * [`random`] — CSPRNG secrets, ids and user codes.
 //!
 //! [`app::build`] assembles an [`app::AppState`] and the axum router; the
 //! `devauth serve` command only parses flags and calls it.
@@ -15,7 +18,10 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod keys;
 pub mod model;
 pub mod pages;
+pub mod password;
+pub mod random;
 pub mod routes;
 pub mod store;

@@ -181,8 +181,10 @@ pub trait FlowStore: Send + Sync + 'static {
     /// containing `now`, atomically, and returns the count including this hit.
     async fn hit(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64>;
 
-    /// Deletes everything expired at `now`; returns how many grants expired
-    /// while still pending (for the `device_code.expired` audit event).
+    /// Deletes everything expired at `now` (a backend may keep an expired
+    /// device grant a few minutes more, so a late poll still gets
+    /// `expired_token`); returns the grants that expired while still pending,
+    /// each one once (for the `device_code.expired` audit event).
     async fn sweep(&self, now: Timestamp) -> StoreResult<Vec<DeviceGrant>>;
 }
 

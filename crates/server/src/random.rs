@@ -1,0 +1,51 @@
+//! Randomness for the server, all from the operating system's CSPRNG
+//! (`getrandom`): opaque secrets (device codes, refresh tokens, authorization
+//! codes, client secrets, generated passwords), record ids and key ids.
+//!
+//! Secrets are 32 random bytes (256 bits, well above RFC 8628's 128-bit floor)
+//! encoded base64url without padding; they leave this module wrapped in
+//! [`Secret`] so they never reach a log line.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use devauth_proto::{Secret, UserCode};
+
+/// Fills `buf` from the OS CSPRNG. A failing CSPRNG leaves the server unable
+/// to work safely, so it aborts the request with a panic rather than
+/// continuing with weak values (getrandom fails only on broken systems).
+pub fn fill(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random generator failed");
+}
+
+/// A fresh 256-bit opaque secret, base64url.
+pub fn secret() -> Secret {
+    let mut buf = [0u8; 32];
+    fill(&mut buf);
+    Secret::new(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// A fresh record id (128 bits, base64url): not secret, only unique.
+pub fn id() -> String {
+    let mut buf = [0u8; 16];
+    fill(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A fresh user code (RFC 8628 §6.1).
+pub fn user_code() -> UserCode {
+    UserCode::generate(fill)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_and_distinct() {
+        let a = secret();
+        assert_eq!(a.expose().len(), 43);
+        assert_ne!(a, secret());
+        assert_ne!(id(), id());
+        assert_eq!(user_code().as_str().len(), 8);
+    }
+}
