@@ -16,6 +16,7 @@ use std::time::Duration;
 use devauth_server::model::TokenHash;
 use devauth_server::store::postgres::PgStore;
 use devauth_server::store::redis::RedisFlowStore;
+use devauth_server::store::sqlite::SqliteStore;
 use devauth_server::store::suite::{self, PgTestSchema};
 use devauth_server::store::{DurableStore, FlowStore, StoreError, Stores};
 
@@ -50,6 +51,15 @@ fn redis_server_available() -> bool {
 
 fn prefix() -> String {
     format!("devauth-test:{}:", suite::random_hex(6))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_suite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = SqliteStore::open_stores(&dir.path().join("devauth.db"))
+        .await
+        .expect("open SQLite");
+    suite::run_all(&stores).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

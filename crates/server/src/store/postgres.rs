@@ -22,15 +22,14 @@
 //!
 //! Times are stored as milliseconds since the epoch (`BIGINT`), as in the model.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use devauth_proto::{GrantType, Scope};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::Row;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Row, SqlSafeStr};
 
 use super::{DurableStore, FlowStore, StoreError, StoreResult};
 use crate::model::{
@@ -43,18 +42,16 @@ use crate::model::{
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Upper bound on any one store call (a hung server must not hang requests).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an expired device grant stays readable after `expires_at`.
-pub const EXPIRED_GRANT_GRACE_MS: i64 = 5 * 60 * 1000;
+/// How long an expired device grant stays readable after `expires_at`
+/// (the same 10 minutes as the SQLite backend).
+pub const EXPIRED_GRANT_GRACE_MS: i64 = 10 * 60 * 1000;
 /// Default pool size per replica.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 
-/// The migrations, embedded at compile time. Append new files here; never edit
-/// an applied one (its checksum is checked on start).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+/// The migrations under `migrations/postgres`, embedded at compile time. Add a
+/// new numbered file for every change; never edit an applied one (its checksum
+/// is checked on start).
+static EMBEDDED: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Name of the table recording applied migrations.
 const MIGRATIONS_TABLE: &str = "devauth_migrations";
@@ -98,19 +95,7 @@ impl PgStore {
     }
 
     fn migrator() -> Migrator {
-        let migrations = MIGRATIONS
-            .iter()
-            .map(|(version, description, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*description),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
-            })
-            .collect();
-        let mut migrator = Migrator::with_migrations(migrations);
+        let mut migrator = Migrator::with_migrations(EMBEDDED.iter().cloned().collect());
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.set_locking(true);
         migrator

@@ -46,8 +46,9 @@ use crate::model::{
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bound on one connection attempt.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long a device grant outlives its `expires_at` (for `expired_token`).
-pub const EXPIRED_GRANT_GRACE_MS: i64 = 5 * 60 * 1000;
+/// How long a device grant outlives its `expires_at` (for `expired_token`;
+/// the same 10 minutes as the SQL backends).
+pub const EXPIRED_GRANT_GRACE_MS: i64 = 10 * 60 * 1000;
 /// Default key prefix.
 pub const DEFAULT_PREFIX: &str = "devauth:";
 /// Grants popped per sweep script run.
