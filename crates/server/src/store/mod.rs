@@ -26,7 +26,11 @@
 //! [`Stores::open`]'s URL dispatch, and run the shared suite in
 //! `store/suite.rs` against it (see the SQLite tests for the pattern).
 
+pub mod postgres;
+pub mod redis;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod suite;
 
 use std::sync::Arc;
 

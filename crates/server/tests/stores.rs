@@ -1,0 +1,355 @@
+//! The storage conformance suite (`store::suite`) against every backend
+//! combination, plus fault tests on a private Redis.
+//!
+//! PostgreSQL (127.0.0.1:5432, db `test`, user `postgres`) and Redis
+//! (127.0.0.1:6379) are used when they answer; otherwise the test prints why
+//! it skipped — unless `DEVAUTH_REQUIRE_SERVICES=1`, which turns a missing
+//! service into a failure. Each run works in a private schema / key prefix and
+//! removes it at the end. Fault tests start their own `redis-server` on a
+//! spare port, so the shared one is never disturbed.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use devauth_server::model::TokenHash;
+use devauth_server::store::postgres::PgStore;
+use devauth_server::store::redis::RedisFlowStore;
+use devauth_server::store::sqlite::SqliteStore;
+use devauth_server::store::suite::{self, PgTestSchema};
+use devauth_server::store::{DurableStore, FlowStore, StoreError, Stores};
+
+const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// Whether a TCP service answers; when it does not, either skip (returns
+/// false after printing why) or fail under `DEVAUTH_REQUIRE_SERVICES=1`.
+fn service_up(name: &str, addr: &str) -> bool {
+    let addr: SocketAddr = addr.parse().expect("literal address");
+    if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
+        return true;
+    }
+    if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
+        panic!("{name} is not reachable at {addr} and DEVAUTH_REQUIRE_SERVICES=1");
+    }
+    eprintln!("skipping: {name} is not reachable at {addr}");
+    false
+}
+
+fn redis_server_available() -> bool {
+    if std::path::Path::new(REDIS_SERVER).exists() {
+        return true;
+    }
+    if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
+        panic!("{REDIS_SERVER} is missing and DEVAUTH_REQUIRE_SERVICES=1");
+    }
+    eprintln!("skipping: {REDIS_SERVER} is missing");
+    false
+}
+
+fn prefix() -> String {
+    format!("devauth-test:{}:", suite::random_hex(6))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_suite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = SqliteStore::open_stores(&dir.path().join("devauth.db"))
+        .await
+        .expect("open SQLite");
+    suite::run_all(&stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_suite() {
+    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+        return;
+    }
+    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let store = schema.store();
+    DurableStore::migrate(&store).await.expect("migrate");
+    FlowStore::migrate(&store)
+        .await
+        .expect("migrating twice is a no-op");
+    let stores = Stores {
+        durable: Arc::new(store.clone()),
+        flow: Arc::new(store.clone()),
+    };
+    suite::run_all(&stores).await;
+    store.close().await;
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_and_redis_suite() {
+    if !service_up("PostgreSQL", "127.0.0.1:5432") || !service_up("Redis", "127.0.0.1:6379") {
+        return;
+    }
+    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let pg = schema.store();
+    DurableStore::migrate(&pg).await.expect("migrate");
+    let redis = RedisFlowStore::connect_with_prefix(REDIS_URL, &prefix()).expect("redis");
+    FlowStore::migrate(&redis)
+        .await
+        .expect("redis migrate is a no-op");
+    let stores = Stores {
+        durable: Arc::new(pg.clone()),
+        flow: Arc::new(redis.clone()),
+    };
+    suite::run_all(&stores).await;
+    assert!(redis.delete_all().await.expect("cleanup") > 0);
+    pg.close().await;
+    schema.drop().await;
+}
+
+/// Replicas starting together: every one migrates, each migration is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_migrations() {
+    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+        return;
+    }
+    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = PgStore::connect_with(schema.options(), 2);
+        tasks.push(tokio::spawn(async move {
+            let result = DurableStore::migrate(&store).await;
+            store.close().await;
+            result
+        }));
+    }
+    for task in tasks {
+        task.await
+            .expect("task")
+            .expect("every replica's migrate succeeds");
+    }
+    let store = schema.store();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM devauth_migrations")
+        .fetch_one(store.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(applied, 1, "the one migration is recorded once");
+    store.close().await;
+    schema.drop().await;
+}
+
+/// The schema is only in the test schema: `search_path` isolation works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_url_with_search_path_isolates() {
+    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+        return;
+    }
+    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let store = PgStore::connect(&schema.url()).expect("url");
+    DurableStore::migrate(&store).await.expect("migrate");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+    )
+    .bind(schema.name())
+    .fetch_one(store.pool())
+    .await
+    .expect("count");
+    assert!(
+        tables >= 10,
+        "tables created in the test schema, found {tables}"
+    );
+    store.close().await;
+    schema.drop().await;
+}
+
+/// Nothing listens: calls answer `Unavailable` (within the pool's acquire
+/// timeout), never another error and never a panic.
+#[tokio::test]
+async fn postgres_unreachable_is_unavailable() {
+    let port = spare_port();
+    let store = PgStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/test"))
+        .expect("url parses");
+    let err = DurableStore::ping(&store)
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
+    let err = DurableStore::migrate(&store)
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
+    let err = store
+        .device_grant_by_code(&TokenHash::of("x"))
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
+}
+
+/// A port nobody listens on right now (bound then released).
+fn spare_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A private `redis-server`, killed on drop.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new(REDIS_SERVER)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let server = Self { child, port };
+        server.wait_ready();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Waits (bounded) until the port accepts connections.
+    fn wait_ready(&self) {
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        for _ in 0..200 {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("private redis-server did not start on port {}", self.port);
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Retries `ping` (bounded) until the store answers again by itself.
+async fn until_ping_ok(store: &RedisFlowStore) -> usize {
+    for attempt in 1..=100 {
+        if FlowStore::ping(store).await.is_ok() {
+            return attempt;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the store did not recover after the server came back");
+}
+
+/// Kill Redis mid-use: calls answer `Unavailable` (no panic, bounded by the
+/// call timeout); restart it on the same port: calls succeed again without
+/// any action on the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_and_restarted() {
+    if !redis_server_available() {
+        return;
+    }
+    let port = spare_port();
+    let mut server = PrivateRedis::start(port);
+    let store = RedisFlowStore::connect_with_prefix(&server.url(), &prefix()).expect("client");
+    let stores = Stores {
+        durable: unused_durable(),
+        flow: Arc::new(store.clone()),
+    };
+    suite::device_grants(&stores).await;
+    let grant = suite::sample_grant(suite::T0);
+    store
+        .add_device_grant(&grant)
+        .await
+        .expect("add before kill");
+
+    server.kill();
+    for _ in 0..3 {
+        // The hang guard is far above the store's own 3 s call timeout.
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(30),
+            store.device_grant_by_code(&grant.device_code_hash),
+        )
+        .await
+        .expect("a call on a dead server returns instead of hanging");
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "got {outcome:?}"
+        );
+    }
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(30),
+        store.update_device_grant(&grant, 0),
+    )
+    .await
+    .expect("returns");
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "got {outcome:?}"
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(30), store.hit("k", 60, suite::T0))
+        .await
+        .expect("returns");
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "got {outcome:?}"
+    );
+
+    let _server = PrivateRedis::start(port);
+    until_ping_ok(&store).await;
+    // The restarted server is empty (no persistence): the store works on it,
+    // scripts included (they are reloaded by the client on NOSCRIPT).
+    assert_eq!(
+        store
+            .device_grant_by_code(&grant.device_code_hash)
+            .await
+            .unwrap(),
+        None
+    );
+    suite::device_grants(&stores).await;
+    suite::hits(&stores).await;
+    suite::authorization_codes(&stores).await;
+}
+
+/// Redis down at start: the lazy store reports `Unavailable` and starts
+/// working once a server appears on its port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_absent_at_start_then_up() {
+    if !redis_server_available() {
+        return;
+    }
+    let port = spare_port();
+    let store =
+        RedisFlowStore::connect_with_prefix(&format!("redis://127.0.0.1:{port}/"), &prefix())
+            .expect("client");
+    let err = FlowStore::ping(&store).await.expect_err("nothing listens");
+    assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
+    let _server = PrivateRedis::start(port);
+    until_ping_ok(&store).await;
+    let stores = Stores {
+        durable: unused_durable(),
+        flow: Arc::new(store),
+    };
+    suite::sessions(&stores).await;
+}
+
+/// A durable store for flow-only checks: lazy, pointed at a closed port, never called.
+fn unused_durable() -> Arc<dyn DurableStore> {
+    let port = spare_port();
+    Arc::new(PgStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/none")).expect("url"))
+}
