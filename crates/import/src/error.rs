@@ -1,0 +1,105 @@
+//! What can go wrong while reading or writing another tool's credentials.
+//!
+//! Every message says what happened and where, never a secret: JSON errors
+//! keep only their position, because serde's own text can quote the value.
+
+use std::path::PathBuf;
+
+/// An error reading or writing a foreign credential source.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The database or cache does not exist.
+    #[error("{what} not found at {}", path.display())]
+    NotFound {
+        /// What was looked for ("kiro-cli database", "AWS SSO cache").
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+    },
+    /// The database stayed locked by another process past the busy timeout.
+    #[error(
+        "kiro-cli's database at {} is locked by another process; try again in a moment",
+        path.display()
+    )]
+    Locked {
+        /// The database.
+        path: PathBuf,
+    },
+    /// The database is not laid out the way kiro-cli lays it out.
+    #[error("{} does not look like a kiro-cli database: {detail}", path.display())]
+    UnknownSchema {
+        /// The database.
+        path: PathBuf,
+        /// What is missing.
+        detail: String,
+    },
+    /// A value that should be a JSON document is not.
+    #[error("{what} holds malformed JSON ({detail})")]
+    Malformed {
+        /// The key or file.
+        what: String,
+        /// Where the JSON broke (never the value itself).
+        detail: String,
+    },
+    /// The source holds no usable login.
+    #[error("{what} holds no login: log in with {tool} first")]
+    NoLogin {
+        /// The database or cache.
+        what: String,
+        /// The tool to log in with.
+        tool: &'static str,
+    },
+    /// The OIDC client registration the login depends on has expired.
+    #[error(
+        "the client registration of {what} expired at {at}: log in with {tool} again, then re-import"
+    )]
+    RegistrationExpired {
+        /// The database or file.
+        what: String,
+        /// When it expired (RFC 3339).
+        at: String,
+        /// The tool to log in with.
+        tool: &'static str,
+    },
+    /// SQLite failed in another way.
+    #[error("reading {}: {source}", path.display())]
+    Sqlite {
+        /// The database.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl ImportError {
+    /// A [`ImportError::Malformed`] from a serde_json error, keeping only
+    /// its category and position.
+    pub fn malformed(what: impl Into<String>, err: &serde_json::Error) -> Self {
+        let kind = match err.classify() {
+            serde_json::error::Category::Io => "I/O",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected type",
+            serde_json::error::Category::Eof => "truncated",
+        };
+        Self::Malformed {
+            what: what.into(),
+            detail: format!("{kind} at line {} column {}", err.line(), err.column()),
+        }
+    }
+
+    /// An [`ImportError::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

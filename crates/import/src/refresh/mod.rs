@@ -1,0 +1,186 @@
+//! The refresh calls of the tools whose logins we adopt, and the one rule
+//! that matters most: telling a dead refresh token ([`FailureClass::Permanent`])
+//! apart from a flaky network ([`FailureClass::Temporary`]).
+//!
+//! - [`kiro_social`]: Kiro's `POST /refreshToken` (JSON, camelCase);
+//! - [`sso_oidc`]: AWS SSO OIDC `CreateToken` (JSON, camelCase);
+//! - [`oauth2`]: a plain RFC 6749 §6 refresh (form-encoded).
+//!
+//! Endpoints can be redirected ([`Endpoints`]) with `AWS_ENDPOINT_URL_SSO_OIDC`
+//! (the AWS SDK's own convention) and `DEVAUTH_KIRO_AUTH_ENDPOINT`.
+
+pub mod classify;
+pub mod kiro_social;
+pub mod oauth2;
+pub mod sso_oidc;
+
+use std::time::Duration;
+
+use devauth_proto::Secret;
+use time::OffsetDateTime;
+
+pub use classify::{FailureClass, RefreshError};
+
+use crate::credential::{Credential, Kind};
+
+/// The default region.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// A successful refresh.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// The new access token.
+    pub access_token: Secret,
+    /// The new refresh token, when the server rotated it.
+    pub refresh_token: Option<Secret>,
+    /// The new expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// A new profile ARN (Kiro).
+    pub profile_arn: Option<String>,
+}
+
+impl Refreshed {
+    /// `cred` with this refresh applied (the old refresh token kept when the
+    /// server sent none).
+    pub fn apply(&self, cred: &Credential) -> Credential {
+        let mut out = cred.clone();
+        out.access_token = self.access_token.clone();
+        if let Some(rt) = &self.refresh_token {
+            out.refresh_token = Some(rt.clone());
+        }
+        out.expires_at = self.expires_at;
+        if let Some(arn) = &self.profile_arn {
+            out.profile_arn = Some(arn.clone());
+        }
+        out
+    }
+}
+
+/// Where the refresh calls go.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    /// Replaces `https://oidc.{region}.amazonaws.com`.
+    pub sso_oidc: Option<String>,
+    /// Replaces `https://prod.{region}.auth.desktop.kiro.dev`.
+    pub kiro_auth: Option<String>,
+}
+
+impl Endpoints {
+    /// From `AWS_ENDPOINT_URL_SSO_OIDC` and `DEVAUTH_KIRO_AUTH_ENDPOINT`.
+    pub fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        Self {
+            sso_oidc: var("AWS_ENDPOINT_URL_SSO_OIDC"),
+            kiro_auth: var("DEVAUTH_KIRO_AUTH_ENDPOINT"),
+        }
+    }
+
+    /// The CreateToken URL for `region`.
+    pub fn create_token_url(&self, region: &str) -> String {
+        match &self.sso_oidc {
+            Some(base) => format!("{}/token", base.trim_end_matches('/')),
+            None => format!("https://oidc.{region}.amazonaws.com/token"),
+        }
+    }
+
+    /// The Kiro refresh URL for `region`.
+    pub fn kiro_refresh_url(&self, region: &str) -> String {
+        match &self.kiro_auth {
+            Some(base) => format!("{}/refreshToken", base.trim_end_matches('/')),
+            None => format!("https://prod.{region}.auth.desktop.kiro.dev/refreshToken"),
+        }
+    }
+}
+
+/// A blocking HTTP client for refresh calls: bounded timeouts, and 4xx/5xx
+/// answers read as data (their bodies carry the error codes).
+#[derive(Debug, Clone)]
+pub struct Http {
+    agent: ureq::Agent,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(30))
+    }
+}
+
+impl Http {
+    /// A client whose calls give up after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
+            .max_idle_connections(64)
+            .max_idle_connections_per_host(64)
+            .user_agent(concat!("devauth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Self { agent }
+    }
+
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+}
+
+/// Refreshes `cred` with its kind's call, at `now`.
+pub fn refresh(
+    cred: &Credential,
+    http: &Http,
+    endpoints: &Endpoints,
+    now: OffsetDateTime,
+) -> Result<Refreshed, RefreshError> {
+    let Some(refresh_token) = cred.refresh_token.as_ref() else {
+        return Err(RefreshError::permanent("the login has no refresh token"));
+    };
+    if cred.registration_expired(now) {
+        return Err(RefreshError::permanent(
+            "the client registration has expired",
+        ));
+    }
+    let region = cred.region.as_deref().unwrap_or(DEFAULT_REGION);
+    match cred.kind {
+        Kind::KiroSocial => kiro_social::refresh(
+            http,
+            &endpoints.kiro_refresh_url(region),
+            refresh_token,
+            now,
+        ),
+        Kind::BuilderId | Kind::IdentityCenter | Kind::AwsSso => {
+            let (Some(client_id), Some(client_secret)) = (&cred.client_id, &cred.client_secret)
+            else {
+                return Err(RefreshError::permanent(
+                    "the login has no client registration",
+                ));
+            };
+            sso_oidc::create_token(
+                http,
+                &endpoints.create_token_url(region),
+                client_id,
+                client_secret,
+                refresh_token,
+                now,
+            )
+        }
+        Kind::ExternalIdp => {
+            let Some(endpoint) = cred.token_endpoint.as_deref() else {
+                return Err(RefreshError::permanent("the login has no token endpoint"));
+            };
+            oauth2::refresh(
+                http,
+                endpoint,
+                cred.client_id.as_deref(),
+                refresh_token,
+                &cred.scopes,
+                now,
+            )
+        }
+    }
+}
+
+/// `now + expires_in` seconds.
+pub(crate) fn expiry(now: OffsetDateTime, expires_in: Option<i64>) -> Option<OffsetDateTime> {
+    expires_in.map(|s| now + time::Duration::seconds(s.max(0)))
+}
