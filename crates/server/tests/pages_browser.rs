@@ -22,7 +22,7 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
 
 struct Tools {
     node: PathBuf,
-    script: PathBuf,
+    scripts: PathBuf,
     workspace: PathBuf,
 }
 
@@ -54,15 +54,15 @@ fn tools() -> Option<Tools> {
     }
     Some(Tools {
         node: node?,
-        script: workspace.join("tests/browser/approve.mjs"),
+        scripts: workspace.join("tests/browser"),
         workspace,
     })
 }
 
-/// Runs the browser script to its end (bounded) and returns its JSON line.
-fn run_script(tools: &Tools, args: &[&str]) -> String {
+/// Runs a browser script to its end (bounded) and returns its JSON line.
+fn run_script(tools: &Tools, script: &str, args: &[&str]) -> String {
     let mut child = Command::new(&tools.node)
-        .arg(&tools.script)
+        .arg(tools.scripts.join(script))
         .args(args)
         .current_dir(&tools.workspace)
         .stdout(Stdio::piped())
@@ -106,6 +106,7 @@ fn chromium_approves_a_device() {
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("devauth-confirm-page.png");
     let out = run_script(
         &tools,
+        "approve.mjs",
         &[
             &format!("{}/device", s.base),
             "bcdf-ghjk",
@@ -131,6 +132,7 @@ fn chromium_denies_a_device() {
     s.add_grant("devauth-cli", "CDFGHJKL");
     let out = run_script(
         &tools,
+        "approve.mjs",
         &[
             &format!("{}/device", s.base),
             "CDFG-HJKL",
@@ -144,4 +146,96 @@ fn chromium_denies_a_device() {
         s.grant("CDFGHJKL").state,
         DeviceGrantState::Denied { .. }
     ));
+}
+
+/// A one-shot HTTP listener standing in for a native app's loopback
+/// redirect: answers the first request with a small page and returns its
+/// request target.
+fn loopback_callback() -> (u16, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("callback request");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).expect("request line");
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        let mut stream = stream;
+        let body = "signed in; you can close this tab";
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    });
+    (port, handle)
+}
+
+fn authorize_url(s: &TestServer, redirect: &str) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", "devauth-cli")
+        .append_pair("redirect_uri", redirect)
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "st-browser")
+        .append_pair("scope", "openid offline_access");
+    format!("{}/oauth/authorize?{}", s.base, q.finish())
+}
+
+#[test]
+fn chromium_authorizes_a_loopback_client() {
+    let Some(tools) = tools() else { return };
+    let s = TestServer::start();
+    s.add_client(
+        "devauth-cli",
+        "devauth command line",
+        &["http://127.0.0.1/callback"],
+        "",
+    );
+    s.add_user("alice", "correct horse battery staple");
+    let (port, callback) = loopback_callback();
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let out = run_script(
+        &tools,
+        "authorize.mjs",
+        &[
+            &authorize_url(&s, &redirect),
+            "alice",
+            "correct horse battery staple",
+            "approve",
+        ],
+    );
+    assert!(out.contains("\"ok\":true"), "{out}");
+    let target = callback.join().expect("callback thread");
+    let url = url::Url::parse(&format!("http://127.0.0.1{target}")).expect("target");
+    let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(url.path(), "/callback");
+    assert_eq!(params.get("state").map(String::as_str), Some("st-browser"));
+    assert_eq!(params.get("iss"), Some(&s.base));
+    let code = params.get("code").expect("a code in the redirect");
+    let stored =
+        s.rt.block_on(
+            s.state
+                .stores
+                .flow
+                .take_authorization_code(&devauth_server::model::TokenHash::of(code)),
+        )
+        .expect("read code");
+    assert_eq!(stored.expect("stored code").redirect_uri, redirect);
 }
