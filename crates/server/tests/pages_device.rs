@@ -398,6 +398,12 @@ fn malformed_forms_get_a_readable_400() {
             .contains("<h1>")
             .contains("Something is wrong with this request");
     }
+    b.post_raw("/device", &format!("user_code={}", "B".repeat(3 << 20)))
+        .expect(400)
+        .contains("The form could not be read.");
+    let put = b.post_raw("/assets/devauth.css", "x=1");
+    put.expect(405).contains("This page cannot do that");
+    assert_eq!(put.header("cache-control"), Some("no-store"));
     b.post_raw("/device/confirm", &format!("csrf={csrf}&action=maybe"))
         .expect(400)
         .contains("Choose Approve or Deny");

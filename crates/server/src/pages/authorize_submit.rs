@@ -3,7 +3,6 @@
 //! single-use authorization code (random 256 bits, stored only as a hash,
 //! valid [`CODE_TTL_SECS`]) on approval, `error=access_denied` on denial.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -28,7 +27,7 @@ pub async fn handler(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
     let pairs = form::pairs(&body)?;
     let field = |name: &str| {

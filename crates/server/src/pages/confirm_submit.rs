@@ -11,7 +11,6 @@
 //! decision is audited (`device_code.approved`, `device_code.denied`,
 //! `device_code.locked`).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -54,7 +53,7 @@ pub async fn handler(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
     let fields: Fields = form::parse(&body)?;
     let decision = match fields.action.as_str() {

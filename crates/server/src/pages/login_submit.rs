@@ -9,7 +9,6 @@
 
 use std::sync::OnceLock;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -51,7 +50,7 @@ pub async fn handler(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
     let fields: Fields = form::parse(&body)?;
     let next = safe_next(fields.next.as_deref());
