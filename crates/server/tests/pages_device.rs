@@ -289,6 +289,24 @@ fn code_entry_is_rate_limited_per_session_and_per_ip() {
 }
 
 #[test]
+fn new_sessions_are_limited_per_ip() {
+    let s = server();
+    let b = s.browser();
+    for _ in 0..60 {
+        b.clear_cookies();
+        b.get("/device").expect(200);
+    }
+    b.clear_cookies();
+    b.get("/device").expect(429).contains("Too many attempts");
+    // A browser that keeps its cookie is not affected.
+    s.clock.advance_secs(60);
+    b.get("/device").expect(200);
+    for _ in 0..70 {
+        b.get("/device").expect(200);
+    }
+}
+
+#[test]
 fn forged_confirmations_are_refused_and_lock_the_code() {
     let s = server();
     s.add_grant("devauth-cli", CODE);
