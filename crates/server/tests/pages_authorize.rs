@@ -14,8 +14,8 @@ const REDIRECT: &str = "http://127.0.0.1:53123/callback";
 fn server() -> TestServer {
     let s = TestServer::start();
     s.add_client(
-        "devauth-cli",
-        "devauth command line",
+        "test-app",
+        "Test App",
         &["http://127.0.0.1/callback", "https://app.example/cb"],
         "openid offline_access profile",
     );
@@ -34,7 +34,7 @@ fn query(pairs: &[(&str, &str)]) -> String {
 fn good() -> Vec<(&'static str, &'static str)> {
     vec![
         ("response_type", "code"),
-        ("client_id", "devauth-cli"),
+        ("client_id", "test-app"),
         ("redirect_uri", REDIRECT),
         ("code_challenge", CHALLENGE),
         ("code_challenge_method", "S256"),
@@ -189,7 +189,7 @@ fn approval_issues_a_single_use_code_bound_to_pkce() {
     let b = s.browser();
     let page = consent(&s, &b);
     page.expect(200)
-        .contains("Allow devauth command line?")
+        .contains("Allow Test App?")
         .contains("http://127.0.0.1:53123")
         .contains("offline_access")
         .contains("name=\"action\" value=\"approve\"");
@@ -223,7 +223,7 @@ fn approval_issues_a_single_use_code_bound_to_pkce() {
         )
         .unwrap()
         .expect("code stored under its hash");
-    assert_eq!(stored.client_id, "devauth-cli");
+    assert_eq!(stored.client_id, "test-app");
     assert_eq!(stored.user_id, "u-alice");
     assert_eq!(stored.redirect_uri, REDIRECT);
     assert_eq!(stored.code_challenge, CHALLENGE);
@@ -286,5 +286,5 @@ fn logged_in_people_see_consent_directly() {
     b.login("alice", "correct horse battery staple").expect(303);
     b.get(&query(&good()))
         .expect(200)
-        .contains("Allow devauth command line?");
+        .contains("Allow Test App?");
 }

@@ -12,7 +12,6 @@ const INVALID: &str = "That code is not valid.";
 
 fn server() -> TestServer {
     let s = TestServer::start();
-    s.add_client("devauth-cli", "devauth command line", &[], "");
     s.add_user("alice", "correct horse battery staple");
     s
 }
@@ -290,6 +289,24 @@ fn code_entry_is_rate_limited_per_session_and_per_ip() {
 }
 
 #[test]
+fn new_sessions_are_limited_per_ip() {
+    let s = server();
+    let b = s.browser();
+    for _ in 0..60 {
+        b.clear_cookies();
+        b.get("/device").expect(200);
+    }
+    b.clear_cookies();
+    b.get("/device").expect(429).contains("Too many attempts");
+    // A browser that keeps its cookie is not affected.
+    s.clock.advance_secs(60);
+    b.get("/device").expect(200);
+    for _ in 0..70 {
+        b.get("/device").expect(200);
+    }
+}
+
+#[test]
 fn forged_confirmations_are_refused_and_lock_the_code() {
     let s = server();
     s.add_grant("devauth-cli", CODE);
@@ -398,6 +415,9 @@ fn malformed_forms_get_a_readable_400() {
             .contains("<h1>")
             .contains("Something is wrong with this request");
     }
+    let put = b.post_raw("/assets/devauth.css", "x=1");
+    put.expect(405).contains("This page cannot do that");
+    assert_eq!(put.header("cache-control"), Some("no-store"));
     b.post_raw("/device/confirm", &format!("csrf={csrf}&action=maybe"))
         .expect(400)
         .contains("Choose Approve or Deny");

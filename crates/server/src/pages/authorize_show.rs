@@ -10,6 +10,7 @@ use axum::response::Response;
 use crate::app::AppState;
 
 use super::authorize_request::{self, Valid};
+use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form;
 use super::headers;
@@ -21,6 +22,7 @@ use super::view::{self, ConsentPage, ScopeLine};
 #[tracing::instrument(name = "pages.authorize.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
@@ -31,7 +33,7 @@ pub async fn handler(
         Err(refusal) => return refusal.respond(&state),
     };
     let here = format!("/oauth/authorize?{query}");
-    let session = session::load_or_start(&state, &headers).await?;
+    let session = session::load_or_start(&state, &headers, &ip).await?;
     let Some(user) = session.user(&state).await? else {
         return Ok(session.attach(view::see_other(&login_show::location(&here))?));
     };

@@ -3,14 +3,14 @@
 //! single-use authorization code (random 256 bits, stored only as a hash,
 //! valid [`CODE_TTL_SECS`]) on approval, `error=access_denied` on denial.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use devauth_proto::ErrorCode;
 
 use crate::app::AppState;
-use crate::model::{AuditEvent, AuthorizationCode, TokenHash};
+use crate::audit;
+use crate::model::{AuthorizationCode, TokenHash};
 use crate::random;
 
 use super::authorize_request;
@@ -28,7 +28,7 @@ pub async fn handler(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
     let pairs = form::pairs(&body)?;
     let field = |name: &str| {
@@ -57,16 +57,15 @@ pub async fn handler(
     session::check_form(&state, &headers, &session, &csrf)?;
 
     let now = state.clock.now();
-    let event = |kind: &str| AuditEvent {
-        at: now,
-        kind: kind.into(),
-        client_id: Some(request.client.id.clone()),
-        user_id: Some(user.id.clone()),
-        ip: Some(ip.clone()),
+    let event = |kind| audit::Event {
+        kind,
+        client_id: Some(&request.client.id),
+        user_id: Some(&user.id),
+        ip: Some(&ip),
         details: serde_json::json!({ "redirect_uri": request.redirect_uri }),
     };
     if !approve {
-        audit(&state, event("authorization.denied")).await;
+        audit::record(&state, event("authorization.denied")).await;
         return authorize_request::redirect(
             &state,
             &request.redirect_uri,
@@ -91,7 +90,7 @@ pub async fn handler(
         expires_at: now.plus_secs(CODE_TTL_SECS),
     };
     state.stores.flow.add_authorization_code(&record).await?;
-    audit(&state, event("authorization_code.issued")).await;
+    audit::record(&state, event("authorization_code.issued")).await;
     authorize_request::redirect(
         &state,
         &request.redirect_uri,
@@ -101,10 +100,4 @@ pub async fn handler(
             ("state", request.state.as_deref()),
         ],
     )
-}
-
-async fn audit(state: &AppState, event: AuditEvent) {
-    if let Err(e) = state.stores.durable.audit(&event).await {
-        tracing::warn!(error = %e, kind = event.kind, "audit event not recorded");
-    }
 }

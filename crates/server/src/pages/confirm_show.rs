@@ -45,7 +45,7 @@ pub async fn handler(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let query: Query = form::parse_query(query.as_deref())?;
-    let session = session::load_or_start(&state, &headers).await?;
+    let session = session::load_or_start(&state, &headers, &ip).await?;
     let Some(user) = session.user(&state).await? else {
         let to = login_show::location(&path(&device_code::refill(&query.user_code)));
         return Ok(session.attach(view::see_other(&to)?));

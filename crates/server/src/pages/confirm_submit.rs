@@ -11,14 +11,14 @@
 //! decision is audited (`device_code.approved`, `device_code.denied`,
 //! `device_code.locked`).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::model::{AuditEvent, DeviceGrant, DeviceGrantState, User};
+use crate::audit;
+use crate::model::{DeviceGrant, DeviceGrantState, User};
 
 use super::client_ip::ClientIp;
 use super::error::PageError;
@@ -54,7 +54,7 @@ pub async fn handler(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
     let fields: Fields = form::parse(&body)?;
     let decision = match fields.action.as_str() {
@@ -195,21 +195,17 @@ async fn count_failure(
     Ok(())
 }
 
-/// Records a decision. The decision is already stored, so a failing audit
-/// write is logged rather than shown as a failure to the person.
+/// Records a decision (ids only, never the user code).
 async fn audit(state: &AppState, kind: &str, grant: &DeviceGrant, user: &User, ip: &str) {
-    let event = AuditEvent {
-        at: state.clock.now(),
-        kind: kind.into(),
-        client_id: Some(grant.client_id.clone()),
-        user_id: Some(user.id.clone()),
-        ip: Some(ip.into()),
+    let event = audit::Event {
+        kind,
+        client_id: Some(&grant.client_id),
+        user_id: Some(&user.id),
+        ip: Some(ip),
         details: serde_json::json!({
             "grant_id": grant.id,
             "requester_ip": grant.requester.ip,
         }),
     };
-    if let Err(e) = state.stores.durable.audit(&event).await {
-        tracing::warn!(error = %e, kind, "audit event not recorded");
-    }
+    audit::record(state, event).await;
 }

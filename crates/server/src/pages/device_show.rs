@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 
+use super::client_ip::ClientIp;
 use super::device_code;
 use super::error::PageError;
 use super::form;
@@ -24,11 +25,12 @@ struct Query {
 #[tracing::instrument(name = "pages.device.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let query: Query = form::parse_query(query.as_deref())?;
-    let session = session::load_or_start(&state, &headers).await?;
+    let session = session::load_or_start(&state, &headers, &ip).await?;
     let page = DevicePage {
         csrf: session.record.csrf_token.clone(),
         user_code: query

@@ -18,6 +18,9 @@ pub enum PageError {
     /// The request was malformed (bad form body, bad query, missing field).
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A method the page does not answer (`PUT /device`, ...).
+    #[error("method not allowed")]
+    WrongMethod,
     /// The browser has no valid session cookie for a form that needs one.
     #[error("no session")]
     SessionExpired,
@@ -55,6 +58,7 @@ impl PageError {
                 StatusCode::BAD_REQUEST
             }
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -66,6 +70,10 @@ impl PageError {
             Self::BadRequest(what) => (
                 "Something is wrong with this request",
                 format!("{what} Go back and try again."),
+            ),
+            Self::WrongMethod => (
+                "This page cannot do that",
+                "The page was asked in a way it does not answer. Open it from the start.".into(),
             ),
             Self::SessionExpired => (
                 "Your session has expired",

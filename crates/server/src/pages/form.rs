@@ -25,3 +25,19 @@ pub fn pairs(raw: &[u8]) -> Result<Vec<(String, String)>, PageError> {
     serde_urlencoded::from_bytes(raw)
         .map_err(|_| PageError::BadRequest("The request could not be read."))
 }
+
+/// A whole request body, refused as a readable 400 page (not axum's plain
+/// text) when it cannot be read, e.g. past the body size limit.
+#[derive(Debug)]
+pub struct Body(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|_| PageError::BadRequest("The form could not be read."))
+    }
+}

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 
+use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form;
 use super::session;
@@ -56,12 +57,13 @@ pub fn safe_next(next: Option<&str>) -> String {
 #[tracing::instrument(name = "pages.login.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let query: Query = form::parse_query(query.as_deref())?;
     let next = safe_next(query.next.as_deref());
-    let session = session::load_or_start(&state, &headers).await?;
+    let session = session::load_or_start(&state, &headers, &ip).await?;
     if session.user(&state).await?.is_some() {
         return view::see_other(&next);
     }

@@ -9,7 +9,6 @@
 
 use std::sync::OnceLock;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,7 +16,8 @@ use devauth_proto::Secret;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::model::{AuditEvent, User};
+use crate::audit;
+use crate::model::User;
 use crate::password;
 
 use super::client_ip::ClientIp;
@@ -51,7 +51,7 @@ pub async fn handler(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
     let fields: Fields = form::parse(&body)?;
     let next = safe_next(fields.next.as_deref());
@@ -113,15 +113,11 @@ async fn verify(password: &Secret, user: Option<&User>) -> Result<bool, PageErro
 /// Records a login or a failed one (never the password, nor an unknown
 /// user name, which may be a password typed in the wrong field).
 async fn audit(state: &AppState, kind: &str, user: Option<&User>, ip: &str) {
-    let event = AuditEvent {
-        at: state.clock.now(),
-        kind: kind.into(),
-        client_id: None,
-        user_id: user.map(|u| u.id.clone()),
-        ip: Some(ip.into()),
-        details: serde_json::json!({}),
+    let event = audit::Event {
+        kind,
+        user_id: user.map(|u| u.id.as_str()),
+        ip: Some(ip),
+        ..Default::default()
     };
-    if let Err(e) = state.stores.durable.audit(&event).await {
-        tracing::warn!(error = %e, kind, "audit event not recorded");
-    }
+    audit::record(state, event).await;
 }

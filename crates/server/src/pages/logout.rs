@@ -1,7 +1,6 @@
 //! `POST /logout` (`csrf`, `next`): ends the session ("Not you? Sign out")
 //! and returns to the login form, which then goes back to `next`.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
@@ -27,7 +26,7 @@ struct Fields {
 pub async fn handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
     let fields: Fields = form::parse(&body)?;
     let next = safe_next(fields.next.as_deref());

@@ -70,5 +70,10 @@ pub fn router() -> axum::Router<AppState> {
             get(authorize_show::handler).post(authorize_submit::handler),
         )
         .route("/assets/devauth.css", get(stylesheet::handler))
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::map_response(headers::secure))
+}
+
+async fn wrong_method() -> error::PageError {
+    error::PageError::WrongMethod
 }

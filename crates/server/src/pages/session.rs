@@ -20,6 +20,7 @@ use crate::model::{BrowserSession, TokenHash, User};
 use crate::random;
 
 use super::error::PageError;
+use super::throttle;
 
 /// How long a session lives, seconds (absolute, not sliding).
 pub const SESSION_TTL_SECS: i64 = 30 * 60;
@@ -117,10 +118,19 @@ pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Sessio
 }
 
 /// The request's session, or a new anonymous one (with its cookie to set).
-pub async fn load_or_start(state: &AppState, headers: &HeaderMap) -> Result<Session, PageError> {
+/// New sessions are counted per IP ([`throttle::Action::NewSession`]), so a
+/// client that drops its cookies cannot fill the store with sessions.
+pub async fn load_or_start(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: &str,
+) -> Result<Session, PageError> {
     match load(state, headers).await? {
         Some(session) => Ok(session),
-        None => start(state, None).await,
+        None => {
+            throttle::check_ip(state, throttle::Action::NewSession, ip).await?;
+            start(state, None).await
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Code entry (RFC 8628 §5.1: user codes are guessable only if entry is
 //! unlimited) and login are each limited per browser session and per IP in
-//! fixed one-minute windows. Hitting a limit is a readable 429 page.
+//! fixed one-minute windows; new sessions per IP. Hitting a limit is a
+//! readable 429 page.
 
 use crate::app::AppState;
 
@@ -16,6 +17,8 @@ pub enum Action {
     CodeEntry,
     /// A password check.
     Login,
+    /// A new anonymous session (a visit without our cookie).
+    NewSession,
 }
 
 impl Action {
@@ -23,22 +26,23 @@ impl Action {
         match self {
             Self::CodeEntry => "code",
             Self::Login => "login",
+            Self::NewSession => "session",
         }
     }
 
     /// Attempts per minute per session.
     pub const fn per_session(self) -> u64 {
         match self {
-            Self::CodeEntry => 10,
-            Self::Login => 10,
+            Self::CodeEntry | Self::Login => 10,
+            Self::NewSession => u64::MAX,
         }
     }
 
     /// Attempts per minute per IP address.
     pub const fn per_ip(self) -> u64 {
         match self {
-            Self::CodeEntry => 30,
-            Self::Login => 30,
+            Self::CodeEntry | Self::Login => 30,
+            Self::NewSession => 60,
         }
     }
 }
@@ -70,6 +74,24 @@ pub async fn check(
         )
         .await?;
     if by_session > action.per_session() || by_ip > action.per_ip() {
+        tracing::info!(action = action.name(), ip, "page rate limit hit");
+        return Err(PageError::TooManyAttempts);
+    }
+    Ok(())
+}
+
+/// Counts one `action` from `ip` alone; refuses it past the per-IP limit.
+pub async fn check_ip(state: &AppState, action: Action, ip: &str) -> Result<(), PageError> {
+    let count = state
+        .stores
+        .flow
+        .hit(
+            &format!("pages:{}:ip:{ip}", action.name()),
+            WINDOW_SECS,
+            state.clock.now(),
+        )
+        .await?;
+    if count > action.per_ip() {
         tracing::info!(action = action.name(), ip, "page rate limit hit");
         return Err(PageError::TooManyAttempts);
     }

@@ -231,6 +231,115 @@ mod tests {
         assert_eq!(from_now(30_000), "in 30 seconds");
     }
 
+    /// Every page rendered from sample values: it renders, it escapes what
+    /// comes from outside, and it carries the contract's field names.
+    #[test]
+    fn every_template_renders_from_samples() {
+        let evil = "<script>alert(1)</script>";
+        let scopes = ScopeLine::all(&devauth_proto::Scope::parse("openid offline_access").unwrap());
+        let pages: Vec<(String, &[&str])> = vec![
+            (
+                ErrorPage {
+                    title: "Oops".into(),
+                    message: evil.into(),
+                    back: "/device".into(),
+                }
+                .render()
+                .unwrap(),
+                &["<h1>Oops</h1>"],
+            ),
+            (
+                DevicePage {
+                    csrf: "tok".into(),
+                    user_code: evil.into(),
+                    error: Some("bad".into()),
+                }
+                .render()
+                .unwrap(),
+                &[
+                    "name=\"user_code\"",
+                    "name=\"csrf\" value=\"tok\"",
+                    "role=\"alert\"",
+                ],
+            ),
+            (
+                LoginPage {
+                    csrf: "tok".into(),
+                    next: "/device".into(),
+                    username: evil.into(),
+                    error: None,
+                }
+                .render()
+                .unwrap(),
+                &[
+                    "name=\"username\"",
+                    "name=\"password\"",
+                    "type=\"password\"",
+                ],
+            ),
+            (
+                ConfirmPage {
+                    csrf: "tok".into(),
+                    user_code: "BCDF-GHJK".into(),
+                    client_name: evil.into(),
+                    client_id: "cli".into(),
+                    scopes: scopes.clone(),
+                    ip: "192.0.2.1".into(),
+                    user_agent: evil.into(),
+                    age: "2 minutes ago".into(),
+                    expires_in: "in 8 minutes".into(),
+                    username: "alice".into(),
+                    here: "/device/confirm?user_code=BCDF-GHJK".into(),
+                }
+                .render()
+                .unwrap(),
+                &[
+                    "Only approve if you started this yourself",
+                    "value=\"approve\"",
+                    "value=\"deny\"",
+                    "BCDF-GHJK",
+                    "192.0.2.1",
+                ],
+            ),
+            (
+                ConsentPage {
+                    csrf: "tok".into(),
+                    client_name: evil.into(),
+                    client_id: "cli".into(),
+                    redirect_origin: "http://127.0.0.1:5000".into(),
+                    scopes,
+                    hidden: vec![HiddenField {
+                        name: "state",
+                        value: format!("\"{evil}"),
+                    }],
+                    username: "alice".into(),
+                    here: "/oauth/authorize".into(),
+                }
+                .render()
+                .unwrap(),
+                &["value=\"approve\"", "value=\"deny\"", "name=\"state\""],
+            ),
+            (
+                ResultPage {
+                    title: "Done".into(),
+                    message: evil.into(),
+                    approved: true,
+                }
+                .render()
+                .unwrap(),
+                &["Done"],
+            ),
+        ];
+        for (html, wanted) in pages {
+            assert!(html.starts_with("<!doctype html>"), "{html}");
+            assert!(html.contains("name=\"viewport\""), "{html}");
+            assert!(!html.contains("<script"), "unescaped input: {html}");
+            for w in wanted {
+                assert!(html.contains(w), "missing {w}: {html}");
+            }
+        }
+    }
+
     #[test]
     fn unknown_scopes_are_still_listed() {
         let lines = ScopeLine::all(&devauth_proto::Scope::parse("openid repo:write").unwrap());

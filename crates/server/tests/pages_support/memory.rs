@@ -18,6 +18,7 @@ struct Data {
     users: Vec<User>,
     clients: Vec<Client>,
     audit: Vec<AuditEvent>,
+    keys: Vec<SigningKeyRecord>,
     grants: Vec<DeviceGrant>,
     codes: Vec<AuthorizationCode>,
     sessions: Vec<BrowserSession>,
@@ -79,6 +80,9 @@ impl DurableStore for Memory {
     }
     async fn add_client(&self, client: &Client) -> StoreResult<()> {
         self.with(|d| {
+            if d.clients.iter().any(|c| c.id == client.id) {
+                return Err(StoreError::AlreadyExists("client".into()));
+            }
             d.clients.push(client.clone());
             Ok(())
         })
@@ -89,17 +93,34 @@ impl DurableStore for Memory {
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.with(|d| Ok(d.clients.clone()))
     }
-    async fn add_key(&self, _key: &SigningKeyRecord) -> StoreResult<()> {
-        unsupported()
+    async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        self.with(|d| {
+            d.keys.insert(0, key.clone());
+            Ok(())
+        })
     }
     async fn list_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        Ok(Vec::new())
+        self.with(|d| Ok(d.keys.clone()))
     }
-    async fn retire_keys_except(&self, _keep: &str, _at: Timestamp) -> StoreResult<()> {
-        unsupported()
+    async fn retire_keys_except(&self, keep: &str, at: Timestamp) -> StoreResult<()> {
+        self.with(|d| {
+            for k in d
+                .keys
+                .iter_mut()
+                .filter(|k| k.kid != keep && k.retired_at.is_none())
+            {
+                k.retired_at = Some(at);
+            }
+            Ok(())
+        })
     }
-    async fn delete_keys_retired_before(&self, _before: Timestamp) -> StoreResult<u64> {
-        unsupported()
+    async fn delete_keys_retired_before(&self, before: Timestamp) -> StoreResult<u64> {
+        self.with(|d| {
+            let n = d.keys.len();
+            d.keys
+                .retain(|k| k.retired_at.is_none_or(|at| at >= before));
+            Ok((n - d.keys.len()) as u64)
+        })
     }
     async fn add_family(&self, _family: &TokenFamily) -> StoreResult<()> {
         unsupported()

@@ -73,11 +73,9 @@ impl TestServer {
         );
         config.device_rate_limit = 0;
         let clock = MockClock::new(T0);
-        let state = AppState {
-            stores,
-            clock: Arc::new(clock.clone()),
-            config: Arc::new(config),
-        };
+        let state = AppState::new(stores, Arc::new(clock.clone()), config);
+        rt.block_on(state.init())
+            .expect("server init (migrations, keys, default client)");
         let app = router(state.clone());
         rt.spawn(async move {
             let _ = axum::serve(
