@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use devauth_server::model::TokenHash;
+use devauth_server::store::open;
 use devauth_server::store::postgres::PgStore;
 use devauth_server::store::redis::RedisFlowStore;
 use devauth_server::store::sqlite::SqliteStore;
@@ -79,7 +80,7 @@ async fn postgres_suite() {
     };
     suite::run_all(&stores).await;
     store.close().await;
-    schema.drop().await;
+    drop(schema);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -90,7 +91,12 @@ async fn postgres_and_redis_suite() {
     let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
     let pg = schema.store();
     DurableStore::migrate(&pg).await.expect("migrate");
-    let redis = RedisFlowStore::connect_with_prefix(REDIS_URL, &prefix()).expect("redis");
+    let prefix = prefix();
+    let _cleanup = KeysGuard {
+        url: REDIS_URL.into(),
+        prefix: prefix.clone(),
+    };
+    let redis = RedisFlowStore::connect_with_prefix(REDIS_URL, &prefix).expect("redis");
     FlowStore::migrate(&redis)
         .await
         .expect("redis migrate is a no-op");
@@ -99,9 +105,12 @@ async fn postgres_and_redis_suite() {
         flow: Arc::new(redis.clone()),
     };
     suite::run_all(&stores).await;
-    assert!(redis.delete_all().await.expect("cleanup") > 0);
+    assert!(
+        redis.delete_all().await.expect("cleanup") > 0,
+        "the suite's keys were under the prefix"
+    );
     pg.close().await;
-    schema.drop().await;
+    drop(schema);
 }
 
 /// Replicas starting together: every one migrates, each migration is applied once.
@@ -132,7 +141,7 @@ async fn postgres_concurrent_migrations() {
         .expect("migrations table");
     assert_eq!(applied, 1, "the one migration is recorded once");
     store.close().await;
-    schema.drop().await;
+    drop(schema);
 }
 
 /// The schema is only in the test schema: `search_path` isolation works.
@@ -156,7 +165,7 @@ async fn postgres_url_with_search_path_isolates() {
         "tables created in the test schema, found {tables}"
     );
     store.close().await;
-    schema.drop().await;
+    drop(schema);
 }
 
 /// Nothing listens: calls answer `Unavailable` (within the pool's acquire
@@ -179,6 +188,30 @@ async fn postgres_unreachable_is_unavailable() {
         .await
         .expect_err("nothing listens");
     assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
+}
+
+/// Deletes a test's Redis keys when dropped, even by a failing test.
+struct KeysGuard {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for KeysGuard {
+    fn drop(&mut self) {
+        let (url, prefix) = (self.url.clone(), self.prefix.clone());
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(store) = RedisFlowStore::connect_with_prefix(&url, &prefix) {
+                    let _ = store.delete_all().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 /// A port nobody listens on right now (bound then released).
@@ -352,4 +385,62 @@ async fn redis_absent_at_start_then_up() {
 fn unused_durable() -> Arc<dyn DurableStore> {
     let port = spare_port();
     Arc::new(PgStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/none")).expect("url"))
+}
+
+/// `store::open` with no URLs: SQLite in the data folder (created), both up.
+#[tokio::test]
+async fn open_defaults_to_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let stores = open::open(&data_dir, None, None).await.expect("open");
+    assert!(data_dir.join(open::SQLITE_FILE).is_file());
+    let health = open::health(&stores).await;
+    assert!(health.is_ok(), "{health:?}");
+    suite::users(&stores).await;
+}
+
+/// `store::open` with PostgreSQL + Redis URLs: migrated, both up; when the
+/// Redis goes away, health says which service is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_postgres_and_redis_and_report_health() {
+    if !service_up("PostgreSQL", "127.0.0.1:5432") || !redis_server_available() {
+        return;
+    }
+    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let pg_only = open::open(dir.path(), Some(&schema.url()), None)
+        .await
+        .expect("open postgres");
+    assert!(open::health(&pg_only).await.is_ok());
+    suite::hits(&pg_only).await;
+
+    let mut server = PrivateRedis::start(spare_port());
+    let stores = open::open(dir.path(), Some(&schema.url()), Some(&server.url()))
+        .await
+        .expect("open postgres + redis");
+    let health = open::health(&stores).await;
+    assert!(health.is_ok(), "{health:?}");
+    suite::device_grants(&stores).await;
+    assert!(
+        !dir.path().join(open::SQLITE_FILE).exists(),
+        "no SQLite file with a database URL"
+    );
+
+    server.kill();
+    let health = open::health(&stores).await;
+    assert!(health.durable.is_up());
+    assert!(!health.flow.is_up(), "{health:?}");
+    assert!(!health.is_ok());
+    let json = serde_json::to_value(&health).unwrap();
+    assert_eq!(json["durable"]["status"], "up");
+    assert_eq!(json["flow"]["status"], "down");
+
+    // Opening against a Redis that is down fails with Unavailable.
+    let err = open::open(dir.path(), Some(&schema.url()), Some(&server.url()))
+        .await
+        .map(|_| ())
+        .expect_err("redis is down");
+    assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
+    drop(schema);
 }

@@ -871,9 +871,9 @@ pub async fn user_code_reuse(stores: &Stores) {
 }
 
 /// A private PostgreSQL schema for one test run, so parallel tests (and other
-/// people's tests) sharing a database never see each other's rows.
+/// people's tests) sharing a database never see each other's rows. Dropped
+/// (with everything in it) when this value is dropped, even by a failing test.
 pub struct PgTestSchema {
-    admin: sqlx::PgPool,
     name: String,
     url: String,
 }
@@ -882,13 +882,14 @@ impl PgTestSchema {
     /// Creates `devauth_test_<random>` in the database at `url`.
     pub async fn create(url: &str) -> Result<Self, StoreError> {
         let name = format!("devauth_test_{}", random_hex(6));
-        let admin = super::postgres::PgStore::connect(url)?.pool().clone();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&admin)
+        let admin = super::postgres::PgStore::connect(url)?;
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(admin.pool())
             .await
-            .map_err(|e| StoreError::Unavailable(format!("creating test schema: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("creating test schema: {e}")));
+        admin.close().await;
+        created?;
         Ok(Self {
-            admin,
             name,
             url: url.to_owned(),
         })
@@ -916,15 +917,31 @@ impl PgTestSchema {
     pub fn store(&self) -> super::postgres::PgStore {
         super::postgres::PgStore::connect_with(self.options(), 8)
     }
+}
 
-    /// Drops the schema and everything in it.
-    pub async fn drop(self) {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            self.name
-        )))
-        .execute(&self.admin)
-        .await;
-        self.admin.close().await;
+impl Drop for PgTestSchema {
+    fn drop(&mut self) {
+        // Drop may run inside a runtime (or while unwinding): use a thread of
+        // our own with a runtime of its own, and a fresh connection.
+        let url = self.url.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }
