@@ -28,6 +28,7 @@ pub mod follow;
 pub mod kiro;
 pub mod refresh;
 pub mod rfc3339;
+pub mod store;
 
 pub use credential::{Credential, Kind, Mode, SourceRef};
 pub use error::ImportError;
