@@ -1,1 +1,48 @@
-//! Blocking OAuth 2.0 client library for devauth (work in progress).
+//! Blocking OAuth 2.0 client library for devauth: everything `devauth login`,
+//! `token`, `status`, `logout` and `run` do, minus the command line.
+//!
+//! No async runtime, no D-Bus: each module does one thing with plain blocking
+//! I/O (ureq for HTTP), so the client starts fast and the token fast path
+//! ([`session::fresh_access_token`] with a still-valid token) never builds an
+//! HTTP client at all.
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`clock`] | time and sleeping, passed in (tests drive them) and a cancellation flag |
+//! | [`http`] | the ureq agent: OAuth JSON replies, transport errors sorted into kinds |
+//! | [`discovery`] | RFC 8414 / OIDC discovery, issuer check, endpoint overrides |
+//! | [`poll`] | the device-flow poller as a pure state machine (RFC 8628 §3.4, §3.5) |
+//! | [`device`] | device authorization request + the polling loop over [`poll`] |
+//! | [`loopback`] | `--web`: authorization code + PKCE on a 127.0.0.1 redirect (RFC 8252) |
+//! | [`refresh`], [`revoke`], [`client_credentials`] | one grant or endpoint each |
+//! | [`token_input`] | what `login --with-token` reads on stdin |
+//! | [`headless`] | whether a browser can open here |
+//! | [`account`] | who the tokens belong to, for display |
+//! | [`store`] | profiles and the credential store (0600 files, atomic writes, locks) |
+//! | [`session`] | "give me a valid access token": read, lock, re-read, refresh, write |
+//! | [`screen`] | the login screen on stderr: code, QR, clipboard, countdown |
+//!
+//! Errors are one typed enum, [`Error`], whose [`Error::kind`] tells a caller
+//! (the binary's exit codes, the agent) what happened without parsing text.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod client_credentials;
+pub mod clock;
+pub mod device;
+pub mod discovery;
+pub mod error;
+pub mod headless;
+pub mod http;
+pub mod loopback;
+pub mod poll;
+pub mod refresh;
+pub mod revoke;
+pub mod screen;
+pub mod session;
+pub mod store;
+pub mod token_input;
+
+pub use error::{Error, ErrorKind};
+pub use store::{Profile, ProfileState, ProfileStore, StoreError};

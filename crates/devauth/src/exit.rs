@@ -23,6 +23,8 @@ pub const DENIED: u8 = 4;
 pub const EXPIRED: u8 = 5;
 /// The server could not be reached or answered with an error.
 pub const UNAVAILABLE: u8 = 6;
+/// Interrupted by Ctrl-C (the shell convention, 128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;
 
 /// Prints the error, if any, and picks the exit code.
 pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
@@ -32,8 +34,13 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
-            ExitCode::from(classify(&err))
+            let code = classify(&err);
+            if code == INTERRUPTED {
+                eprintln!("Interrupted; nothing was stored.");
+            } else {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }
@@ -51,8 +58,28 @@ fn classify(err: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<UsageError>().is_some() {
             return USAGE;
         }
+        if let Some(e) = cause.downcast_ref::<devauth_client::Error>() {
+            return of_kind(e.kind());
+        }
+        if let Some(e) = cause.downcast_ref::<devauth_client::StoreError>() {
+            return of_kind(e.kind());
+        }
     }
     FAILURE
+}
+
+/// The exit code of a client error kind.
+fn of_kind(kind: devauth_client::ErrorKind) -> u8 {
+    use devauth_client::ErrorKind as K;
+    match kind {
+        K::NeedsLogin => NOT_LOGGED_IN,
+        K::Denied => DENIED,
+        K::Expired => EXPIRED,
+        K::Unavailable => UNAVAILABLE,
+        K::Usage => USAGE,
+        K::Interrupted => INTERRUPTED,
+        K::Other => FAILURE,
+    }
 }
 
 /// An error that is the user's command line's fault: exit code 2.

@@ -1,12 +1,391 @@
-//! `devauth login` (being built).
+//! `devauth login`: gets tokens and stores them as a profile.
+//!
+//! - default: the device flow (RFC 8628), the login screen on stderr;
+//! - `--web`: authorization code + PKCE on a loopback redirect, only when a
+//!   browser can really open here, else the device flow with a note;
+//! - `--with-token`: an access token (or a JSON token response) from stdin;
+//! - `--client-credentials`: a service account; the secret comes from
+//!   `DEVAUTH_CLIENT_SECRET` or stdin, never from a flag.
+//!
+//! Endpoints come from discovery; the `--*-endpoint` flags override it, and
+//! with `--token-endpoint` + `--device-authorization-endpoint` discovery is
+//! skipped (providers that publish none).
 
+use std::io::{IsTerminal as _, Read as _};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use devauth_client::clock::{CancelFlag, Clock as _, SystemClock, ThreadSleeper};
+use devauth_client::discovery::{self, Endpoints};
+use devauth_client::headless::{self, SystemProbe};
+use devauth_client::http::Http;
+use devauth_client::loopback::Loopback;
+use devauth_client::screen::{self, Countdown, ScreenOptions};
+use devauth_client::store::{Profile, ProfileState, Source, Tokens};
+use devauth_client::{ProfileStore, account, device, token_input};
+use devauth_proto::Secret;
+use devauth_proto::token::TokenResponse;
+
+use crate::exit::UsageError;
+
+/// Default OAuth client id: the public client devauth servers create.
+pub const DEFAULT_CLIENT_ID: &str = "devauth-cli";
+/// Default scopes for interactive logins.
+pub const DEFAULT_SCOPES: &str = "openid offline_access";
+/// The environment variable holding a service account's secret.
+pub const CLIENT_SECRET_ENV: &str = "DEVAUTH_CLIENT_SECRET";
+/// How long `--web` waits for the browser to come back.
+const WEB_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Flags of `devauth login`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The issuer URL (https, or http on 127.0.0.1/localhost).
+    #[arg(long, env = "DEVAUTH_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// OAuth client id [default: devauth-cli].
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// A scope to request; repeat for several [default: openid offline_access].
+    #[arg(long = "scope", value_name = "S")]
+    pub scopes: Vec<String>,
+    /// Log in in a browser on this machine (loopback redirect + PKCE).
+    #[arg(long, conflicts_with_all = ["with_token", "client_credentials"])]
+    pub web: bool,
+    /// With --web: print the URL instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Do not draw a QR code.
+    #[arg(long)]
+    pub no_qr: bool,
+    /// Read an access token or a JSON token response from stdin.
+    #[arg(long, conflicts_with = "client_credentials")]
+    pub with_token: bool,
+    /// Service account login; secret from DEVAUTH_CLIENT_SECRET or stdin.
+    #[arg(long, requires = "client_id")]
+    pub client_credentials: bool,
+    /// Device authorization endpoint, for providers without discovery.
+    #[arg(long, value_name = "URL")]
+    pub device_authorization_endpoint: Option<String>,
+    /// Token endpoint, for providers without discovery.
+    #[arg(long, value_name = "URL")]
+    pub token_endpoint: Option<String>,
+    /// Revocation endpoint (RFC 7009), used by `devauth logout`.
+    #[arg(long, value_name = "URL")]
+    pub revocation_endpoint: Option<String>,
+    /// Authorization endpoint, for --web with providers without discovery.
+    #[arg(long, value_name = "URL")]
+    pub authorization_endpoint: Option<String>,
+}
+
+impl Args {
+    fn overrides(&self) -> Endpoints {
+        Endpoints {
+            token: self.token_endpoint.clone(),
+            device_authorization: self.device_authorization_endpoint.clone(),
+            authorization: self.authorization_endpoint.clone(),
+            revocation: self.revocation_endpoint.clone(),
+            token_auth_methods: Vec::new(),
+        }
+    }
+
+    fn scope(&self, default: &str) -> anyhow::Result<String> {
+        let joined = if self.scopes.is_empty() {
+            default.to_owned()
+        } else {
+            self.scopes.join(" ")
+        };
+        let scope = devauth_proto::Scope::parse(&joined)
+            .map_err(|e| UsageError(format!("--scope: {e}")))?;
+        Ok(scope.to_string())
+    }
+
+    fn issuer(&self) -> anyhow::Result<&str> {
+        self.issuer.as_deref().ok_or_else(|| {
+            UsageError("--issuer URL is required (or set DEVAUTH_ISSUER)".into()).into()
+        })
+    }
+}
 
 /// Runs the command.
-pub fn run(_args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`devauth login` is not available in this build yet")
+pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    devauth_client::store::validate_name(&global.profile)?;
+    let store = ProfileStore::open_default()?;
+    let clock = SystemClock;
+    let profile = if args.with_token {
+        with_token(&args, global, &clock)?
+    } else if args.client_credentials {
+        client_credentials(&args, global, &clock)?
+    } else {
+        interactive(&args, global, &clock)?
+    };
+    store.save(&profile)?;
+    let path = store.path_of(&profile.name);
+    let who = profile.account.as_deref().unwrap_or("an unnamed account");
+    match &profile.issuer {
+        Some(issuer) => eprintln!(
+            "Logged in to {issuer} as {who}; credentials stored in {}",
+            path.display()
+        ),
+        None => eprintln!("Token stored in {}", path.display()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where tokens came from: everything of a new profile but the tokens.
+struct Origin<'a> {
+    issuer: Option<&'a str>,
+    client_id: Option<&'a str>,
+    source: Source,
+    endpoints: Endpoints,
+    requested_scope: &'a str,
+}
+
+fn new_profile(
+    global: &super::Global,
+    origin: Origin<'_>,
+    resp: &TokenResponse,
+    now: time::OffsetDateTime,
+) -> Profile {
+    let Origin {
+        issuer,
+        client_id,
+        source,
+        endpoints,
+        requested_scope,
+    } = origin;
+    let acct = account::from_response(resp);
+    let scope = resp.scope.as_deref().unwrap_or(requested_scope);
+    Profile {
+        version: 1,
+        name: global.profile.clone(),
+        issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
+        client_id: client_id.map(str::to_owned),
+        account: acct.display,
+        subject: acct.subject,
+        scopes: scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        source,
+        endpoints,
+        tokens: Tokens::from_response(resp, now, None),
+        client_secret: None,
+        state: ProfileState::Active,
+        created_at: now,
+        updated_at: now,
+        extra: Default::default(),
+    }
+}
+
+fn interactive(
+    args: &Args,
+    global: &super::Global,
+    clock: &SystemClock,
+) -> anyhow::Result<Profile> {
+    let issuer = args.issuer()?;
+    let client_id = args.client_id.as_deref().unwrap_or(DEFAULT_CLIENT_ID);
+    let scope = args.scope(DEFAULT_SCOPES)?;
+    let http = Http::new();
+    let cancel = CancelFlag::new();
+    {
+        let cancel = cancel.clone();
+        // Only fails when a handler is already installed, which is fine.
+        let _ = ctrlc::set_handler(move || cancel.cancel());
+    }
+    let sleeper = ThreadSleeper::new(cancel);
+
+    if args.web {
+        let endpoints = discovery::resolve(&http, issuer, &args.overrides(), false)?;
+        if let Some(resp) = web(args, &http, &endpoints, client_id, &scope, &sleeper)? {
+            return Ok(new_profile(
+                global,
+                Origin {
+                    issuer: Some(issuer),
+                    client_id: Some(client_id),
+                    source: Source::Loopback,
+                    endpoints,
+                    requested_scope: &scope,
+                },
+                &resp,
+                clock.now(),
+            ));
+        }
+    }
+
+    let endpoints = discovery::resolve(&http, issuer, &args.overrides(), true)?;
+    let token_endpoint = endpoints.token()?.to_owned();
+    let auth = device::start(&http, &endpoints, client_id, &scope)?;
+    let opts = ScreenOptions::detect(args.no_qr);
+    let mut stderr = std::io::stderr();
+    screen::show_code(&mut stderr, &auth, &opts)?;
+    let mut stderr = std::io::stderr();
+    let countdown = Countdown::new(&sleeper, &mut stderr, opts.tty);
+    let result = device::poll(
+        &http,
+        &token_endpoint,
+        client_id,
+        &auth,
+        clock,
+        &countdown,
+        &countdown,
+    );
+    countdown.finish();
+    let resp = result?;
+    Ok(new_profile(
+        global,
+        Origin {
+            issuer: Some(issuer),
+            client_id: Some(client_id),
+            source: Source::DeviceCode,
+            endpoints,
+            requested_scope: &scope,
+        },
+        &resp,
+        clock.now(),
+    ))
+}
+
+/// The `--web` flow; `Ok(None)` means "fall back to the device flow".
+fn web(
+    args: &Args,
+    http: &Http,
+    endpoints: &Endpoints,
+    client_id: &str,
+    scope: &str,
+    sleeper: &ThreadSleeper,
+) -> anyhow::Result<Option<TokenResponse>> {
+    let Some(authorize) = endpoints.authorization.as_deref() else {
+        eprintln!(
+            "The provider publishes no authorization endpoint; using the device flow instead."
+        );
+        return Ok(None);
+    };
+    if !args.no_browser
+        && let Some(reason) = headless::detect(&SystemProbe)
+    {
+        eprintln!("No browser can open here ({reason}); using the device flow instead.");
+        return Ok(None);
+    }
+    let lb = Loopback::prepare(authorize, client_id, scope)?;
+    if args.no_browser {
+        eprintln!(
+            "Open this URL in a browser on this machine:\n\n    {}\n",
+            lb.url()
+        );
+    } else if headless::open_browser(lb.url()) {
+        eprintln!(
+            "Opened your browser. If nothing appeared, open:\n\n    {}\n",
+            lb.url()
+        );
+    } else {
+        eprintln!("Could not open a browser; using the device flow instead.");
+        return Ok(None);
+    }
+    eprintln!("Waiting for the browser to come back…");
+    let token = endpoints.token()?;
+    Ok(Some(lb.finish(
+        http,
+        token,
+        client_id,
+        sleeper,
+        WEB_TIMEOUT,
+    )?))
+}
+
+fn read_stdin(what: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        return Err(UsageError(format!(
+            "{what}: pipe it on stdin (it is never taken as a flag)"
+        ))
+        .into());
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .take(1 << 20)
+        .read_to_string(&mut s)
+        .context("cannot read stdin")?;
+    Ok(s)
+}
+
+fn with_token(args: &Args, global: &super::Global, clock: &SystemClock) -> anyhow::Result<Profile> {
+    let resp = token_input::parse(&read_stdin("--with-token reads the token from stdin")?)?;
+    let endpoints = match &args.issuer {
+        Some(issuer) => discovery::resolve(&Http::new(), issuer, &args.overrides(), false)?,
+        None => {
+            let e = args.overrides();
+            e.check()?;
+            e
+        }
+    };
+    Ok(new_profile(
+        global,
+        Origin {
+            issuer: args.issuer.as_deref(),
+            client_id: args.client_id.as_deref(),
+            source: Source::WithToken,
+            endpoints,
+            requested_scope: "",
+        },
+        &resp,
+        clock.now(),
+    ))
+}
+
+fn client_credentials(
+    args: &Args,
+    global: &super::Global,
+    clock: &SystemClock,
+) -> anyhow::Result<Profile> {
+    let client_id = args
+        .client_id
+        .as_deref()
+        .ok_or_else(|| UsageError("--client-credentials needs --client-id ID".into()))?;
+    let secret = match std::env::var(CLIENT_SECRET_ENV) {
+        Ok(s) if !s.trim().is_empty() => s,
+        _ => read_stdin("the client secret comes from DEVAUTH_CLIENT_SECRET or stdin")?,
+    };
+    let secret = Secret::new(secret.trim());
+    if secret.is_empty() {
+        return Err(UsageError(
+            "the client secret is empty; set DEVAUTH_CLIENT_SECRET or pipe it on stdin".into(),
+        )
+        .into());
+    }
+    let scope = args.scope("")?;
+    let http = Http::new();
+    let endpoints = match &args.issuer {
+        Some(issuer) => discovery::resolve(&http, issuer, &args.overrides(), false)?,
+        None if args.token_endpoint.is_some() => {
+            let e = args.overrides();
+            e.check()?;
+            e
+        }
+        None => {
+            return Err(
+                UsageError("--issuer URL (or --token-endpoint URL) is required".into()).into(),
+            );
+        }
+    };
+    let resp =
+        devauth_client::client_credentials::fetch(&http, &endpoints, client_id, &secret, &scope)?;
+    let mut p = new_profile(
+        global,
+        Origin {
+            issuer: args.issuer.as_deref(),
+            client_id: Some(client_id),
+            source: Source::ClientCredentials,
+            endpoints,
+            requested_scope: &scope,
+        },
+        &resp,
+        clock.now(),
+    );
+    if p.account.is_none() {
+        p.account = Some(client_id.to_owned());
+    }
+    p.client_secret = Some(secret);
+    Ok(p)
 }

@@ -1,12 +1,78 @@
-//! `devauth logout` (being built).
+//! `devauth logout [--no-revoke]`: revokes the refresh and access tokens at
+//! the server (RFC 7009) when it publishes a revocation endpoint, then
+//! deletes the profile. A failed revocation is reported but the local copy is
+//! still forgotten. Logging out of a profile that does not exist is a no-op.
 
 use std::process::ExitCode;
 
+use devauth_client::ProfileStore;
+use devauth_client::http::{ClientAuth, Http};
+use devauth_client::store::Profile;
+
 /// Flags of `devauth logout`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Only forget the tokens here; do not revoke them at the server.
+    #[arg(long)]
+    pub no_revoke: bool,
+}
 
 /// Runs the command.
-pub fn run(_args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`devauth logout` is not available in this build yet")
+pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    let store = ProfileStore::open_default()?;
+    store.with_lock(&global.profile, |lock| {
+        let Some(p) = lock.load()? else {
+            eprintln!("Not logged in (profile `{}`); nothing to do.", global.profile);
+            return Ok(ExitCode::SUCCESS);
+        };
+        let revoked = if args.no_revoke { None } else { Some(revoke(&p)) };
+        lock.delete()?;
+        let issuer = p.issuer.as_deref().unwrap_or("the token's issuer");
+        match revoked {
+            Some(Ok(true)) => eprintln!(
+                "Logged out of {issuer} (profile `{}`); the tokens were revoked at the server.",
+                p.name
+            ),
+            Some(Ok(false)) => eprintln!(
+                "Logged out (profile `{}`); {issuer} publishes no revocation endpoint, so the tokens stay valid until they expire.",
+                p.name
+            ),
+            Some(Err(e)) => eprintln!(
+                "Logged out (profile `{}`), but revoking at the server failed: {e}. The tokens stay valid until they expire.",
+                p.name
+            ),
+            None => eprintln!(
+                "Logged out (profile `{}`); the tokens were not revoked (--no-revoke).",
+                p.name
+            ),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Revokes the refresh token, then the access token. `Ok(false)` when there
+/// is nowhere to revoke.
+fn revoke(p: &Profile) -> Result<bool, devauth_client::Error> {
+    let Some(endpoint) = p.endpoints.revocation.as_deref() else {
+        return Ok(false);
+    };
+    let client_id = p.client_id.clone().unwrap_or_default();
+    let auth = match &p.client_secret {
+        Some(secret) => {
+            devauth_client::client_credentials::auth_for(&p.endpoints, &client_id, secret)
+        }
+        None => ClientAuth::Public(&client_id),
+    };
+    let http = Http::new();
+    if let Some(rt) = &p.tokens.refresh_token {
+        devauth_client::revoke::revoke(&http, endpoint, auth, rt, "refresh_token")?;
+    }
+    devauth_client::revoke::revoke(
+        &http,
+        endpoint,
+        auth,
+        &p.tokens.access_token,
+        "access_token",
+    )?;
+    Ok(true)
 }

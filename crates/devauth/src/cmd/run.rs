@@ -1,12 +1,63 @@
-//! `devauth run` (being built).
+//! `devauth run [--env VAR] -- CMD ARGS...`: runs CMD with a fresh access
+//! token in `VAR` (default `DEVAUTH_TOKEN`) and exits with CMD's status
+//! (128 + N when CMD was killed by signal N). With `DEVAUTH_TOKEN` set in
+//! devauth's own environment the store is not touched.
 
-use std::process::ExitCode;
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{Command, ExitCode};
+
+use crate::exit::UsageError;
 
 /// Flags of `devauth run`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The environment variable that receives the token.
+    #[arg(long = "env", value_name = "VAR", default_value = "DEVAUTH_TOKEN")]
+    pub env: String,
+    /// Refresh first when the token expires within this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub min_ttl: u64,
+    /// The command and its arguments (after `--`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
 
 /// Runs the command.
-pub fn run(_args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`devauth run` is not available in this build yet")
+pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    if args.env.is_empty() || args.env.contains(['=', '\0']) {
+        return Err(UsageError(format!("--env `{}` is not a variable name", args.env)).into());
+    }
+    let token = super::token::access_token(&global.profile, args.min_ttl)?;
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| UsageError("no command given; use `devauth run -- CMD ARGS...`".into()))?;
+    let status = match Command::new(program)
+        .args(rest)
+        .env(&args.env, &token)
+        .status()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot run {}: {e}", program.to_string_lossy());
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 1,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

@@ -1,12 +1,161 @@
-//! `devauth status` (being built).
+//! `devauth status [--json]`: who is logged in, where, until when, where the
+//! credentials are stored, and whether the refresh token is still good.
+//! Never prints a token.
+//!
+//! Exit status: 0 when the profile is usable, 3 when it is missing or needs a
+//! new login (the JSON is printed either way). The JSON shape is documented
+//! in docs/troubleshooting.md ("status --json").
 
+use std::io::Write as _;
 use std::process::ExitCode;
+
+use devauth_client::ProfileStore;
+use devauth_client::clock::{Clock as _, SystemClock, secs_until};
+use devauth_client::store::{Profile, ProfileState};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::exit;
 
 /// Flags of `devauth status`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print JSON (shape documented in docs/troubleshooting.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `status --json` object for a stored profile (also one entry of
+/// `profiles --json`).
+pub fn profile_json(p: &Profile, store: &ProfileStore, now: OffsetDateTime) -> serde_json::Value {
+    let expires_at = p.tokens.expires_at;
+    let valid = expires_at.is_none_or(|at| at > now);
+    let refresh = match (&p.state, &p.tokens.refresh_token) {
+        (ProfileState::NeedsLogin { .. }, _) => "rejected",
+        (_, Some(_)) => "ok",
+        (_, None) => "absent",
+    };
+    let (reason, since) = match &p.state {
+        ProfileState::NeedsLogin { reason, since } => (Some(reason.clone()), Some(fmt(*since))),
+        ProfileState::Active => (None, None),
+    };
+    json!({
+        "profile": p.name,
+        "logged_in": true,
+        "state": p.state.as_str(),
+        "needs_login_reason": reason,
+        "needs_login_since": since,
+        "issuer": p.issuer,
+        "client_id": p.client_id,
+        "account": p.account,
+        "subject": p.subject,
+        "scopes": p.scopes,
+        "source": p.source.as_str(),
+        "access_token": {
+            "valid": valid && p.state == ProfileState::Active,
+            "expires_at": expires_at.map(fmt),
+            "expires_in": expires_at.map(|at| secs_until(now, at)),
+        },
+        "refresh_token": refresh,
+        "store": { "backend": store.backend(), "path": store.path_of(&p.name) },
+        "updated_at": fmt(p.updated_at),
+    })
+}
+
+fn fmt(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// `1h 2m` style.
+pub fn human(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+        s if s >= 3600 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
 
 /// Runs the command.
-pub fn run(_args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`devauth status` is not available in this build yet")
+pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    let store = super::token::store_for_reading()?;
+    let now = SystemClock.now();
+    let mut out = std::io::stdout().lock();
+    let Some(p) = store.load(&global.profile)? else {
+        if args.json {
+            let v = json!({
+                "profile": global.profile,
+                "logged_in": false,
+                "state": "not-logged-in",
+                "store": { "backend": store.backend(), "path": store.path_of(&global.profile) },
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+            return Ok(ExitCode::from(exit::NOT_LOGGED_IN));
+        }
+        return Err(devauth_client::Error::NotLoggedIn {
+            profile: global.profile.clone(),
+        }
+        .into());
+    };
+    let usable = p.state == ProfileState::Active;
+    if args.json {
+        let v = profile_json(&p, &store, now);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        let dash = || "-".to_owned();
+        writeln!(out, "Profile:        {}", p.name)?;
+        writeln!(
+            out,
+            "Issuer:         {}",
+            p.issuer.clone().unwrap_or_else(dash)
+        )?;
+        writeln!(
+            out,
+            "Account:        {}",
+            p.account.clone().unwrap_or_else(dash)
+        )?;
+        writeln!(
+            out,
+            "Client:         {}",
+            p.client_id.clone().unwrap_or_else(dash)
+        )?;
+        writeln!(out, "Scopes:         {}", p.scopes.join(" "))?;
+        writeln!(out, "Obtained by:    {}", p.source.as_str())?;
+        let access = match p.tokens.expires_at {
+            None => "valid (no expiry known)".to_owned(),
+            Some(at) if at > now => format!(
+                "valid for {} (until {})",
+                human(secs_until(now, at)),
+                fmt(at)
+            ),
+            Some(at) => format!("expired at {}", fmt(at)),
+        };
+        writeln!(out, "Access token:   {access}")?;
+        let refresh = match (&p.state, &p.tokens.refresh_token) {
+            (ProfileState::NeedsLogin { reason, .. }, _) => {
+                format!("unusable ({reason}); run `devauth login`")
+            }
+            (_, Some(_)) => "present".to_owned(),
+            (_, None) => "none".to_owned(),
+        };
+        writeln!(out, "Refresh token:  {refresh}")?;
+        writeln!(
+            out,
+            "Stored in:      {} ({})",
+            store.path_of(&p.name).display(),
+            store.backend()
+        )?;
+    }
+    out.flush()?;
+    if usable {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        drop(out);
+        eprintln!(
+            "Profile `{}` needs a new login; run `devauth login`.",
+            p.name
+        );
+        Ok(ExitCode::from(exit::NOT_LOGGED_IN))
+    }
 }

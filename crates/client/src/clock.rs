@@ -1,0 +1,183 @@
+//! Time and sleep, passed in.
+//!
+//! The poller and the session read time only through a [`Clock`] and wait only
+//! through a [`Sleeper`], so tests run the device flow on a mock clock in
+//! microseconds while production uses [`SystemClock`] and [`ThreadSleeper`].
+//! A [`CancelFlag`] (set from a Ctrl-C handler) makes every sleep end early
+//! with [`Cancelled`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+/// A source of the current time.
+pub trait Clock {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place of the client that reads the system clock"
+    )]
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::from(std::time::SystemTime::now())
+    }
+}
+
+/// The wait was cut short by a cancellation (Ctrl-C).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+/// Something that waits.
+pub trait Sleeper {
+    /// Waits for `duration`, or returns [`Cancelled`] early.
+    fn sleep(&self, duration: Duration) -> Result<(), Cancelled>;
+
+    /// Whether a cancellation was requested (checked between steps).
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+impl<T: Sleeper + ?Sized> Sleeper for &T {
+    fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
+        (**self).sleep(duration)
+    }
+
+    fn is_cancelled(&self) -> bool {
+        (**self).is_cancelled()
+    }
+}
+
+/// A shared "stop now" flag, set by a signal handler and read by sleepers.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// A flag that is not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Sleeps the thread in short slices, checking a [`CancelFlag`] between them.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadSleeper {
+    cancel: CancelFlag,
+}
+
+impl ThreadSleeper {
+    /// How often a sleep checks the flag.
+    pub const SLICE: Duration = Duration::from_millis(50);
+
+    /// A sleeper that stops early when `cancel` is set.
+    pub fn new(cancel: CancelFlag) -> Self {
+        Self { cancel }
+    }
+}
+
+impl Sleeper for ThreadSleeper {
+    fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
+        let end = std::time::Instant::now() + duration;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(Cancelled);
+            }
+            let now = std::time::Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            std::thread::sleep((end - now).min(Self::SLICE));
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// Seconds from `now` to `then`, clamped at zero.
+pub fn secs_until(now: OffsetDateTime, then: OffsetDateTime) -> u64 {
+    let d = then - now;
+    if d.is_negative() {
+        0
+    } else {
+        d.whole_seconds() as u64
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod mock {
+    //! A clock and a sleeper that move together, for tests.
+    use std::cell::{Cell, RefCell};
+
+    use super::*;
+
+    /// A clock that moves only when the paired sleeper sleeps.
+    #[derive(Debug)]
+    pub struct MockTime {
+        pub now: Cell<OffsetDateTime>,
+        pub sleeps: RefCell<Vec<Duration>>,
+    }
+
+    impl MockTime {
+        pub fn new() -> Self {
+            Self {
+                now: Cell::new(OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()),
+                sleeps: RefCell::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Clock for MockTime {
+        fn now(&self) -> OffsetDateTime {
+            self.now.get()
+        }
+    }
+
+    impl Sleeper for MockTime {
+        fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
+            self.sleeps.borrow_mut().push(duration);
+            self.now.set(self.now.get() + duration);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancelled_sleep_returns_early() {
+        let flag = CancelFlag::new();
+        flag.cancel();
+        let s = ThreadSleeper::new(flag);
+        assert_eq!(s.sleep(Duration::from_secs(3600)), Err(Cancelled));
+    }
+
+    #[test]
+    fn secs_until_clamps() {
+        let t = OffsetDateTime::from_unix_timestamp(100).unwrap();
+        assert_eq!(secs_until(t, t - Duration::from_secs(5)), 0);
+        assert_eq!(secs_until(t, t + Duration::from_secs(5)), 5);
+    }
+}

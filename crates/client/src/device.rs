@@ -1,0 +1,94 @@
+//! The device authorization grant over HTTP (RFC 8628 §3.1–§3.5): ask for a
+//! code, then poll the token endpoint as [`crate::poll::Poller`] says.
+
+use devauth_proto::device::DeviceAuthorizationResponse;
+use devauth_proto::grant::DEVICE_CODE_GRANT;
+use devauth_proto::token::TokenResponse;
+
+use crate::clock::{Clock, Sleeper};
+use crate::http::{ClientAuth, Http, OAuthReply};
+use crate::poll::{Outcome, Poller, Step};
+use crate::{Error, discovery::Endpoints};
+
+/// Asks the device authorization endpoint for a code (RFC 8628 §3.1).
+pub fn start(
+    http: &Http,
+    endpoints: &Endpoints,
+    client_id: &str,
+    scope: &str,
+) -> Result<DeviceAuthorizationResponse, Error> {
+    let url = endpoints
+        .device_authorization
+        .as_deref()
+        .ok_or(Error::MissingEndpoint {
+            what: "device authorization endpoint",
+            flag: "--device-authorization-endpoint",
+        })?;
+    let mut form = Vec::new();
+    if !scope.is_empty() {
+        form.push(("scope", scope));
+    }
+    match http.post_oauth::<DeviceAuthorizationResponse>(
+        url,
+        ClientAuth::Public(client_id),
+        &form,
+    )? {
+        OAuthReply::Ok(resp) => {
+            crate::discovery::check_url(&resp.verification_uri)?;
+            if let Some(complete) = &resp.verification_uri_complete {
+                crate::discovery::check_url(complete)?;
+            }
+            Ok(resp)
+        }
+        OAuthReply::Err(e) => Err(Error::oauth(e)),
+    }
+}
+
+/// Something that wants to know how polling goes (the login screen).
+pub trait PollObserver {
+    /// Called before each wait with the time left until the code expires.
+    fn waiting(&self, _wait: std::time::Duration, _left: std::time::Duration) {}
+}
+
+impl PollObserver for () {}
+
+/// Polls the token endpoint until the code is approved, denied or expired.
+pub fn poll(
+    http: &Http,
+    token_endpoint: &str,
+    client_id: &str,
+    auth: &DeviceAuthorizationResponse,
+    clock: &dyn Clock,
+    sleeper: &dyn Sleeper,
+    observer: &dyn PollObserver,
+) -> Result<TokenResponse, Error> {
+    let mut poller = Poller::new(auth.interval, auth.expires_in, clock.now());
+    let mut step = poller.start(clock.now());
+    loop {
+        match step {
+            Step::Wait(d) => {
+                let left = poller.deadline() - clock.now();
+                observer.waiting(d, left.try_into().unwrap_or_default());
+                sleeper.sleep(d).map_err(|_| Error::Cancelled)?;
+            }
+            Step::Done(t) => return Ok(*t),
+            Step::Stop(e) => return Err(e),
+        }
+        let outcome = match http.post_oauth::<TokenResponse>(
+            token_endpoint,
+            ClientAuth::Public(client_id),
+            &[
+                ("grant_type", DEVICE_CODE_GRANT),
+                ("device_code", auth.device_code.expose()),
+            ],
+        ) {
+            Ok(OAuthReply::Ok(t)) => Outcome::Token(Box::new(t)),
+            Ok(OAuthReply::Err(e)) => Outcome::Refused(e),
+            Err(e) => Outcome::Failed(e),
+        };
+        if sleeper.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        step = poller.step(outcome, clock.now());
+    }
+}

@@ -1,0 +1,252 @@
+//! Finding a provider's endpoints: RFC 8414 discovery, then OpenID Connect
+//! discovery, with the issuer check of RFC 8414 §3.3, and flags that override
+//! or replace discovery for providers that publish none.
+//!
+//! Every URL must be https, except http on a loopback address (tests, local
+//! servers): see [`check_url`].
+
+use devauth_proto::metadata::{
+    AuthorizationServerMetadata, OAUTH_WELL_KNOWN, OIDC_WELL_KNOWN, issuer_matches,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::http::Http;
+
+/// The endpoints a client uses, resolved from discovery and overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// RFC 6749 token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization: Option<String>,
+    /// RFC 6749 authorization endpoint (the `--web` flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<String>,
+    /// Client authentication methods the token endpoint accepts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_auth_methods: Vec<String>,
+}
+
+impl Endpoints {
+    /// Takes every endpoint `other` sets, keeping ours where it sets none.
+    pub fn overlay(mut self, other: &Endpoints) -> Self {
+        let pick = |mine: &mut Option<String>, theirs: &Option<String>| {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        };
+        pick(&mut self.token, &other.token);
+        pick(&mut self.device_authorization, &other.device_authorization);
+        pick(&mut self.authorization, &other.authorization);
+        pick(&mut self.revocation, &other.revocation);
+        self
+    }
+
+    /// The endpoints a metadata document publishes.
+    pub fn from_metadata(m: &AuthorizationServerMetadata) -> Self {
+        Self {
+            token: m.token_endpoint.clone(),
+            device_authorization: m.device_authorization_endpoint.clone(),
+            authorization: m.authorization_endpoint.clone(),
+            revocation: m.revocation_endpoint.clone(),
+            token_auth_methods: m.token_endpoint_auth_methods_supported.clone(),
+        }
+    }
+
+    /// Checks every endpoint with [`check_url`].
+    pub fn check(&self) -> Result<(), Error> {
+        for url in [
+            &self.token,
+            &self.device_authorization,
+            &self.authorization,
+            &self.revocation,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            check_url(url)?;
+        }
+        Ok(())
+    }
+
+    /// The token endpoint, or the error naming the flag that provides it.
+    pub fn token(&self) -> Result<&str, Error> {
+        self.token.as_deref().ok_or(Error::MissingEndpoint {
+            what: "token endpoint",
+            flag: "--token-endpoint",
+        })
+    }
+}
+
+/// The well-known URLs to try for an issuer, in order.
+///
+/// For `https://h/p`: RFC 8414 inserts the suffix before the path
+/// (`https://h/.well-known/oauth-authorization-server/p`); OIDC appends it
+/// (`https://h/p/.well-known/openid-configuration`); many servers also answer
+/// the appended RFC 8414 form.
+pub fn well_known_urls(issuer: &str) -> Result<Vec<String>, Error> {
+    let parsed = url::Url::parse(issuer).map_err(|e| Error::BadUrl {
+        url: issuer.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let base = issuer.trim_end_matches('/');
+    let path = parsed.path().trim_end_matches('/');
+    let mut urls = Vec::new();
+    if path.is_empty() {
+        urls.push(format!("{base}{OAUTH_WELL_KNOWN}"));
+        urls.push(format!("{base}{OIDC_WELL_KNOWN}"));
+    } else {
+        let mut origin = parsed.clone();
+        origin.set_path("");
+        origin.set_query(None);
+        let origin = origin.as_str().trim_end_matches('/').to_owned();
+        urls.push(format!("{origin}{OAUTH_WELL_KNOWN}{path}"));
+        urls.push(format!("{base}{OIDC_WELL_KNOWN}"));
+        urls.push(format!("{base}{OAUTH_WELL_KNOWN}"));
+    }
+    Ok(urls)
+}
+
+/// Fetches the issuer's metadata and checks that it names the issuer.
+pub fn discover(http: &Http, issuer: &str) -> Result<AuthorizationServerMetadata, Error> {
+    check_url(issuer)?;
+    let mut last = String::from("nothing answered");
+    for url in well_known_urls(issuer)? {
+        match http.get_json::<AuthorizationServerMetadata>(&url) {
+            Ok(meta) => {
+                if !issuer_matches(&meta.issuer, issuer) {
+                    return Err(Error::IssuerMismatch {
+                        url,
+                        expected: issuer.to_owned(),
+                        found: crate::error::sanitize(&meta.issuer),
+                    });
+                }
+                return Ok(meta);
+            }
+            Err(Error::BadResponse { status, detail, .. }) => {
+                last = format!("HTTP {status}, {detail}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::NoDiscovery {
+        issuer: issuer.to_owned(),
+        detail: last,
+    })
+}
+
+/// Resolves endpoints: discovery overlaid with `overrides`. When the overrides
+/// already name everything `needed` requires, discovery is skipped, so
+/// providers without discovery work.
+pub fn resolve(
+    http: &Http,
+    issuer: &str,
+    overrides: &Endpoints,
+    needs_device: bool,
+) -> Result<Endpoints, Error> {
+    check_url(issuer)?;
+    let complete =
+        overrides.token.is_some() && (!needs_device || overrides.device_authorization.is_some());
+    let endpoints = if complete {
+        overrides.clone()
+    } else {
+        Endpoints::from_metadata(&discover(http, issuer)?).overlay(overrides)
+    };
+    endpoints.check()?;
+    Ok(endpoints)
+}
+
+/// Accepts https URLs, and http only on loopback hosts.
+pub fn check_url(raw: &str) -> Result<(), Error> {
+    let url = url::Url::parse(raw).map_err(|e| Error::BadUrl {
+        url: raw.to_owned(),
+        detail: e.to_string(),
+    })?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        _ => Err(Error::InsecureUrl {
+            url: raw.to_owned(),
+        }),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_forms() {
+        assert_eq!(
+            well_known_urls("https://a.example").unwrap(),
+            [
+                "https://a.example/.well-known/oauth-authorization-server",
+                "https://a.example/.well-known/openid-configuration"
+            ]
+        );
+        assert_eq!(
+            well_known_urls("https://a.example/realms/x/").unwrap(),
+            [
+                "https://a.example/.well-known/oauth-authorization-server/realms/x",
+                "https://a.example/realms/x/.well-known/openid-configuration",
+                "https://a.example/realms/x/.well-known/oauth-authorization-server",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(check_url("https://a.example").is_ok());
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_url("http://[::1]:8080").is_ok());
+        assert!(check_url("http://localhost").is_ok());
+        assert!(matches!(
+            check_url("http://a.example"),
+            Err(Error::InsecureUrl { .. })
+        ));
+        assert!(matches!(check_url("nope"), Err(Error::BadUrl { .. })));
+    }
+
+    #[test]
+    fn overrides_win() {
+        let discovered = Endpoints {
+            token: Some("https://a/token".into()),
+            revocation: Some("https://a/revoke".into()),
+            ..Default::default()
+        };
+        let flags = Endpoints {
+            token: Some("https://b/token".into()),
+            ..Default::default()
+        };
+        let e = discovered.overlay(&flags);
+        assert_eq!(e.token.as_deref(), Some("https://b/token"));
+        assert_eq!(e.revocation.as_deref(), Some("https://a/revoke"));
+    }
+
+    #[test]
+    fn complete_overrides_skip_discovery() {
+        // Nothing listens on the issuer; resolution must not try.
+        let flags = Endpoints {
+            token: Some("http://127.0.0.1:9/token".into()),
+            device_authorization: Some("http://127.0.0.1:9/device".into()),
+            ..Default::default()
+        };
+        let e = resolve(&Http::new(), "http://127.0.0.1:9", &flags, true).unwrap();
+        assert_eq!(e, flags);
+    }
+}

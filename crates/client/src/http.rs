@@ -1,0 +1,231 @@
+//! The HTTP client: one ureq agent, OAuth replies read whatever the status.
+//!
+//! The agent is built with `http_status_as_error(false)`, so a 400 carrying an
+//! RFC 6749 §5.2 JSON error is read like any other reply (ureq#997). Transport
+//! failures are sorted once, here: TLS problems become [`Error::Tls`] (never
+//! retried), everything else on the wire becomes [`Error::Unreachable`].
+//!
+//! Building an [`Http`] is cheap but not free; the token fast path never
+//! builds one.
+
+use std::time::Duration;
+
+use devauth_proto::ErrorResponse;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+
+/// A reply from an OAuth endpoint: success or an RFC 6749 §5.2 error.
+#[derive(Debug)]
+pub enum OAuthReply<T> {
+    /// A 2xx reply, parsed.
+    Ok(T),
+    /// An error reply.
+    Err(ErrorResponse),
+}
+
+/// Client authentication for a confidential client.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientAuth<'a> {
+    /// A public client: `client_id` in the form.
+    Public(&'a str),
+    /// `client_secret_basic` (RFC 6749 §2.3.1).
+    Basic(&'a str, &'a devauth_proto::Secret),
+    /// `client_secret_post`.
+    Post(&'a str, &'a devauth_proto::Secret),
+}
+
+/// The blocking HTTP client.
+#[derive(Debug, Clone)]
+pub struct Http {
+    agent: ureq::Agent,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Http {
+    /// Largest body read from a server.
+    const MAX_BODY: u64 = 1 << 20;
+
+    /// A client with sane timeouts (10 s to connect, 30 s per request).
+    pub fn new() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(30)))
+            .user_agent(concat!("devauth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Self { agent }
+    }
+
+    /// GETs a JSON document; a non-2xx status is an error carrying the status.
+    pub fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, Error> {
+        let mut resp = self
+            .agent
+            .get(url)
+            .header("Accept", "application/json")
+            .call()
+            .map_err(|e| transport(url, e))?;
+        let status = resp.status().as_u16();
+        let body = read_body(url, status, resp.body_mut())?;
+        if !(200..300).contains(&status) {
+            return Err(Error::BadResponse {
+                url: url.to_owned(),
+                status,
+                detail: "an error".into(),
+            });
+        }
+        serde_json::from_str(&body).map_err(|e| not_json(url, status, &e))
+    }
+
+    /// POSTs a form to an OAuth endpoint and reads the JSON reply.
+    pub fn post_oauth<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        auth: ClientAuth<'_>,
+        form: &[(&str, &str)],
+    ) -> Result<OAuthReply<T>, Error> {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut req = self.agent.post(url).header("Accept", "application/json");
+        match auth {
+            ClientAuth::Public(id) => fields.push(("client_id", id)),
+            ClientAuth::Post(id, secret) => {
+                fields.push(("client_id", id));
+                fields.push(("client_secret", secret.expose()));
+            }
+            ClientAuth::Basic(id, secret) => {
+                req = req.header("Authorization", basic_header(id, secret.expose()));
+            }
+        }
+        let mut resp = req.send_form(fields).map_err(|e| transport(url, e))?;
+        let status = resp.status().as_u16();
+        let body = read_body(url, status, resp.body_mut())?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&body)
+                .map(OAuthReply::Ok)
+                .map_err(|e| not_json(url, status, &e));
+        }
+        match serde_json::from_str::<ErrorResponse>(&body) {
+            Ok(err) => Ok(OAuthReply::Err(err)),
+            Err(_) => Err(Error::BadResponse {
+                url: url.to_owned(),
+                status,
+                detail: "no OAuth error body".into(),
+            }),
+        }
+    }
+
+    /// POSTs a form and returns only the status (RFC 7009 revocation).
+    pub fn post_status(
+        &self,
+        url: &str,
+        auth: ClientAuth<'_>,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Option<ErrorResponse>), Error> {
+        match self.post_oauth::<serde_json::Value>(url, auth, form) {
+            Ok(OAuthReply::Ok(_)) => Ok((200, None)),
+            Ok(OAuthReply::Err(e)) => Ok((400, Some(e))),
+            // RFC 7009 §2.2: the body of a 200 is ignored; it may be empty.
+            Err(Error::BadResponse { status, .. }) if (200..300).contains(&status) => {
+                Ok((status, None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn read_body(url: &str, status: u16, body: &mut ureq::Body) -> Result<String, Error> {
+    body.with_config()
+        .limit(Http::MAX_BODY)
+        .read_to_string()
+        .map_err(|e| match transport(url, e) {
+            Error::Unreachable { url, detail } => Error::BadResponse {
+                url,
+                status,
+                detail: format!("an unreadable body ({detail})"),
+            },
+            other => other,
+        })
+}
+
+fn not_json(url: &str, status: u16, e: &serde_json::Error) -> Error {
+    // Only the position: serde's message may quote a value, and values are tokens.
+    Error::BadResponse {
+        url: url.to_owned(),
+        status,
+        detail: format!(
+            "a body that is not the expected JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    }
+}
+
+fn basic_header(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    // RFC 6749 §2.3.1: form-urlencode each part before joining.
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", enc(id), enc(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Sorts a ureq error into TLS (fail fast) or network (retryable).
+fn transport(url: &str, e: ureq::Error) -> Error {
+    let url = url.to_owned();
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => Error::Tls {
+            url,
+            detail: e.to_string(),
+        },
+        ureq::Error::TlsRequired => Error::Tls {
+            url,
+            detail: "the server did not speak TLS".into(),
+        },
+        ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::InvalidData => Error::Tls {
+            url,
+            detail: e.to_string(),
+        },
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
+            Error::BadUrl {
+                url,
+                detail: e.to_string(),
+            }
+        }
+        other => Error::Unreachable {
+            url,
+            detail: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_encodes_parts() {
+        // RFC 6749 §2.3.1 + RFC 7617: "a b:c:d" → "a+b:c%3Ad"
+        assert_eq!(basic_header("a b", "c:d"), "Basic YStiOmMlM0Fk");
+    }
+
+    #[test]
+    fn refused_connection_is_unreachable() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = Http::new()
+            .get_json::<serde_json::Value>(&format!("http://127.0.0.1:{port}/x"))
+            .unwrap_err();
+        assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+        assert!(err.is_transient());
+    }
+}

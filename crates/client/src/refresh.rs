@@ -1,0 +1,34 @@
+//! The refresh token grant (RFC 6749 §6).
+//!
+//! `invalid_grant` means the refresh token is dead (expired, revoked, reused):
+//! that is [`Error::RefreshRejected`], which callers turn into "needs login"
+//! and never retry. Network trouble stays [`Error::Unreachable`], so the agent
+//! can tell the two apart.
+
+use devauth_proto::token::TokenResponse;
+use devauth_proto::{ErrorCode, Secret};
+
+use crate::Error;
+use crate::http::{ClientAuth, Http, OAuthReply};
+
+/// Exchanges a refresh token for new tokens.
+pub fn refresh(
+    http: &Http,
+    token_endpoint: &str,
+    auth: ClientAuth<'_>,
+    refresh_token: &Secret,
+) -> Result<TokenResponse, Error> {
+    let reply = http.post_oauth::<TokenResponse>(
+        token_endpoint,
+        auth,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ],
+    )?;
+    match reply {
+        OAuthReply::Ok(t) => Ok(t),
+        OAuthReply::Err(e) if e.error == ErrorCode::InvalidGrant => Err(Error::RefreshRejected),
+        OAuthReply::Err(e) => Err(Error::oauth(e)),
+    }
+}

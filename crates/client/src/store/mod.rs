@@ -1,0 +1,107 @@
+//! Profiles and the credential store.
+//!
+//! A profile is one issuer + one account + its tokens ([`Profile`]). Profiles
+//! live in one JSON file each, `<home>/profiles/<name>.json`, where `<home>`
+//! is `$DEVAUTH_HOME` or else the XDG data folder (`~/.local/share/devauth`,
+//! see [`home`]).
+//!
+//! Invariants this module keeps:
+//!
+//! - the `profiles` folder is mode 0700 (fixed on every open), each file 0600;
+//! - a write is atomic: a temp file in the same folder, fsync, rename over
+//!   the old file, fsync of the folder; a reader sees the old or the new file,
+//!   never half of one, even when the writer is killed (`kill -9`);
+//! - read-modify-write happens under an exclusive lock on a sidecar
+//!   `<name>.lock` file ([`ProfileStore::with_lock`]); the sidecar is never
+//!   deleted (the data file's inode changes on every rename, so it cannot be
+//!   the lock). Whoever waited for the lock must re-read before acting: the
+//!   holder before it may have refreshed already.
+//!
+//! # Using the store (import, agent)
+//!
+//! ```no_run
+//! use devauth_client::store::{Profile, ProfileStore};
+//! # fn main() -> Result<(), devauth_client::StoreError> {
+//! let store = ProfileStore::open_default()?;           // DEVAUTH_HOME / XDG, DEVAUTH_STORE
+//! for entry in store.list()? {                          // every profile, sorted by name
+//!     let profile = entry?;
+//!     println!("{} {:?}", profile.name, profile.state);
+//! }
+//! store.with_lock("work", |lock| {
+//!     if let Some(mut p) = lock.load()? {               // re-read under the lock
+//!         p.extra.insert("note".into(), "seen".into());
+//!         lock.save(&p)?;                                // atomic, 0600
+//!     }
+//!     Ok::<_, devauth_client::StoreError>(())
+//! })?;
+//! # Ok(()) }
+//! ```
+//!
+//! Only the file backend exists: `DEVAUTH_STORE=keyring` is refused with a
+//! clear error ([`StoreError::KeyringUnsupported`]).
+
+mod file;
+pub mod home;
+mod profile;
+
+pub use file::{ProfileLock, ProfileStore};
+pub use profile::{Profile, ProfileState, Source, Tokens, validate_name};
+
+use std::path::PathBuf;
+
+/// A credential store error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Reading or writing a file failed.
+    #[error("cannot use {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A profile file is not valid JSON of the expected shape.
+    #[error("{} is damaged ({detail}); delete it and run `devauth login` again", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where it is wrong (never its content: it holds tokens).
+        detail: String,
+    },
+    /// A profile name that cannot be a file name.
+    #[error(
+        "invalid profile name `{0}`: use 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.`"
+    )]
+    InvalidName(String),
+    /// `DEVAUTH_STORE=keyring`, which this build does not support.
+    #[error(
+        "DEVAUTH_STORE=keyring is not supported by this build; unset DEVAUTH_STORE or set it to `file`"
+    )]
+    KeyringUnsupported,
+    /// `DEVAUTH_STORE` with a value that is neither `file` nor `keyring`.
+    #[error("DEVAUTH_STORE=`{0}` is not a store; use `file`")]
+    UnknownBackend(String),
+    /// No home folder could be found.
+    #[error("cannot find a folder for credentials; set DEVAUTH_HOME")]
+    NoHome,
+}
+
+impl StoreError {
+    /// The error's kind ([`crate::ErrorKind`]).
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            Self::InvalidName(_) | Self::KeyringUnsupported | Self::UnknownBackend(_) => {
+                crate::ErrorKind::Usage
+            }
+            _ => crate::ErrorKind::Other,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
