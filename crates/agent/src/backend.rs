@@ -60,6 +60,16 @@ pub trait Backend: Send + Sync {
     /// when it held a different login, which is now stored.
     fn reread_source(&self, name: &str, now: OffsetDateTime) -> Result<bool, Failure>;
 
+    /// Whether the profile is marked `needs-login` in the store (by the
+    /// agent, or by `devauth token` after a rejected refresh).
+    fn needs_login(&self, _name: &str) -> bool {
+        false
+    }
+
+    /// Marks the profile `needs-login` in the store, so `devauth token`
+    /// fails fast and `devauth status` says so.
+    fn mark_needs_login(&self, _name: &str, _reason: &str, _now: OffsetDateTime) {}
+
     /// The agent's last record of the profile.
     fn load_status(&self, name: &str) -> Result<Option<Status>, StoreError>;
 

@@ -17,16 +17,17 @@
 //! on SIGTERM), [`notify`] (a command and/or a JSON webhook on every state
 //! change), [`metrics`] and [`listen`] (`/healthz`, `/metrics`).
 //! [`backend::Backend`] is the seam to the credential store;
-//! [`imported::ImportedBackend`] implements it for adopted logins.
+//! [`profiles::ProfileBackend`] implements it on `devauth-client`'s profile
+//! store, for adopted logins and the client's own alike.
 
 pub mod backend;
 pub mod backoff;
 pub mod daemon;
-pub mod imported;
 pub mod listen;
 pub mod metrics;
 pub mod notify;
 pub mod pass;
+pub mod profiles;
 pub mod status;
 pub mod watch;
 

@@ -367,6 +367,7 @@ fn visit(
             (visit, ev)
         }
         Err(f) if f.class == FailureClass::Permanent => {
+            backend.mark_needs_login(name, &f.reason, now);
             s.state = State::NeedsLogin;
             s.last_error = Some(f.reason.clone());
             s.last_error_class = Some(FailureClass::Permanent);
@@ -421,10 +422,14 @@ pub fn heal(
     metrics: &Metrics,
     name: &str,
 ) -> Option<Event> {
-    let prev = backend.load_status(name).ok().flatten()?;
-    if prev.state != State::NeedsLogin {
+    if !backend.needs_login(name) {
         return None;
     }
+    let prev = backend
+        .load_status(name)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Status::new(State::NeedsLogin, clock.now()));
     let now: OffsetDateTime = clock.now();
     metrics.source_reread();
     if !matches!(backend.reread_source(name, now), Ok(true)) {

@@ -16,21 +16,22 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use devauth_agent::backend::{Backend, Done, Failure, StoreError};
-use devauth_agent::imported::ImportedBackend;
 use devauth_agent::metrics::Metrics;
 use devauth_agent::pass::{self, Config};
+use devauth_agent::profiles::ProfileBackend;
 use devauth_agent::{State, Status};
+use devauth_client::store::{ProfileState, ProfileStore};
 use devauth_import::clock::{Clock, MockClock};
 use devauth_import::follow::Refresher;
+use devauth_import::profile;
 use devauth_import::refresh::{Endpoints, Http};
-use devauth_import::store::Store;
 use devauth_import::{Mode, aws_sso, rfc3339};
 use refresh_server::RefreshServer;
 use time::OffsetDateTime;
 
 /// Counts source re-reads per profile around the real backend.
 struct Counting {
-    inner: ImportedBackend,
+    inner: ProfileBackend,
     rereads: Mutex<HashMap<String, usize>>,
 }
 
@@ -52,6 +53,12 @@ impl Backend for Counting {
             .entry(name.to_owned())
             .or_default() += 1;
         self.inner.reread_source(name, now)
+    }
+    fn needs_login(&self, name: &str) -> bool {
+        self.inner.needs_login(name)
+    }
+    fn mark_needs_login(&self, name: &str, reason: &str, now: OffsetDateTime) {
+        self.inner.mark_needs_login(name, reason, now)
     }
     fn load_status(&self, name: &str) -> Result<Option<Status>, StoreError> {
         self.inner.load_status(name)
@@ -105,7 +112,7 @@ fn a_thousand_profiles() {
 
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("sso-cache");
-    let store = Store::new(dir.path().join("devauth"));
+    let store = ProfileStore::open(&dir.path().join("devauth")).unwrap();
     let server = RefreshServer::start(Duration::from_millis(2));
 
     // adopt 1,000 logins from an AWS SSO cache, half followed, half owned
@@ -130,8 +137,9 @@ fn a_thousand_profiles() {
         let file = fixtures::aws_cache_file(&cache, &name, &token, expires, &reg);
         let entry = aws_sso::CacheEntry::read(&file).unwrap().unwrap();
         let mode = if i % 2 == 0 { Mode::Own } else { Mode::Follow };
+        let cred = entry.adopt(mode, clock.now()).unwrap();
         store
-            .save_credential(&name, &entry.adopt(mode, clock.now()).unwrap())
+            .save(&profile::new_profile(&name, &cred, clock.now()))
             .unwrap();
         files.insert(name, file);
     }
@@ -147,7 +155,7 @@ fn a_thousand_profiles() {
     }
 
     let backend = Counting {
-        inner: ImportedBackend {
+        inner: ProfileBackend {
             store: store.clone(),
             refresher: Refresher {
                 http: Http::new(Duration::from_secs(20)),
@@ -207,13 +215,18 @@ fn a_thousand_profiles() {
             Plan::Dead(_) | Plan::DeadRotated => {
                 let st = st.unwrap();
                 assert_eq!(st.state, State::NeedsLogin, "{name} {p:?}");
+                let stored = store.load(&name).unwrap().unwrap();
+                assert!(
+                    matches!(stored.state, ProfileState::NeedsLogin { .. }),
+                    "{name}: `devauth token` sees needs-login too"
+                );
                 assert!(st.last_error.is_some());
                 assert_eq!(rereads.get(&name), Some(&1), "{name}: exactly one re-read");
             }
             Plan::Healed => {
                 assert_eq!(st.unwrap().state, State::Active, "{name}");
                 assert_eq!(rereads.get(&name), Some(&1), "{name}");
-                let cred = store.load_credential(&name).unwrap().unwrap();
+                let cred = store.load(&name).unwrap().unwrap().tokens;
                 assert_eq!(
                     cred.refresh_token.unwrap().expose(),
                     format!("ok.{name}-relogin.1")
@@ -288,7 +301,7 @@ fn a_thousand_profiles() {
             assert_eq!(st.state, State::Active, "{name} recovered");
             assert_eq!(st.failures, 0);
             assert_eq!(server.family(&name), n as usize + 1, "{name}");
-            let cred = store.load_credential(&name).unwrap().unwrap();
+            let cred = store.load(&name).unwrap().unwrap().tokens;
             let refreshed_at = if n == 1 {
                 start + time::Duration::seconds(40)
             } else {

@@ -48,8 +48,7 @@ impl Env {
         let path = self
             .devauth_home
             .join("profiles")
-            .join(profile)
-            .join("imported.json");
+            .join(format!("{profile}.json"));
         let text = std::fs::read_to_string(path).ok()?;
         Some(serde_json::from_str(&text).unwrap())
     }
@@ -96,15 +95,23 @@ fn imports_kiro_cli_from_its_default_place() {
         "no secret printed: {err}"
     );
 
-    let cred = env.credential("work").unwrap();
-    assert_eq!(cred["kind"], "identity-center");
-    assert_eq!(cred["mode"], "follow");
-    assert_eq!(cred["refresh_token"], "ok.k.0");
-    assert_eq!(cred["client_id"], "cid");
-    assert_eq!(cred["source"]["key"], "kirocli:odic:token");
-    let dir = env.devauth_home.join("profiles/work");
+    let p = env.credential("work").unwrap();
+    assert_eq!(p["source"]["kind"], "imported");
+    assert_eq!(p["source"]["tool"], "kiro-cli");
+    assert_eq!(p["state"]["state"], "active");
+    assert_eq!(p["tokens"]["refresh_token"], "ok.k.0");
+    assert_eq!(p["client_id"], "cid");
+    let meta = &p["extra"]["import"];
+    assert_eq!(meta["kind"], "identity-center");
+    assert_eq!(meta["mode"], "follow");
+    assert_eq!(meta["source"]["key"], "kirocli:odic:token");
+    assert!(
+        meta.get("refresh_token").is_none(),
+        "each secret is stored once"
+    );
+    let dir = env.devauth_home.join("profiles");
     assert_eq!(mode(&dir), 0o700);
-    assert_eq!(mode(&dir.join("imported.json")), 0o600);
+    assert_eq!(mode(&dir.join("work.json")), 0o600);
     assert_eq!(
         std::fs::read(env.kiro_db()).unwrap(),
         before,
@@ -133,9 +140,9 @@ fn own_mode_says_kiro_cli_must_log_in_again() {
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("kiro-cli will have to log in again"), "{err}");
-    let cred = env.credential("default").unwrap();
-    assert_eq!(cred["mode"], "own");
-    assert_eq!(cred["kind"], "kiro-social");
+    let p = env.credential("default").unwrap();
+    assert_eq!(p["extra"]["import"]["mode"], "own");
+    assert_eq!(p["extra"]["import"]["kind"], "kiro-social");
 }
 
 #[test]
@@ -148,7 +155,7 @@ fn a_bad_source_writes_nothing_and_says_what_to_do() {
         err.contains("not found") && err.contains("log in with kiro-cli"),
         "{err}"
     );
-    assert!(!env.devauth_home.join("profiles").exists());
+    assert!(env.credential("default").is_none());
 
     create_kiro_db(&env.kiro_db());
     let conn = rusqlite::Connection::open(env.kiro_db()).unwrap();
@@ -214,12 +221,21 @@ fn imports_the_aws_sso_cache() {
         "lab",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(env.credential("lab").unwrap()["refresh_token"], "ok.l.0");
+    assert_eq!(
+        env.credential("lab").unwrap()["tokens"]["refresh_token"],
+        "ok.l.0"
+    );
 
     let out = env.run(&["import", "aws-sso", "--all", "--mode", "own"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(env.credential("aws-corp").unwrap()["kind"], "aws-sso");
-    assert_eq!(env.credential("aws-lab").unwrap()["mode"], "own");
+    assert_eq!(
+        env.credential("aws-corp").unwrap()["extra"]["import"]["kind"],
+        "aws-sso"
+    );
+    assert_eq!(
+        env.credential("aws-lab").unwrap()["extra"]["import"]["mode"],
+        "own"
+    );
     assert!(
         stderr(&out).contains("the AWS CLI will have to log in again"),
         "{}",
@@ -229,4 +245,39 @@ fn imports_the_aws_sso_cache() {
     let out = env.run(&["import", "aws-sso", "--cache-dir", "/nonexistent/cache"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("aws sso login"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_devauth_login_is_never_replaced_by_an_import() {
+    let env = Env::new();
+    // a profile made by `devauth login --with-token`
+    let out = Command::new(env!("CARGO_BIN_EXE_devauth"))
+        .args(["login", "--with-token"])
+        .env_clear()
+        .env("HOME", &env.home)
+        .env("DEVAUTH_HOME", &env.devauth_home)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"plain-access-token\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    create_kiro_db(&env.kiro_db());
+    put_auth(
+        &env.kiro_db(),
+        "kirocli:social:token",
+        &social_token(Casing::Snake, "ok.s.0", "2099-01-01T00:00:00Z"),
+    );
+    let before = env.credential("default").unwrap();
+    let out = env.run(&["import", "kiro-cli"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds a devauth login"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.credential("default").unwrap(), before);
 }

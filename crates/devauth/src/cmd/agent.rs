@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use devauth_agent::backoff::Backoff;
 use devauth_agent::daemon::{self, Daemon, Report};
-use devauth_agent::imported::ImportedBackend;
 use devauth_agent::metrics::Metrics;
 use devauth_agent::notify::Notifier;
+use devauth_agent::profiles::ProfileBackend;
 use devauth_agent::{Config, Summary};
+use devauth_client::ProfileStore;
 use devauth_import::clock::{Clock, SystemClock};
 use devauth_import::follow::Refresher;
 use devauth_import::refresh::{Endpoints, Http};
 use devauth_import::rfc3339;
-use devauth_import::store::Store;
 
 use crate::exit::{self, UsageError};
 
@@ -108,8 +108,8 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let metrics = Arc::new(Metrics::default());
     let daemon = Daemon {
-        backend: Arc::new(ImportedBackend {
-            store: Store::from_env(),
+        backend: Arc::new(ProfileBackend {
+            store: ProfileStore::open_default()?,
             refresher: Refresher {
                 http: Http::default(),
                 endpoints: Endpoints::from_env(),

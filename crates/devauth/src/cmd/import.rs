@@ -10,10 +10,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use devauth_client::store::{ProfileStore, validate_name};
 use devauth_import::clock::{Clock, SystemClock};
 use devauth_import::kiro::{self, KiroDb};
-use devauth_import::store::{Store, valid_profile_name};
-use devauth_import::{Credential, ImportError, Mode, aws_sso};
+use devauth_import::{Credential, ImportError, Mode, aws_sso, profile};
 
 use crate::exit::{self, UsageError};
 
@@ -96,7 +96,7 @@ fn home() -> PathBuf {
 
 /// Runs the command.
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let store = Store::from_env();
+    let store = ProfileStore::open_default()?;
     let clock = SystemClock;
     let result = match args.source {
         Source::KiroCli(a) => import_kiro(&store, &clock, &global.profile, a),
@@ -137,6 +137,12 @@ impl From<ImportError> for Failure {
     }
 }
 
+impl From<devauth_client::StoreError> for Failure {
+    fn from(e: devauth_client::StoreError) -> Self {
+        Self::Other(e.into())
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Self::Other(e)
@@ -144,16 +150,7 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn check_name(name: &str) -> Result<(), Failure> {
-    if valid_profile_name(name) {
-        Ok(())
-    } else {
-        Err(Failure::Other(
-            UsageError(format!(
-                "`{name}` is not a valid profile name: use letters, digits, `.`, `_` and `-`"
-            ))
-            .into(),
-        ))
-    }
+    validate_name(name).map_err(|e| Failure::Other(UsageError(e.to_string()).into()))
 }
 
 fn describe_expiry(cred: &Credential, clock: &dyn Clock) -> String {
@@ -164,18 +161,43 @@ fn describe_expiry(cred: &Credential, clock: &dyn Clock) -> String {
     }
 }
 
-fn save(store: &Store, name: &str, cred: &Credential) -> Result<bool, Failure> {
-    let _lock = store.lock(name)?;
-    let existed = store.load_credential(name).ok().flatten().is_some();
-    store.save_credential(name, cred)?;
-    // a new login clears whatever the agent decided about the old one
-    let status = store.profile_dir(name).join("agent.json");
-    match std::fs::remove_file(&status) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(ImportError::io(status, e).into()),
-    }
-    Ok(existed)
+/// Stores `cred` as profile `name` under its lock. Refuses to replace a
+/// login devauth made itself; replacing an earlier import is fine. Returns
+/// whether a profile was replaced.
+fn save(
+    store: &ProfileStore,
+    name: &str,
+    cred: &Credential,
+    clock: &dyn Clock,
+) -> Result<bool, Failure> {
+    let replaced = store.with_lock(name, |lock| -> Result<bool, Failure> {
+        let now = clock.now();
+        let previous = lock.load().map_err(anyhow::Error::from)?;
+        let new = match previous {
+            Some(p) if !profile::is_imported(&p) => {
+                return Err(Failure::Other(
+                    UsageError(format!(
+                        "profile {name} holds a devauth login ({}); pick another --profile, or `devauth logout --profile {name}` first",
+                        p.source.as_str()
+                    ))
+                    .into(),
+                ));
+            }
+            Some(mut p) => {
+                // a new login: the old state (needs-login) goes with the old tokens
+                profile::apply(&mut p, cred, now);
+                p.state = devauth_client::ProfileState::Active;
+                p
+            }
+            None => profile::new_profile(name, cred, now),
+        };
+        let replaced = new.created_at != now;
+        lock.save(&new).map_err(anyhow::Error::from)?;
+        Ok(replaced)
+    })?;
+    devauth_agent::profiles::clear_record(store, name)
+        .map_err(|e| Failure::Other(anyhow::Error::from(e)))?;
+    Ok(replaced)
 }
 
 fn mode_note(mode: Mode, tool: &str) -> String {
@@ -190,7 +212,7 @@ fn mode_note(mode: Mode, tool: &str) -> String {
 }
 
 fn import_kiro(
-    store: &Store,
+    store: &ProfileStore,
     clock: &dyn Clock,
     profile: &str,
     args: KiroArgs,
@@ -199,7 +221,7 @@ fn import_kiro(
     let db = args.db.unwrap_or_else(|| kiro::locate(&home()));
     let snapshot = KiroDb::new(&db).read()?;
     let cred = kiro::adopt(&db, &snapshot, args.mode.into(), clock.now())?;
-    let replaced = save(store, profile, &cred)?;
+    let replaced = save(store, profile, &cred, clock)?;
     eprintln!(
         "{} {} from {} as profile {profile} ({})",
         if replaced { "Re-imported" } else { "Imported" },
@@ -242,7 +264,7 @@ fn aws_profile_name(entry: &aws_sso::CacheEntry) -> String {
 }
 
 fn import_aws(
-    store: &Store,
+    store: &ProfileStore,
     clock: &dyn Clock,
     profile: &str,
     args: AwsArgs,
@@ -317,7 +339,7 @@ fn import_aws(
                 entry.path.display()
             );
         }
-        let replaced = save(store, &name, &cred)?;
+        let replaced = save(store, &name, &cred, clock)?;
         used.insert(name.clone());
         imported += 1;
         eprintln!(
