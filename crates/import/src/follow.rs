@@ -71,13 +71,16 @@ pub enum Outcome {
     Refreshed(Credential),
     /// The source held a fresher login: we took it and made no request.
     TookSource(Credential),
+    /// We refreshed, but could not write the result into the source (it
+    /// was locked or unwritable); ours is newer, and the next step writes it.
+    Unshared(Credential, String),
 }
 
 impl Outcome {
     /// The credential to store.
     pub fn credential(&self) -> &Credential {
         match self {
-            Self::Refreshed(c) | Self::TookSource(c) => c,
+            Self::Refreshed(c) | Self::TookSource(c) | Self::Unshared(c, _) => c,
         }
     }
 }
@@ -91,6 +94,31 @@ pub enum StepError {
     /// The source could not be read or written.
     #[error(transparent)]
     Source(#[from] ImportError),
+}
+
+/// A failed step and the login it tried (in follow mode, the source's, which
+/// may differ from the stored copy): the one a re-read must be compared with.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct StepFailure {
+    /// What failed.
+    pub error: StepError,
+    /// The login whose refresh token was sent (or would have been).
+    pub tried: Box<Credential>,
+}
+
+impl StepFailure {
+    fn new(error: impl Into<StepError>, tried: &Credential) -> Self {
+        Self {
+            error: error.into(),
+            tried: Box::new(tried.clone()),
+        }
+    }
+
+    /// Permanent or temporary.
+    pub fn class(&self) -> FailureClass {
+        self.error.class()
+    }
 }
 
 impl StepError {
@@ -124,10 +152,11 @@ impl Refresher {
         cred: &Credential,
         now: OffsetDateTime,
         min_valid: Duration,
-    ) -> Result<Outcome, StepError> {
+    ) -> Result<Outcome, StepFailure> {
         match cred.mode {
             Mode::Own => {
-                let refreshed = refresh::refresh(cred, &self.http, &self.endpoints, now)?;
+                let refreshed = refresh::refresh(cred, &self.http, &self.endpoints, now)
+                    .map_err(|e| StepFailure::new(e, cred))?;
                 Ok(Outcome::Refreshed(refreshed.apply(cred)))
             }
             Mode::Follow => self.follow(cred, now, min_valid),
@@ -139,8 +168,9 @@ impl Refresher {
         cred: &Credential,
         now: OffsetDateTime,
         min_valid: Duration,
-    ) -> Result<Outcome, StepError> {
-        let source = read_source(&cred.source, Mode::Follow, now)?;
+    ) -> Result<Outcome, StepFailure> {
+        let source =
+            read_source(&cred.source, Mode::Follow, now).map_err(|e| StepFailure::new(e, cred))?;
         let theirs = &source.credential;
         let valid_long = theirs
             .expires_in(now)
@@ -148,14 +178,28 @@ impl Refresher {
         if valid_long && cred.is_superseded_by(theirs) {
             return Ok(Outcome::TookSource(theirs.clone()));
         }
-        let refreshed = refresh::refresh(theirs, &self.http, &self.endpoints, now)?;
-        let ours = refreshed.apply(theirs);
-        match write_back(&source, &refreshed)? {
+        // Normally the source and our copy agree; ours is newer only when a
+        // write-back failed, and then its refresh token is the live one.
+        let ours_newer =
+            matches!((cred.expires_at, theirs.expires_at), (Some(a), Some(b)) if a > b);
+        let base = if ours_newer { cred } else { theirs };
+        let refreshed = refresh::refresh(base, &self.http, &self.endpoints, now)
+            .map_err(|e| StepFailure::new(e, base))?;
+        let mut ours = refreshed.apply(base);
+        ours.source = theirs.source.clone();
+        // From here on the refresh token has rotated: a failure must not lose `ours`.
+        let cas = match write_back(&source, &refreshed) {
+            Ok(cas) => cas,
+            Err(e) => return Ok(Outcome::Unshared(ours, e.to_string())),
+        };
+        match cas {
             Cas::Written | Cas::Changed(None) => Ok(Outcome::Refreshed(ours)),
             Cas::Changed(Some(_)) => {
                 // The other tool refreshed meanwhile: its login wins.
-                let now_theirs = read_source(&cred.source, Mode::Follow, now)?;
-                Ok(Outcome::TookSource(now_theirs.credential))
+                match read_source(&cred.source, Mode::Follow, now) {
+                    Ok(now_theirs) => Ok(Outcome::TookSource(now_theirs.credential)),
+                    Err(e) => Ok(Outcome::Unshared(ours, e.to_string())),
+                }
             }
         }
     }

@@ -14,6 +14,10 @@
 //! - [`credential`] is what devauth stores for an adopted login, and
 //!   [`follow`] is the refresh step that keeps devauth and the other tool from
 //!   racing on one rotating refresh token (`follow` vs `own` mode).
+//! - [`profile`] stores an adopted login as a `devauth-client` profile
+//!   (`Source::Imported`, tokens in `tokens`, the rest under `extra.import`),
+//!   and [`renewer`] lets `devauth token` / `run` refresh such a profile
+//!   through the client's `Renewer` seam.
 //!
 //! Invariants: a foreign database or file is never held open (one short read,
 //! one short write transaction); nothing is written when anything about the
@@ -26,7 +30,9 @@ pub mod credential;
 pub mod error;
 pub mod follow;
 pub mod kiro;
+pub mod profile;
 pub mod refresh;
+pub mod renewer;
 pub mod rfc3339;
 
 pub use credential::{Credential, Kind, Mode, SourceRef};
