@@ -1,0 +1,53 @@
+//! Interop with a third-party provider: panva's oidc-provider (npm), the
+//! approval clicked in headless Chromium, driven by
+//! tests/interop/oidc-provider-device.mjs against the real `devauth` binary
+//! (login, token, refresh with rotation, status, logout with revocation).
+//! Skips when node, the npm tools (`npm ci`) or Chromium are missing, unless
+//! DEVAUTH_REQUIRE_SERVICES=1.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return Some(format!("no Chromium at {chromium}"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is not installed".into());
+    }
+    for pkg in ["oidc-provider", "playwright-core"] {
+        if !root().join("node_modules").join(pkg).exists() {
+            return Some(format!("node_modules/{pkg} is missing (run `npm ci`)"));
+        }
+    }
+    None
+}
+
+#[test]
+fn device_flow_against_oidc_provider_approved_in_chromium() {
+    if let Some(why) = missing() {
+        assert!(
+            std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "interop test required but {why}"
+        );
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let out = Command::new("node")
+        .current_dir(root())
+        .arg("tests/interop/oidc-provider-device.mjs")
+        .arg(env!("CARGO_BIN_EXE_devauth"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("INTEROP OK"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}
