@@ -41,7 +41,10 @@ fn device_flow_against_oidc_provider_approved_in_chromium() {
     let out = Command::new("node")
         .current_dir(root())
         .arg("tests/interop/oidc-provider-device.mjs")
-        .arg(env!("CARGO_BIN_EXE_devauth"))
+        .arg(
+            std::env::var_os("DEVAUTH_TEST_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_devauth").into()),
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -68,7 +68,7 @@ fn login_screen_in_tmux_shows_qr_and_code() {
     let script = format!(
         "env -u DISPLAY -u WAYLAND_DISPLAY -u DEVAUTH_TOKEN DEVAUTH_HOME='{}' TERM=xterm-256color '{}' login --issuer '{}'; sleep 30",
         home.path().display(),
-        env!("CARGO_BIN_EXE_devauth"),
+        client_support::bin().display(),
         server.url
     );
     let started = tmux

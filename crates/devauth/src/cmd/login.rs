@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use devauth_client::clock::{CancelFlag, Clock as _, SystemClock, ThreadSleeper};
-use devauth_client::discovery::{self, Endpoints};
+use devauth_client::discovery::{self, Endpoints, Needs};
 use devauth_client::headless::{self, SystemProbe};
 use devauth_client::http::Http;
 use devauth_client::loopback::Loopback;
@@ -197,25 +197,28 @@ fn interactive(
     }
     let sleeper = ThreadSleeper::new(cancel);
 
-    if args.web {
-        let endpoints = discovery::resolve(&http, issuer, &args.overrides(), false)?;
-        if let Some(resp) = web(args, &http, &endpoints, client_id, &scope, &sleeper)? {
-            return Ok(new_profile(
-                global,
-                Origin {
-                    issuer: Some(issuer),
-                    client_id: Some(client_id),
-                    source: Source::Loopback,
-                    endpoints,
-                    requested_scope: &scope,
-                },
-                &resp,
-                clock.now(),
-            ));
-        }
+    let needs = Needs {
+        device: true,
+        authorization: args.web,
+    };
+    let endpoints = discovery::resolve(&http, issuer, &args.overrides(), needs)?;
+    if args.web
+        && let Some(resp) = web(args, &http, &endpoints, client_id, &scope, &sleeper)?
+    {
+        return Ok(new_profile(
+            global,
+            Origin {
+                issuer: Some(issuer),
+                client_id: Some(client_id),
+                source: Source::Loopback,
+                endpoints,
+                requested_scope: &scope,
+            },
+            &resp,
+            clock.now(),
+        ));
     }
 
-    let endpoints = discovery::resolve(&http, issuer, &args.overrides(), true)?;
     let token_endpoint = endpoints.token()?.to_owned();
     let auth = device::start(&http, &endpoints, client_id, &scope)?;
     let opts = ScreenOptions::detect(args.no_qr);
@@ -313,7 +316,9 @@ fn read_stdin(what: &str) -> anyhow::Result<String> {
 fn with_token(args: &Args, global: &super::Global, clock: &SystemClock) -> anyhow::Result<Profile> {
     let resp = token_input::parse(&read_stdin("--with-token reads the token from stdin")?)?;
     let endpoints = match &args.issuer {
-        Some(issuer) => discovery::resolve(&Http::new(), issuer, &args.overrides(), false)?,
+        Some(issuer) => {
+            discovery::resolve(&Http::new(), issuer, &args.overrides(), Needs::default())?
+        }
         None => {
             let e = args.overrides();
             e.check()?;
@@ -357,7 +362,7 @@ fn client_credentials(
     let scope = args.scope("")?;
     let http = Http::new();
     let endpoints = match &args.issuer {
-        Some(issuer) => discovery::resolve(&http, issuer, &args.overrides(), false)?,
+        Some(issuer) => discovery::resolve(&http, issuer, &args.overrides(), Needs::default())?,
         None if args.token_endpoint.is_some() => {
             let e = args.overrides();
             e.check()?;

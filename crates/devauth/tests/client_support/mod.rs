@@ -418,9 +418,18 @@ fn handle(stream: TcpStream, url: &str, cfg: &Config, state: &Mutex<State>) {
     );
 }
 
+/// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy taken right
+/// after building, for machines where several checkouts share one target
+/// folder), else the one cargo built for this test.
+pub fn bin() -> std::path::PathBuf {
+    std::env::var_os("DEVAUTH_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_devauth").into())
+}
+
 /// The `devauth` binary with a clean environment and `DEVAUTH_HOME=home`.
 pub fn devauth(home: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_devauth"));
+    let mut cmd = std::process::Command::new(bin());
     for var in [
         "DEVAUTH_TOKEN",
         "DEVAUTH_PROFILE",
