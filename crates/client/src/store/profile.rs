@@ -133,7 +133,7 @@ impl Tokens {
             token_type: resp.token_type.clone(),
             expires_at: resp
                 .expires_in
-                .map(|s| now + std::time::Duration::from_secs(s)),
+                .map(|s| crate::clock::later(now, std::time::Duration::from_secs(s))),
             refresh_token: resp
                 .refresh_token
                 .clone()
@@ -146,7 +146,7 @@ impl Tokens {
     pub fn is_fresh(&self, now: OffsetDateTime, min_ttl: std::time::Duration) -> bool {
         match self.expires_at {
             None => true,
-            Some(at) => now + min_ttl < at,
+            Some(at) => crate::clock::later(now, min_ttl) < at,
         }
     }
 }
