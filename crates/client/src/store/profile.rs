@@ -61,6 +61,31 @@ fn one() -> u32 {
     1
 }
 
+impl Profile {
+    /// A new, active profile holding `tokens`, with every optional field
+    /// empty; set `issuer`, `client_id`, `endpoints`, ... afterwards. For
+    /// importers: `Profile::new("kiro", Source::Imported { tool: "kiro-cli".into() }, tokens, now)`.
+    pub fn new(name: &str, source: Source, tokens: Tokens, now: OffsetDateTime) -> Self {
+        Self {
+            version: 1,
+            name: name.to_owned(),
+            issuer: None,
+            client_id: None,
+            account: None,
+            subject: None,
+            scopes: Vec::new(),
+            source,
+            endpoints: Endpoints::default(),
+            tokens,
+            client_secret: None,
+            state: ProfileState::Active,
+            created_at: now,
+            updated_at: now,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
 /// How a profile's credentials were obtained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

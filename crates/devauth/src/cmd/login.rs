@@ -22,7 +22,7 @@ use devauth_client::headless::{self, SystemProbe};
 use devauth_client::http::Http;
 use devauth_client::loopback::Loopback;
 use devauth_client::screen::{self, Countdown, ScreenOptions};
-use devauth_client::store::{Profile, ProfileState, Source, Tokens};
+use devauth_client::store::{Profile, Source, Tokens};
 use devauth_client::{ProfileStore, account, device, token_input};
 use devauth_proto::Secret;
 use devauth_proto::token::TokenResponse;
@@ -157,27 +157,23 @@ fn new_profile(
     } = origin;
     let acct = account::from_response(resp);
     let scope = resp.scope.as_deref().unwrap_or(requested_scope);
-    Profile {
-        version: 1,
-        name: global.profile.clone(),
-        issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
-        client_id: client_id.map(str::to_owned),
-        account: acct.display,
-        subject: acct.subject,
-        scopes: scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+    let mut p = Profile::new(
+        &global.profile,
         source,
-        endpoints,
-        tokens: Tokens::from_response(resp, now, None),
-        client_secret: None,
-        state: ProfileState::Active,
-        created_at: now,
-        updated_at: now,
-        extra: Default::default(),
-    }
+        Tokens::from_response(resp, now, None),
+        now,
+    );
+    p.issuer = issuer.map(|i| i.trim_end_matches('/').to_owned());
+    p.client_id = client_id.map(str::to_owned);
+    p.account = acct.display;
+    p.subject = acct.subject;
+    p.scopes = scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    p.endpoints = endpoints;
+    p
 }
 
 fn interactive(
