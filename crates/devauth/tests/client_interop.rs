@@ -1,7 +1,8 @@
 //! Interop with a third-party provider: panva's oidc-provider (npm), the
-//! approval clicked in headless Chromium, driven by
-//! tests/interop/oidc-provider-device.mjs against the real `devauth` binary
-//! (login, token, refresh with rotation, status, logout with revocation).
+//! approval clicked in headless Chromium, driven by tests/interop/*.mjs
+//! against the real `devauth` binary: the device flow (login, token, refresh
+//! with rotation, status, logout with revocation) and `login --web`
+//! (authorization code + PKCE on a loopback redirect, then refresh).
 //! Skips when node, the npm tools (`npm ci`) or Chromium are missing, unless
 //! DEVAUTH_REQUIRE_SERVICES=1.
 
@@ -28,8 +29,7 @@ fn missing() -> Option<String> {
     None
 }
 
-#[test]
-fn device_flow_against_oidc_provider_approved_in_chromium() {
+fn run_script(script: &str) {
     if let Some(why) = missing() {
         assert!(
             std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() != Ok("1"),
@@ -40,7 +40,7 @@ fn device_flow_against_oidc_provider_approved_in_chromium() {
     }
     let out = Command::new("node")
         .current_dir(root())
-        .arg("tests/interop/oidc-provider-device.mjs")
+        .arg(script)
         .arg(
             std::env::var_os("DEVAUTH_TEST_BIN")
                 .unwrap_or_else(|| env!("CARGO_BIN_EXE_devauth").into()),
@@ -53,4 +53,14 @@ fn device_flow_against_oidc_provider_approved_in_chromium() {
         out.status.success() && stdout.contains("INTEROP OK"),
         "stdout: {stdout}\nstderr: {stderr}"
     );
+}
+
+#[test]
+fn device_flow_against_oidc_provider_approved_in_chromium() {
+    run_script("tests/interop/oidc-provider-device.mjs");
+}
+
+#[test]
+fn web_login_with_pkce_against_oidc_provider_in_chromium() {
+    run_script("tests/interop/oidc-provider-web.mjs");
 }
