@@ -51,11 +51,9 @@ impl Drop for Tmux {
     }
 }
 
-#[test]
-fn login_screen_in_tmux_shows_qr_and_code() {
-    if !tmux_available() {
-        return;
-    }
+/// Starts `devauth login` in a detached tmux pane `width` columns wide and
+/// returns the pane once the countdown shows (with the server kept alive).
+fn login_in_tmux(width: u16) -> (String, Server, Tmux, tempfile::TempDir) {
     let server = Server::start(Config {
         polls: vec![Poll::Pending; 200],
         expires_in: 120,
@@ -63,7 +61,7 @@ fn login_screen_in_tmux_shows_qr_and_code() {
     });
     let home = tempfile::tempdir().unwrap();
     let tmux = Tmux {
-        socket: format!("devauth-test-{}", std::process::id()),
+        socket: format!("devauth-test-{}-{width}", std::process::id()),
     };
     let script = format!(
         "env -u DISPLAY -u WAYLAND_DISPLAY -u DEVAUTH_TOKEN DEVAUTH_HOME='{}' TERM=xterm-256color '{}' login --issuer '{}'; sleep 30",
@@ -79,7 +77,7 @@ fn login_screen_in_tmux_shows_qr_and_code() {
             "-s",
             "s",
             "-x",
-            "80",
+            &width.to_string(),
             "-y",
             "60",
             &script,
@@ -87,7 +85,6 @@ fn login_screen_in_tmux_shows_qr_and_code() {
         .status()
         .unwrap();
     assert!(started.success());
-
     let mut screen = String::new();
     for _ in 0..100 {
         screen = tmux.capture();
@@ -97,6 +94,22 @@ fn login_screen_in_tmux_shows_qr_and_code() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(screen.contains("Waiting for approval"), "{screen}");
+    (screen, server, tmux, home)
+}
+
+fn qr_rows(screen: &str) -> usize {
+    screen
+        .lines()
+        .filter(|l| l.contains('█') || l.contains('▀') || l.contains('▄'))
+        .count()
+}
+
+#[test]
+fn login_screen_in_tmux_shows_qr_and_code() {
+    if !tmux_available() {
+        return;
+    }
+    let (screen, server, _tmux, _home) = login_in_tmux(80);
     assert!(
         screen.contains(&format!("{}/verify", server.url)),
         "{screen}"
@@ -106,14 +119,20 @@ fn login_screen_in_tmux_shows_qr_and_code() {
         screen.contains("B C D F - G H J K"),
         "spaced code: {screen}"
     );
-    let qr_rows = screen
-        .lines()
-        .filter(|l| l.contains('█') || l.contains('▀') || l.contains('▄'))
-        .count();
-    assert!(qr_rows >= 15, "a QR block of {qr_rows} rows: {screen}");
+    assert!(qr_rows(&screen) >= 15, "a QR block: {screen}");
     assert!(
         screen.lines().all(|l| l.chars().count() <= 80),
         "fits 80 columns"
     );
     assert!(screen.contains("left"), "countdown: {screen}");
+}
+
+#[test]
+fn narrow_terminal_gets_no_qr_but_the_code() {
+    if !tmux_available() {
+        return;
+    }
+    let (screen, _server, _tmux, _home) = login_in_tmux(50);
+    assert_eq!(qr_rows(&screen), 0, "no QR under 60 columns: {screen}");
+    assert!(screen.contains(USER_CODE), "{screen}");
 }
