@@ -325,3 +325,59 @@ fn invalid_profile_names_are_usage_errors() {
     let (code, _, err) = run(devauth(home.path()).args(["token", "--profile", "../etc"]));
     assert_eq!(code, 2, "{err}");
 }
+
+/// The documented `status --json` / `profiles --json` shapes (docs/troubleshooting.md).
+#[test]
+fn json_shapes_are_the_documented_ones() {
+    let server = Server::start(Config::default());
+    let home = tempfile::tempdir().unwrap();
+    login(home.path(), &server);
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let (_, out, _) = run(devauth(home.path()).args(["status", "--json"]));
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        keys(&status),
+        [
+            "access_token",
+            "account",
+            "client_id",
+            "issuer",
+            "logged_in",
+            "needs_login_reason",
+            "needs_login_since",
+            "profile",
+            "refresh_token",
+            "scopes",
+            "source",
+            "state",
+            "store",
+            "subject",
+            "updated_at"
+        ]
+    );
+    assert_eq!(
+        keys(&status["access_token"]),
+        ["expires_at", "expires_in", "valid"]
+    );
+    assert_eq!(keys(&status["store"]), ["backend", "path"]);
+    assert_eq!(status["source"], "device_code");
+    assert!(status["access_token"]["expires_in"].as_u64().unwrap() > 3000);
+
+    let (_, out, _) = run(devauth(home.path()).args(["profiles", "--json"]));
+    let profiles: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys(&profiles), ["current", "profiles", "store"]);
+    let mut entry = profiles["profiles"][0].clone();
+    assert_eq!(entry["current"], true);
+    entry.as_object_mut().unwrap().remove("current");
+    assert_eq!(keys(&entry), keys(&status));
+
+    let (code, out, _) = run(devauth(home.path()).args(["status", "--json", "--profile", "none"]));
+    assert_eq!(code, 3);
+    let missing: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys(&missing), ["logged_in", "profile", "state", "store"]);
+    assert_eq!(missing["state"], "not-logged-in");
+}

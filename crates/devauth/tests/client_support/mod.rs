@@ -70,6 +70,7 @@ impl Default for Config {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub path: String,
+    pub query: String,
     pub form: HashMap<String, String>,
     pub authorization: Option<String>,
     pub at: Instant,
@@ -92,6 +93,8 @@ struct State {
     family_revoked: bool,
     revoked: Vec<String>,
     valid_access: HashSet<String>,
+    /// `/authorize` request: (code_challenge, redirect_uri).
+    authorize: Option<(String, String)>,
 }
 
 /// The running server.
@@ -165,11 +168,9 @@ impl Server {
     /// Times of device-code polls, relative to the device authorization request.
     pub fn poll_offsets(&self) -> Vec<Duration> {
         let seen = self.seen();
-        let start = seen
-            .iter()
-            .find(|s| s.path == "/device")
-            .expect("a device authorization request")
-            .at;
+        let Some(start) = seen.iter().find(|s| s.path == "/device").map(|s| s.at) else {
+            return Vec::new();
+        };
         seen.iter()
             .filter(|s| s.grant() == Some("urn:ietf:params:oauth:grant-type:device_code"))
             .map(|s| s.at - start)
@@ -225,6 +226,29 @@ fn route(req: &Seen, url: &str, cfg: &Config, state: &Mutex<State>) -> Option<(u
                 meta["revocation_endpoint"] = json!(format!("{url}/revoke"));
             }
             Some((200, meta.to_string()))
+        }
+        "/authorize" => {
+            let q: HashMap<String, String> = url::form_urlencoded::parse(req.query.as_bytes())
+                .into_owned()
+                .collect();
+            let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+            if q.get("code_challenge_method").map(String::as_str) != Some("S256")
+                || q.get("client_id").map(String::as_str) != Some("devauth-cli")
+            {
+                return Some(oauth_error("invalid_request"));
+            }
+            state.lock().unwrap().authorize = Some((
+                q.get("code_challenge").cloned().unwrap_or_default(),
+                redirect.clone(),
+            ));
+            let location = format!(
+                "{redirect}?code=web-code&state={}",
+                url::form_urlencoded::byte_serialize(
+                    q.get("state").cloned().unwrap_or_default().as_bytes()
+                )
+                .collect::<String>()
+            );
+            Some((302, location))
         }
         "/device" => {
             let mut body = json!({
@@ -284,6 +308,23 @@ fn route(req: &Seen, url: &str, cfg: &Config, state: &Mutex<State>) -> Option<(u
                     Some(oauth_error("invalid_grant"))
                 }
             }
+            Some("authorization_code") => {
+                use sha2::Digest as _;
+                let mut s = state.lock().unwrap();
+                let Some((challenge, redirect)) = s.authorize.clone() else {
+                    return Some(oauth_error("invalid_grant"));
+                };
+                let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(verifier.as_bytes()));
+                if form.get("code").map(String::as_str) != Some("web-code")
+                    || form.get("redirect_uri") != Some(&redirect)
+                    || computed != challenge
+                {
+                    return Some(oauth_error("invalid_grant"));
+                }
+                Some((200, issue(&mut s, cfg, true).to_string()))
+            }
             Some("client_credentials") => {
                 let Some((id, secret)) = &cfg.confidential else {
                     return Some(oauth_error("unauthorized_client"));
@@ -327,7 +368,10 @@ fn handle(stream: TcpStream, url: &str, cfg: &Config, state: &Mutex<State>) {
     }
     let at = Instant::now();
     let target = line.split(' ').nth(1).unwrap_or("/").to_owned();
-    let path = target.split('?').next().unwrap_or("/").to_owned();
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (target.clone(), String::new()),
+    };
     let mut len = 0usize;
     let mut authorization = None;
     loop {
@@ -350,6 +394,7 @@ fn handle(stream: TcpStream, url: &str, cfg: &Config, state: &Mutex<State>) {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let req = Seen {
         path,
+        query,
         form,
         authorization,
         at,
@@ -359,6 +404,13 @@ fn handle(stream: TcpStream, url: &str, cfg: &Config, state: &Mutex<State>) {
         return; // scripted connection drop
     };
     let mut stream = stream;
+    if status == 302 {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 302 Found\r\nLocation: {body}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        return;
+    }
     let _ = write!(
         stream,
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -366,9 +418,18 @@ fn handle(stream: TcpStream, url: &str, cfg: &Config, state: &Mutex<State>) {
     );
 }
 
+/// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy taken right
+/// after building, for machines where several checkouts share one target
+/// folder), else the one cargo built for this test.
+pub fn bin() -> std::path::PathBuf {
+    std::env::var_os("DEVAUTH_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_devauth").into())
+}
+
 /// The `devauth` binary with a clean environment and `DEVAUTH_HOME=home`.
 pub fn devauth(home: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_devauth"));
+    let mut cmd = std::process::Command::new(bin());
     for var in [
         "DEVAUTH_TOKEN",
         "DEVAUTH_PROFILE",
@@ -380,6 +441,15 @@ pub fn devauth(home: &Path) -> std::process::Command {
         "WAYLAND_DISPLAY",
         "BROWSER",
         "TMUX",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "BUILDKITE",
+        "JENKINS_URL",
+        "TF_BUILD",
+        "CIRCLECI",
     ] {
         cmd.env_remove(var);
     }
