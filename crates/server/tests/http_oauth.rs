@@ -591,6 +591,10 @@ fn userinfo() {
         .assert_error(401, "invalid_token");
     let t = s.login(&user, "openid profile");
     let at = t["access_token"].as_str().unwrap();
+    // A login without refresh tokens keeps its family (and so its access
+    // token) through sweeps.
+    s.clock.advance_secs(60);
+    s.block_on(devauth_server::sweeper::sweep_once(&s.state));
     let r = s.get_bearer("/oauth/userinfo", at);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["sub"], user.id);
