@@ -54,8 +54,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path` and migrates it.
+    /// Opens (creating if needed, mode 0600: it holds the private signing
+    /// keys) the database file at `path` and migrates it.
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        create_private_file(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -133,6 +135,27 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+}
+
+/// Creates an empty database file readable only by its owner, so SQLite (which
+/// gives its `-wal` and `-shm` files the database's mode) never makes it
+/// world-readable. An existing file is left as it is.
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Other(format!(
+            "cannot create the database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -1173,5 +1196,14 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+        #[cfg(unix)]
+        for file in ["devauth.db", "devauth.db-wal", "devauth.db-shm"] {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{file} is private: {mode:o}");
+        }
     }
 }
