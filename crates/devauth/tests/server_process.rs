@@ -33,6 +33,8 @@ struct Serve {
     child: Child,
     base: String,
     port: u16,
+    /// Every stderr line so far (logs are checked for secrets).
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Serve {
@@ -44,9 +46,9 @@ impl Serve {
         let mut child = Command::new(devauth_bin())
             .arg("serve")
             .args(args)
+            .env("DEVAUTH_LOG", "warn")
             .envs(env.iter().copied())
             .env("DEVAUTH_HOME", home)
-            .env("DEVAUTH_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -54,9 +56,12 @@ impl Serve {
             .expect("devauth serve starts");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = lines.clone();
         // Keeps draining stderr for the life of the process.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push(line.clone());
                 let _ = tx.send(line);
             }
         });
@@ -73,7 +78,12 @@ impl Serve {
             }
         };
         let port = base.rsplit(':').next().unwrap().parse().unwrap();
-        Self { child, base, port }
+        Self {
+            child,
+            base,
+            port,
+            stderr: lines,
+        }
     }
 
     /// SIGKILL: no chance to flush or clean up.
@@ -552,4 +562,102 @@ fn replica_urls_are_refused_clearly_for_now() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("config file"));
+}
+
+#[test]
+fn logs_are_json_and_never_contain_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    add_user(home.path(), "judy");
+    let mut s = Serve::start_with(
+        home.path(),
+        &["--listen", "127.0.0.1:0", "--poll-interval", "1", "--demo"],
+        &[("DEVAUTH_LOG", "debug")],
+    );
+    let (_, da) = post(
+        &s.base,
+        "/oauth/device_authorization",
+        &[
+            ("client_id", "devauth-cli"),
+            ("scope", "openid offline_access"),
+        ],
+    );
+    let dc = da["device_code"].as_str().unwrap().to_owned();
+    poll(&s.base, &dc);
+    approve(home.path(), da["user_code"].as_str().unwrap(), "judy");
+    let (status, t) = poll(&s.base, &dc);
+    assert_eq!(status, 200, "{t}");
+    let rt = t["refresh_token"].as_str().unwrap().to_owned();
+    let (_, t2) = post(
+        &s.base,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", "devauth-cli"),
+        ],
+    );
+    let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    post(
+        &s.base,
+        "/oauth/revoke",
+        &[("token", &rt2), ("client_id", "devauth-cli")],
+    );
+    // Reuse of the first refresh token: an audit event, no secret.
+    std::thread::sleep(Duration::from_millis(100));
+    post(
+        &s.base,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", "devauth-cli"),
+        ],
+    );
+    let pid = s.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(s.child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = s.stderr.lock().unwrap().clone();
+    let demo_password = lines
+        .iter()
+        .find_map(|l| l.split("with password ").nth(1))
+        .expect("the demo password is printed once")
+        .to_owned();
+    let secrets = [
+        dc.as_str(),
+        rt.as_str(),
+        rt2.as_str(),
+        t["access_token"].as_str().unwrap(),
+        t["id_token"].as_str().unwrap(),
+        t2["access_token"].as_str().unwrap(),
+    ];
+    let mut json_lines = 0;
+    for line in &lines {
+        for secret in secrets {
+            assert!(
+                !line.contains(secret),
+                "a secret leaked into the logs: {line}"
+            );
+        }
+        if line.starts_with("devauth serve:") {
+            continue;
+        }
+        assert!(!line.contains(&demo_password), "{line}");
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+        assert!(v["level"].is_string());
+        json_lines += 1;
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("device_code.issued")),
+        "audit lines are logged"
+    );
+    assert!(lines.iter().any(|l| l.contains("token.revoked")));
+    assert!(json_lines > 5);
 }
