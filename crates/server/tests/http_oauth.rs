@@ -245,6 +245,18 @@ fn device_authorization_errors() {
         &[("client_id", "devauth-cli"), ("scope", "bad\"scope")],
     )
     .assert_error(400, "invalid_scope");
+    // A confidential client authenticates (HTTP Basic), and its secret is checked.
+    let secret = s.add_confidential("tv", &[GrantType::DeviceCode], "openid");
+    let r = s.post_auth(
+        "/oauth/device_authorization",
+        &[("scope", "openid")],
+        Some(("tv", &secret)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.post_auth("/oauth/device_authorization", &[], Some(("tv", "wrong")))
+        .assert_error(401, "invalid_client");
+    s.post("/oauth/device_authorization", &[("client_id", "tv")])
+        .assert_error(401, "invalid_client");
     // No scope: the default.
     let r = s.post(
         "/oauth/device_authorization",
