@@ -170,7 +170,7 @@ pub struct Args {
     #[arg(long, env = "DEVAUTH_CODE_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
     pub code_ttl: Option<u32>,
     /// Initial polling interval sent to devices, seconds [default: 5].
-    #[arg(long, env = "DEVAUTH_POLL_INTERVAL", value_name = "S")]
+    #[arg(long, env = "DEVAUTH_POLL_INTERVAL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub poll_interval: Option<u32>,
     /// Lifetime of access and ID tokens, seconds, at most 30 days [default: 900].
     #[arg(long, env = "DEVAUTH_ACCESS_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=2_592_000))]
@@ -231,9 +231,15 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.device_rate_limit = v;
     }
     if let Some(v) = args.code_ttl.or(file.code_ttl) {
+        if v == 0 {
+            return Err(UsageError("code_ttl must be at least 1 second".into()).into());
+        }
         config.code_ttl_secs = v;
     }
     if let Some(v) = args.poll_interval.or(file.poll_interval) {
+        if v == 0 {
+            return Err(UsageError("poll_interval must be at least 1 second".into()).into());
+        }
         config.poll_interval_secs = v;
     }
     if let Some(v) = args.access_token_ttl.or(file.access_token_ttl) {
