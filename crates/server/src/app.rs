@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{KeyError, Keys};
 use crate::store::{StoreError, Stores};
 
-/// Largest request body any endpoint accepts.
+/// Largest request body any endpoint accepts (OAuth endpoints answer a
+/// larger one with 400 `invalid_request`, axum extractors with 413).
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach (cheap to clone).
@@ -82,7 +82,6 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(crate::pages::router())
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(CatchPanicLayer::custom(
             crate::routes::error::panic_response,
         ))

@@ -170,10 +170,10 @@ pub struct Args {
     #[arg(long, env = "DEVAUTH_CODE_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
     pub code_ttl: Option<u32>,
     /// Initial polling interval sent to devices, seconds [default: 5].
-    #[arg(long, env = "DEVAUTH_POLL_INTERVAL", value_name = "S")]
+    #[arg(long, env = "DEVAUTH_POLL_INTERVAL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub poll_interval: Option<u32>,
-    /// Lifetime of access and ID tokens, seconds [default: 900].
-    #[arg(long, env = "DEVAUTH_ACCESS_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Lifetime of access and ID tokens, seconds, at most 30 days [default: 900].
+    #[arg(long, env = "DEVAUTH_ACCESS_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=2_592_000))]
     pub access_token_ttl: Option<u32>,
     /// Lifetime of refresh tokens, seconds [default: 2592000 = 30 days].
     #[arg(long, env = "DEVAUTH_REFRESH_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
@@ -231,12 +231,23 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.device_rate_limit = v;
     }
     if let Some(v) = args.code_ttl.or(file.code_ttl) {
+        if v == 0 {
+            return Err(UsageError("code_ttl must be at least 1 second".into()).into());
+        }
         config.code_ttl_secs = v;
     }
     if let Some(v) = args.poll_interval.or(file.poll_interval) {
+        if v == 0 {
+            return Err(UsageError("poll_interval must be at least 1 second".into()).into());
+        }
         config.poll_interval_secs = v;
     }
     if let Some(v) = args.access_token_ttl.or(file.access_token_ttl) {
+        if v == 0 || i64::from(v) > devauth_server::store::FAMILY_RETENTION_SECS {
+            return Err(
+                UsageError("access_token_ttl must be between 1 second and 30 days".into()).into(),
+            );
+        }
         config.access_token_ttl_secs = v;
     }
     if let Some(v) = args.refresh_token_ttl.or(file.refresh_token_ttl) {

@@ -54,8 +54,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path` and migrates it.
+    /// Opens (creating if needed, mode 0600: it holds the private signing
+    /// keys) the database file at `path` and migrates it.
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        create_private_file(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -63,6 +65,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        // Switch to WAL on one connection first: the switch needs an
+        // exclusive lock and pooled connections opening together would
+        // otherwise race for it ("database is locked").
+        {
+            use sqlx::ConnectOptions as _;
+            use sqlx::Connection as _;
+            let conn = options.connect().await.map_err(map_err)?;
+            conn.close().await.map_err(map_err)?;
+        }
         Self::connect(options, 8).await
     }
 
@@ -105,6 +116,12 @@ impl SqliteStore {
         }
     }
 
+    /// Closes every connection; later calls fail with
+    /// [`StoreError::Unavailable`] (shutdown, and outage tests).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn run_migrations(&self) -> StoreResult<()> {
         MIGRATOR
             .run(&self.pool)
@@ -118,6 +135,27 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+}
+
+/// Creates an empty database file readable only by its owner, so SQLite (which
+/// gives its `-wal` and `-shm` files the database's mode) never makes it
+/// world-readable. An existing file is left as it is.
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Other(format!(
+            "cannot create the database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -667,12 +705,13 @@ impl DurableStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        // Families whose every token is gone have nothing left to protect.
+        // Families whose every token is gone, once no access token minted
+        // from them can still be valid.
         let families = sqlx::query(
             "DELETE FROM token_families WHERE created_at <= ? AND NOT EXISTS \
              (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id)",
         )
-        .bind(now.millis())
+        .bind(now.plus_secs(-super::FAMILY_RETENTION_SECS).millis())
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -1157,5 +1196,14 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+        #[cfg(unix)]
+        for file in ["devauth.db", "devauth.db-wal", "devauth.db-shm"] {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{file} is private: {mode:o}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Each poll goes through [`DeviceGrant::poll`] and is stored with a version
 //! check, so `slow_down` (+5 s, kept), `last_polled_at` and the single
-//! exchange hold across concurrent polls and replicas. A lost race re-reads.
+//! exchange hold across concurrent polls and replicas. A lost race re-reads;
+//! a request that keeps losing to concurrent polls gets `slow_down`.
 
 use axum::response::Response;
 use devauth_proto::{ErrorCode, GrantType};
@@ -15,7 +16,7 @@ use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::model::{DeviceGrantState, PollVerdict, Requester, TokenHash};
 
-/// Attempts before a run of lost races becomes `temporarily_unavailable`.
+/// Attempts before a run of lost races becomes `slow_down`.
 const MAX_ATTEMPTS: usize = 5;
 
 pub(super) async fn handle(
@@ -103,9 +104,10 @@ pub(super) async fn handle(
             }
         };
     }
-    Err(OAuthError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::TemporarilyUnavailable,
-        "too much contention on this device code, retry",
+    // Every attempt lost to a concurrent poll of the same code: this request
+    // was, by definition, too soon after another one.
+    Err(OAuthError::bad(
+        ErrorCode::SlowDown,
+        "this device code is being polled concurrently; slow down",
     ))
 }
