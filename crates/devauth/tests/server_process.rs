@@ -527,17 +527,43 @@ fn serve_reads_environment_and_config_file() {
 }
 
 #[test]
-fn replica_urls_are_refused_clearly_for_now() {
+fn unsupported_or_unreachable_storage_urls_fail_clearly_without_the_password() {
     let home = tempfile::tempdir().unwrap();
-    for args in [
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            "postgres://127.0.0.1/x",
-        ][..],
-        &["admin", "user", "list", "--redis-url", "redis://127.0.0.1"][..],
+    for (args, code, says) in [
+        (
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                "mysql://admin:s3cret-pw@127.0.0.1/x",
+            ][..],
+            2,
+            "unsupported database URL",
+        ),
+        (
+            &[
+                "admin",
+                "user",
+                "list",
+                "--redis-url",
+                "memcached://127.0.0.1",
+            ][..],
+            2,
+            "unsupported Redis URL",
+        ),
+        (
+            // Nothing listens on port 1: the store cannot be opened.
+            &[
+                "admin",
+                "user",
+                "list",
+                "--database-url",
+                "postgres://admin:s3cret-pw@127.0.0.1:1/test",
+            ][..],
+            1,
+            "cannot open the stores (durable=postgres",
+        ),
     ] {
         let out = Command::new(devauth_bin())
             .args(args)
@@ -545,9 +571,10 @@ fn replica_urls_are_refused_clearly_for_now() {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("not supported in this build yet"), "{err}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("s3cret-pw"), "password leaked: {err}");
     }
     let out = Command::new(devauth_bin())
         .args([

@@ -23,15 +23,12 @@ use devauth_server::app::{AppState, router};
 use devauth_server::clock::SystemClock;
 use devauth_server::config::Config;
 use devauth_server::store::Stores;
-use devauth_server::store::sqlite::SqliteStore;
+use devauth_server::store::open;
 
 use crate::exit::UsageError;
 
 /// Default listening address.
 const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
-
-/// The SQLite file inside the data folder.
-const DB_FILE: &str = "devauth.db";
 
 /// Where the server keeps its data; shared by `serve` and `admin`.
 #[derive(Debug, Clone, clap::Args)]
@@ -98,22 +95,22 @@ impl StorageArgs {
         default_data_dir()
     }
 
-    /// Opens the stores (creating the data folder, 0700).
+    /// Opens the stores (creating the data folder, 0700): SQLite under the
+    /// data dir by default, PostgreSQL with `--database-url`, Redis for the
+    /// device-flow state with `--redis-url` (see `store::open`).
     pub async fn open(&self, file: &FileConfig) -> anyhow::Result<(Stores, PathBuf)> {
-        if self.database_url.is_some() || self.redis_url.is_some() {
-            return Err(UsageError(
-                "--database-url and --redis-url are not supported in this build yet; \
-                 use --data-dir (SQLite)"
-                    .into(),
-            )
-            .into());
-        }
         let dir = self.data_dir(file)?;
         create_private_dir(&dir)?;
-        let db = dir.join(DB_FILE);
-        let stores = SqliteStore::open_stores(&db)
+        let plan = open::Plan::resolve(
+            &dir,
+            self.database_url.as_deref(),
+            self.redis_url.as_deref(),
+        )
+        .map_err(|e| UsageError(format!("{e}")))?;
+        let stores = open::open_plan(&plan)
             .await
-            .with_context(|| format!("cannot open the database {}", db.display()))?;
+            .with_context(|| format!("cannot open the stores ({})", plan))?;
+        tracing::info!(storage = %plan, "stores opened");
         Ok((stores, dir))
     }
 }
