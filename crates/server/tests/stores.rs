@@ -144,6 +144,39 @@ async fn postgres_concurrent_migrations() {
     drop(schema);
 }
 
+/// Rolling upgrades: a binary that does not know a newer, already applied
+/// migration still starts; one whose applied migration was edited refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_tolerate_newer_and_refuse_edited() {
+    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+        return;
+    }
+    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let store = schema.store();
+    DurableStore::migrate(&store).await.expect("migrate");
+    sqlx::query(
+        "INSERT INTO devauth_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990001, 'from a newer release', TRUE, '\\x00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("record a newer migration");
+    DurableStore::migrate(&store)
+        .await
+        .expect("an older binary starts on a newer schema");
+
+    sqlx::query("UPDATE devauth_migrations SET checksum = '\\x00' WHERE version = 1")
+        .execute(store.pool())
+        .await
+        .expect("tamper");
+    let err = DurableStore::migrate(&store)
+        .await
+        .expect_err("an edited migration is refused");
+    assert!(matches!(err, StoreError::Other(_)), "got {err:?}");
+    store.close().await;
+    drop(schema);
+}
+
 /// The schema is only in the test schema: `search_path` isolation works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_url_with_search_path_isolates() {

@@ -98,6 +98,9 @@ impl PgStore {
         let mut migrator = Migrator::with_migrations(EMBEDDED.iter().cloned().collect());
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.set_locking(true);
+        // During a rolling upgrade an older replica must still start on a schema
+        // that newer replicas already migrated (migrations only add things).
+        migrator.set_ignore_missing(true);
         migrator
     }
 
