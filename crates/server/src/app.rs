@@ -1,10 +1,25 @@
 //! The application state shared by every handler, and the router.
+//!
+//! Start-up order (what `devauth serve` does): open the [`Stores`], build an
+//! [`AppState`] with [`AppState::new`], call [`AppState::init`] (migrations,
+//! signing keys, the default `devauth-cli` client), spawn
+//! [`crate::sweeper::spawn`], then serve [`router`] with
+//! `into_make_service_with_connect_info::<SocketAddr>()` so handlers see the
+//! peer address.
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
+use tower_http::catch_panic::CatchPanicLayer;
+
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::Stores;
+use crate::keys::{KeyError, Keys};
+use crate::store::{StoreError, Stores};
+
+/// Largest request body any endpoint accepts (OAuth endpoints answer a
+/// larger one with 400 `invalid_request`, axum extractors with 413).
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach (cheap to clone).
 #[derive(Clone)]
@@ -15,12 +30,60 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Settings.
     pub config: Arc<Config>,
+    /// Signing keys (loaded by [`AppState::init`], reloaded by the sweeper).
+    pub keys: Keys,
 }
 
-/// The whole HTTP surface: OAuth endpoints and verification pages.
+/// Start-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Keys could not be made or loaded.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+impl AppState {
+    /// A state with no keys loaded yet; call [`AppState::init`] before serving.
+    pub fn new(stores: Stores, clock: Arc<dyn Clock>, config: Config) -> Self {
+        Self {
+            stores,
+            clock,
+            config: Arc::new(config),
+            keys: Keys::default(),
+        }
+    }
+
+    /// Migrates both stores, makes sure signing keys and the default client
+    /// exist, and loads the keys.
+    pub async fn init(&self) -> Result<(), InitError> {
+        self.stores.durable.migrate().await?;
+        self.stores.flow.migrate().await?;
+        let now = self.clock.now();
+        crate::setup::ensure_default_client(self.stores.durable.as_ref(), now).await?;
+        let keys = Keys::ensure(
+            self.stores.durable.as_ref(),
+            now,
+            self.config.max_token_ttl_secs(),
+        )
+        .await?;
+        self.keys.replace_with(&keys);
+        Ok(())
+    }
+}
+
+/// The whole HTTP surface: OAuth endpoints and verification pages, with the
+/// body limit, panic catcher and metrics around them.
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .merge(crate::routes::router())
         .merge(crate::pages::router())
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(CatchPanicLayer::custom(
+            crate::routes::error::panic_response,
+        ))
         .with_state(state)
 }

@@ -4,6 +4,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Scopes this server knows. `openid` asks for an ID token, `offline_access`
+/// for a refresh token; `profile` adds `preferred_username`.
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// The client every server has: the devauth command line.
+pub const DEFAULT_CLIENT_ID: &str = "devauth-cli";
+
 /// Everything the server needs to know at start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -46,6 +53,12 @@ impl Config {
     /// Whether cookies must carry `Secure` (the issuer is https).
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+
+    /// The longest lifetime of a signed token (access or ID token): how long a
+    /// retired signing key stays published.
+    pub fn max_token_ttl_secs(&self) -> i64 {
+        i64::from(self.access_token_ttl_secs)
     }
 
     /// An absolute URL on this server.

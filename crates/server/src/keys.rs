@@ -421,6 +421,15 @@ impl Keys {
         }
     }
 
+    /// Shares `other`'s current set (used once at start-up).
+    pub fn replace_with(&self, other: &Keys) {
+        let set = other.get();
+        match self.inner.write() {
+            Ok(mut g) => *g = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+    }
+
     /// Reloads from the store (after a rotation by `devauth admin keys rotate`
     /// or by another replica), dropping keys whose tokens have all expired.
     pub async fn reload(

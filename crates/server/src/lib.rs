@@ -10,18 +10,25 @@
 //! * [`clock`] — injected time;
 //! * [`password`] — argon2id hashing of people's passwords;
 //! * [`keys`] — signing keys, JWKS, access and ID tokens;
-//! * [`random`] — CSPRNG secrets, ids and user codes.
+//! * [`random`] — CSPRNG secrets, ids and user codes;
+//! * [`audit`], [`metrics`], [`sweeper`], [`setup`] — audit trail, Prometheus
+//!   metrics, the background sweeper, first-start provisioning.
 //!
-//! [`app::build`] assembles an [`app::AppState`] and the axum router; the
+//! [`app::AppState::new`] + [`app::AppState::init`] and [`app::router`] assemble
+//! the server; the
 //! `devauth serve` command only parses flags and calls it.
 
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod keys;
+pub mod metrics;
 pub mod model;
 pub mod pages;
 pub mod password;
 pub mod random;
 pub mod routes;
+pub mod setup;
 pub mod store;
+pub mod sweeper;

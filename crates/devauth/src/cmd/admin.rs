@@ -1,12 +1,267 @@
-//! `devauth admin` (being built).
+//! `devauth admin`: users, clients and signing keys of the server, working
+//! directly on its storage (same `--data-dir`/`--config` flags and
+//! environment as `devauth serve`), whether or not a server is running.
+//!
+//! Secrets come in on stdin (`user add --password-stdin`) and go out once on
+//! stdout (a confidential client's generated secret); only hashes are stored.
 
+use std::io::Read as _;
 use std::process::ExitCode;
+
+use anyhow::Context as _;
+use devauth_proto::{GrantType, Scope, Secret};
+use devauth_server::clock::{Clock as _, SystemClock};
+use devauth_server::model::{Client, TokenHash};
+use devauth_server::store::StoreError;
+
+use super::serve::StorageArgs;
+use crate::exit::UsageError;
 
 /// Flags of `devauth admin`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// People who log in on the verification pages.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from stdin.
+    Add {
+        /// Login name.
+        name: String,
+        /// Read the password from stdin (required: passwords are never flags).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user: no more logins, and its tokens stop working.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ClientCommand {
+    /// Add a client. Confidential by default: its secret is printed once on stdout.
+    Add {
+        /// client_id.
+        id: String,
+        /// Name shown on the confirm page.
+        #[arg(long)]
+        name: String,
+        /// A public client (no secret), like a command-line tool.
+        #[arg(long)]
+        public: bool,
+        /// Allowed grant (device_code, refresh_token, authorization_code,
+        /// client_credentials); repeatable [default: device_code + refresh_token
+        /// for public clients, client_credentials otherwise].
+        #[arg(long = "grant", value_name = "G")]
+        grants: Vec<String>,
+        /// Allowed redirect URI (loopback URIs match any port); repeatable.
+        #[arg(long = "redirect-uri", value_name = "U")]
+        redirect_uris: Vec<String>,
+        /// Allowed scope; repeatable [default: any scope the server knows].
+        #[arg(long = "scope", value_name = "S")]
+        scopes: Vec<String>,
+    },
+    /// List clients.
+    List,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum KeysCommand {
+    /// Make new signing keys current; old ones stay published until their tokens expire.
+    Rotate,
+    /// List signing keys.
+    List,
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`devauth admin` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(admin(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn format_time(t: devauth_server::model::Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t.secs())
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.secs().to_string())
+}
+
+async fn admin(args: Args) -> anyhow::Result<()> {
+    let file = args.storage.file_config()?;
+    let (stores, _) = args.storage.open(&file).await?;
+    let store = stores.durable.as_ref();
+    let now = SystemClock.now();
+    devauth_server::setup::ensure_default_client(store, now).await?;
+    match args.command {
+        Command::User(UserCommand::Add {
+            name,
+            password_stdin,
+        }) => {
+            if !password_stdin {
+                return Err(
+                    UsageError("pass the password on stdin with --password-stdin".into()).into(),
+                );
+            }
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("cannot read the password from stdin")?;
+            let password = Secret::new(input.trim_end_matches(['\r', '\n']));
+            if password.is_empty() {
+                return Err(UsageError("the password on stdin is empty".into()).into());
+            }
+            match devauth_server::setup::add_user(store, &name, &password, now).await {
+                Ok(user) => eprintln!("added user {name} ({})", user.id),
+                Err(devauth_server::setup::AddUserError::Store(StoreError::AlreadyExists(_))) => {
+                    return Err(UsageError(format!("a user named {name} already exists")).into());
+                }
+                Err(e) => return Err(e).context("cannot add the user"),
+            }
+        }
+        Command::User(UserCommand::List) => {
+            for u in store.list_users().await? {
+                let state = if u.disabled { "disabled" } else { "active" };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.id,
+                    state,
+                    format_time(u.created_at)
+                );
+            }
+        }
+        Command::User(UserCommand::Disable { name }) => {
+            if !store.set_user_disabled(&name, true).await? {
+                return Err(UsageError(format!("no user named {name}")).into());
+            }
+            eprintln!("disabled user {name}");
+        }
+        Command::Client(ClientCommand::Add {
+            id,
+            name,
+            public,
+            grants,
+            redirect_uris,
+            scopes,
+        }) => {
+            let mut grant_types = Vec::new();
+            for g in &grants {
+                match GrantType::parse(g) {
+                    GrantType::Unknown(_) => {
+                        return Err(UsageError(format!(
+                            "unknown grant {g:?}: use device_code, refresh_token, \
+                             authorization_code or client_credentials"
+                        ))
+                        .into());
+                    }
+                    GrantType::ClientCredentials if public => {
+                        return Err(UsageError(
+                            "a public client cannot use client_credentials".into(),
+                        )
+                        .into());
+                    }
+                    grant => grant_types.push(grant),
+                }
+            }
+            if grant_types.is_empty() {
+                grant_types = if public {
+                    vec![GrantType::DeviceCode, GrantType::RefreshToken]
+                } else {
+                    vec![GrantType::ClientCredentials]
+                };
+            }
+            for u in &redirect_uris {
+                url::Url::parse(u)
+                    .map_err(|_| UsageError(format!("--redirect-uri {u:?} is not a URL")))?;
+            }
+            let allowed_scopes =
+                Scope::parse(&scopes.join(" ")).map_err(|e| UsageError(format!("--scope: {e}")))?;
+            let secret = (!public).then(devauth_server::random::secret);
+            let client = Client {
+                id: id.clone(),
+                name,
+                secret_hash: secret.as_ref().map(|s| TokenHash::of(s.expose())),
+                grant_types,
+                redirect_uris,
+                allowed_scopes,
+                created_at: now,
+            };
+            match store.add_client(&client).await {
+                Ok(()) => {}
+                Err(StoreError::AlreadyExists(_)) => {
+                    return Err(UsageError(format!("a client {id} already exists")).into());
+                }
+                Err(e) => return Err(e).context("cannot add the client"),
+            }
+            eprintln!("added client {id}");
+            if let Some(secret) = secret {
+                eprintln!("its secret follows on stdout; it is shown only this once");
+                // stdout is for data: the secret alone, for `| read` or a secret manager.
+                println!("{}", secret.expose());
+            }
+        }
+        Command::Client(ClientCommand::List) => {
+            for c in store.list_clients().await? {
+                let kind = if c.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                };
+                let grants: Vec<&str> = c.grant_types.iter().map(GrantType::as_str).collect();
+                println!("{}\t{}\t{}\t{}", c.id, kind, grants.join(","), c.name);
+            }
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            devauth_server::keys::Keys::ensure(store, now, 0).await?;
+            let kids = devauth_server::keys::rotate(store, now).await?;
+            eprintln!(
+                "new signing keys: {} (a running server picks them up within a minute)",
+                kids.join(", ")
+            );
+        }
+        Command::Keys(KeysCommand::List) => {
+            for k in store.list_keys().await? {
+                let state = match k.retired_at {
+                    None => "current".to_owned(),
+                    Some(t) => format!("retired {}", format_time(t)),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.kid,
+                    k.alg.as_str(),
+                    format_time(k.created_at),
+                    state
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,12 +1,302 @@
-//! `devauth serve` (being built).
+//! `devauth serve`: runs the authorization server.
+//!
+//! Every flag also reads from `DEVAUTH_<FLAG>`; `--config FILE` names a JSON
+//! file with the same settings (`{"listen": "...", "issuer": "...",
+//! "data_dir": "...", "device_rate_limit": 30, "code_ttl": 600,
+//! "poll_interval": 5, "access_token_ttl": 900, "refresh_token_ttl": 2592000,
+//! "verification_uri_complete": true}`); flags and environment win over the
+//! file, the file over the defaults.
+//!
+//! On start: bind, open (and migrate) the store, make sure signing keys and
+//! the `devauth-cli` client exist, with `--demo` create the `demo` user, start
+//! the sweeper, then print `devauth serve: listening on URL` on stderr and
+//! serve until SIGTERM or Ctrl-C. Logs are JSON lines on stderr, filtered by
+//! `DEVAUTH_LOG` (default `info`).
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use devauth_server::app::{AppState, router};
+use devauth_server::clock::SystemClock;
+use devauth_server::config::Config;
+use devauth_server::store::Stores;
+use devauth_server::store::sqlite::SqliteStore;
+
+use crate::exit::UsageError;
+
+/// Default listening address.
+const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
+
+/// The SQLite file inside the data folder.
+const DB_FILE: &str = "devauth.db";
+
+/// Where the server keeps its data; shared by `serve` and `admin`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// Folder for the SQLite database [default: $DEVAUTH_HOME/server, else the
+    /// XDG data folder's devauth-server].
+    #[arg(long, global = true, env = "DEVAUTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL for the durable store (replicas).
+    #[arg(
+        long,
+        global = true,
+        env = "DEVAUTH_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Redis URL for the flow store (replicas).
+    #[arg(
+        long,
+        global = true,
+        env = "DEVAUTH_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
+    /// JSON configuration file (flags and environment override it).
+    #[arg(long, global = true, env = "DEVAUTH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Settings a `--config` file may hold.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<SocketAddr>,
+    issuer: Option<String>,
+    data_dir: Option<PathBuf>,
+    device_rate_limit: Option<u32>,
+    code_ttl: Option<u32>,
+    poll_interval: Option<u32>,
+    access_token_ttl: Option<u32>,
+    refresh_token_ttl: Option<u32>,
+    verification_uri_complete: Option<bool>,
+}
+
+impl StorageArgs {
+    /// Reads the `--config` file, if any.
+    pub fn file_config(&self) -> anyhow::Result<FileConfig> {
+        let Some(path) = &self.config else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("the config file {} is not valid", path.display()))
+    }
+
+    /// The data folder: flag/env, then config file, then the default.
+    pub fn data_dir(&self, file: &FileConfig) -> anyhow::Result<PathBuf> {
+        if let Some(d) = self.data_dir.clone().or_else(|| file.data_dir.clone()) {
+            return Ok(d);
+        }
+        default_data_dir()
+    }
+
+    /// Opens the stores (creating the data folder, 0700).
+    pub async fn open(&self, file: &FileConfig) -> anyhow::Result<(Stores, PathBuf)> {
+        if self.database_url.is_some() || self.redis_url.is_some() {
+            return Err(UsageError(
+                "--database-url and --redis-url are not supported in this build yet; \
+                 use --data-dir (SQLite)"
+                    .into(),
+            )
+            .into());
+        }
+        let dir = self.data_dir(file)?;
+        create_private_dir(&dir)?;
+        let db = dir.join(DB_FILE);
+        let stores = SqliteStore::open_stores(&db)
+            .await
+            .with_context(|| format!("cannot open the database {}", db.display()))?;
+        Ok((stores, dir))
+    }
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(home) = var("DEVAUTH_HOME") {
+        return Ok(home.join("server"));
+    }
+    if let Some(xdg) = var("XDG_DATA_HOME").filter(|p| p.is_absolute()) {
+        return Ok(xdg.join("devauth-server"));
+    }
+    if let Some(home) = var("HOME") {
+        return Ok(home.join(".local/share/devauth-server"));
+    }
+    Err(UsageError("cannot find a data folder: pass --data-dir DIR".into()).into())
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data folder {}", dir.display()))
+}
 
 /// Flags of `devauth serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "DEVAUTH_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Issuer URL, the base of every endpoint [default: http://<listen address>].
+    #[arg(long, env = "DEVAUTH_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Also create (if missing) a user `demo` with a random password, printed once.
+    #[arg(long, env = "DEVAUTH_DEMO")]
+    pub demo: bool,
+    /// Device authorizations per IP per minute; 0 turns the limit off [default: 30].
+    #[arg(long, env = "DEVAUTH_DEVICE_RATE_LIMIT", value_name = "N")]
+    pub device_rate_limit: Option<u32>,
+    /// Lifetime of device and user codes, seconds [default: 600].
+    #[arg(long, env = "DEVAUTH_CODE_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
+    pub code_ttl: Option<u32>,
+    /// Initial polling interval sent to devices, seconds [default: 5].
+    #[arg(long, env = "DEVAUTH_POLL_INTERVAL", value_name = "S")]
+    pub poll_interval: Option<u32>,
+    /// Lifetime of access and ID tokens, seconds [default: 900].
+    #[arg(long, env = "DEVAUTH_ACCESS_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
+    pub access_token_ttl: Option<u32>,
+    /// Lifetime of refresh tokens, seconds [default: 2592000 = 30 days].
+    #[arg(long, env = "DEVAUTH_REFRESH_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
+    pub refresh_token_ttl: Option<u32>,
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`devauth serve` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::LevelFilter;
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .with_env_var("DEVAUTH_LOG")
+        .from_env_lossy();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .try_init();
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let file = args.storage.file_config()?;
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(DEFAULT_LISTEN));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let issuer = args
+        .issuer
+        .clone()
+        .or_else(|| file.issuer.clone())
+        .unwrap_or_else(|| format!("http://{bound}"));
+    url::Url::parse(&issuer)
+        .map_err(|_| UsageError(format!("--issuer {issuer:?} is not a URL")))?;
+
+    let (stores, data_dir) = args.storage.open(&file).await?;
+    let mut config = Config::new(issuer, bound, data_dir);
+    if let Some(v) = args.device_rate_limit.or(file.device_rate_limit) {
+        config.device_rate_limit = v;
+    }
+    if let Some(v) = args.code_ttl.or(file.code_ttl) {
+        config.code_ttl_secs = v;
+    }
+    if let Some(v) = args.poll_interval.or(file.poll_interval) {
+        config.poll_interval_secs = v;
+    }
+    if let Some(v) = args.access_token_ttl.or(file.access_token_ttl) {
+        config.access_token_ttl_secs = v;
+    }
+    if let Some(v) = args.refresh_token_ttl.or(file.refresh_token_ttl) {
+        config.refresh_token_ttl_secs = v;
+    }
+    if let Some(v) = file.verification_uri_complete {
+        config.verification_uri_complete = v;
+    }
+    let issuer = config.issuer.clone();
+    let state = AppState::new(stores, Arc::new(SystemClock), config);
+    state
+        .init()
+        .await
+        .context("cannot prepare the database and signing keys")?;
+    if args.demo {
+        let created = devauth_server::setup::ensure_demo_user(
+            state.stores.durable.as_ref(),
+            state.clock.now(),
+        )
+        .await
+        .context("cannot create the demo user")?;
+        match created {
+            // Printed once, on purpose: the operator asked for a demo account.
+            Some(password) => eprintln!(
+                "devauth serve: created user `demo` with password {}",
+                password.expose()
+            ),
+            None => eprintln!("devauth serve: user `demo` already exists"),
+        }
+    }
+    let sweeper = devauth_server::sweeper::spawn(state.clone());
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tracing::info!(%bound, %issuer, "listening");
+    eprintln!("devauth serve: listening on http://{bound} (issuer {issuer})");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    sweeper.abort();
+    tracing::info!("stopped");
+    served.context("the server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
 }

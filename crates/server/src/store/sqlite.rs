@@ -63,6 +63,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        // Switch to WAL on one connection first: the switch needs an
+        // exclusive lock and pooled connections opening together would
+        // otherwise race for it ("database is locked").
+        {
+            use sqlx::ConnectOptions as _;
+            use sqlx::Connection as _;
+            let conn = options.connect().await.map_err(map_err)?;
+            conn.close().await.map_err(map_err)?;
+        }
         Self::connect(options, 8).await
     }
 
@@ -103,6 +112,12 @@ impl SqliteStore {
             durable: me.clone(),
             flow: me,
         }
+    }
+
+    /// Closes every connection; later calls fail with
+    /// [`StoreError::Unavailable`] (shutdown, and outage tests).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn run_migrations(&self) -> StoreResult<()> {

@@ -1,0 +1,68 @@
+//! Prometheus metrics: the recorder, the request-tracking middleware, and
+//! what `/metrics` renders.
+//!
+//! Metrics (all prefixed `devauth_`):
+//! * `devauth_http_requests_total{route, method, status}` — every response;
+//! * `devauth_http_request_duration_seconds{route, method}` — a histogram
+//!   with explicit buckets (so Prometheus gets real buckets, not summaries);
+//! * `devauth_oauth_outcomes_total{route, outcome}` — `ok` or the RFC 6749
+//!   error code an OAuth endpoint answered with (`authorization_pending`,
+//!   `slow_down`, `invalid_grant`, ...);
+//! * `devauth_audit_events_total{kind}` — audit events.
+//!
+//! The recorder is process-global; it is installed once, on first use.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets, seconds.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// The outcome an OAuth handler answered with, left in the response extensions
+/// for [`track`].
+#[derive(Debug, Clone)]
+pub struct Outcome(pub String);
+
+/// The global Prometheus handle (installing the recorder on first call);
+/// `None` when another recorder was installed first.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Middleware counting requests and timing them.
+pub async fn track(req: Request, next: Next) -> Response {
+    // Make sure the recorder exists before the first metric is emitted.
+    let _ = handle();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("devauth_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    metrics::histogram!("devauth_http_request_duration_seconds", "route" => route.clone(), "method" => method).record(elapsed);
+    if let Some(Outcome(outcome)) = response.extensions().get::<Outcome>() {
+        metrics::counter!("devauth_oauth_outcomes_total", "route" => route, "outcome" => outcome.clone()).increment(1);
+    }
+    response
+}

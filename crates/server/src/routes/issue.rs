@@ -1,0 +1,224 @@
+//! Minting tokens, shared by every grant of the token endpoint.
+//!
+//! * Access tokens are RS256 JWTs (RFC 9068) carrying `sid`, the id of the
+//!   refresh-token family, so revoking the family revokes them too.
+//! * A refresh token is issued when the client may use the `refresh_token`
+//!   grant and the scope holds `offline_access`; it is stored only as a hash.
+//! * An ID token is issued when the scope holds `openid`.
+//!
+//! Only an [`AuthenticatedClient`] can receive tokens.
+
+use axum::response::Response;
+use devauth_proto::token::{BEARER, TokenResponse};
+use devauth_proto::{GrantType, Scope, Secret};
+
+use super::client_auth::AuthenticatedClient;
+use super::error::{OAuthError, no_store_json};
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::keys::{AccessClaims, IdClaims, at_hash};
+use crate::model::{
+    KeyAlgorithm, RefreshToken, RefreshTokenState, Timestamp, TokenFamily, TokenHash, User,
+};
+
+/// A fresh refresh token in `family`: the raw value (to send once) and its record.
+pub fn new_refresh_token(
+    state: &AppState,
+    family: &TokenFamily,
+    scope: &Scope,
+    now: Timestamp,
+) -> (Secret, RefreshToken) {
+    let raw = crate::random::secret();
+    let record = RefreshToken {
+        id: crate::random::id(),
+        token_hash: TokenHash::of(raw.expose()),
+        family_id: family.id.clone(),
+        client_id: family.client_id.clone(),
+        user_id: family.user_id.clone(),
+        scope: scope.clone(),
+        created_at: now,
+        expires_at: now.plus_secs(i64::from(state.config.refresh_token_ttl_secs)),
+        state: RefreshTokenState::Active,
+        version: 0,
+    };
+    (raw, record)
+}
+
+/// What goes into an access token and ID token.
+pub struct Minted {
+    /// The access token.
+    pub access_token: Secret,
+    /// Its `jti`.
+    pub jti: String,
+    /// The ID token, with `openid`.
+    pub id_token: Option<Secret>,
+}
+
+/// Signs an access token (and an ID token when `user` is given and the scope
+/// holds `openid`).
+#[expect(clippy::too_many_arguments, reason = "each is a claim")]
+pub fn mint(
+    state: &AppState,
+    client_id: &str,
+    sub: &str,
+    user: Option<&User>,
+    scope: &Scope,
+    sid: Option<&str>,
+    auth_time: Option<Timestamp>,
+    nonce: Option<String>,
+    now: Timestamp,
+) -> Result<Minted, OAuthError> {
+    let keys = state.keys.get();
+    let key = keys.current(KeyAlgorithm::Rs256)?;
+    let ttl = i64::from(state.config.access_token_ttl_secs);
+    let jti = crate::random::id();
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: sub.to_owned(),
+        aud: state.config.issuer.clone(),
+        client_id: client_id.to_owned(),
+        scope: scope.to_string(),
+        jti: jti.clone(),
+        iat: now.secs(),
+        exp: now.plus_secs(ttl).secs(),
+        auth_time: auth_time.map(Timestamp::secs),
+        sid: sid.map(str::to_owned),
+    };
+    let access_token = key.sign("at+jwt", &claims)?;
+    let id_token = match user {
+        Some(user) if scope.contains("openid") => {
+            let id = IdClaims {
+                iss: state.config.issuer.clone(),
+                sub: user.id.clone(),
+                aud: client_id.to_owned(),
+                azp: client_id.to_owned(),
+                iat: now.secs(),
+                exp: now.plus_secs(ttl).secs(),
+                auth_time: auth_time.unwrap_or(now).secs(),
+                nonce,
+                at_hash: Some(at_hash(&access_token)),
+                preferred_username: scope.contains("profile").then(|| user.username.clone()),
+            };
+            Some(Secret::new(key.sign("JWT", &id)?))
+        }
+        _ => None,
+    };
+    Ok(Minted {
+        access_token: Secret::new(access_token),
+        jti,
+        id_token,
+    })
+}
+
+/// The token response body.
+pub fn respond(
+    state: &AppState,
+    minted: Minted,
+    refresh_token: Option<Secret>,
+    scope: &Scope,
+) -> Response {
+    let body = TokenResponse {
+        access_token: minted.access_token,
+        token_type: BEARER.to_owned(),
+        expires_in: Some(u64::from(state.config.access_token_ttl_secs)),
+        refresh_token,
+        scope: Some(scope.to_string()),
+        id_token: minted.id_token,
+        extra: serde_json::Map::new(),
+    };
+    no_store_json(&body)
+}
+
+/// Whether this login gets a refresh token.
+pub fn wants_refresh(client: &AuthenticatedClient, scope: &Scope) -> bool {
+    client.client().allows_grant(&GrantType::RefreshToken) && scope.contains("offline_access")
+}
+
+/// Issues tokens for a fresh login (an approved device code or an
+/// authorization code): a new family, maybe a refresh token, the access
+/// token and maybe an ID token.
+#[expect(clippy::too_many_arguments, reason = "each is part of the grant")]
+pub async fn issue_login(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    user: &User,
+    scope: &Scope,
+    auth_time: Timestamp,
+    nonce: Option<String>,
+    grant: &GrantType,
+    ip: &str,
+) -> Result<Response, OAuthError> {
+    let now = state.clock.now();
+    let family = TokenFamily {
+        id: crate::random::id(),
+        client_id: client.id().to_owned(),
+        user_id: user.id.clone(),
+        auth_time,
+        created_at: now,
+        revoked_at: None,
+    };
+    state.stores.durable.add_family(&family).await?;
+    let refresh = if wants_refresh(client, scope) {
+        let (raw, record) = new_refresh_token(state, &family, scope, now);
+        state.stores.durable.add_refresh_token(&record).await?;
+        Some(raw)
+    } else {
+        None
+    };
+    let minted = mint(
+        state,
+        client.id(),
+        &user.id,
+        Some(user),
+        scope,
+        Some(&family.id),
+        Some(auth_time),
+        nonce,
+        now,
+    )?;
+    audit::record(
+        state,
+        Event {
+            kind: "token.issued",
+            client_id: Some(client.id()),
+            user_id: Some(&user.id),
+            ip: Some(ip),
+            details: serde_json::json!({
+                "grant_type": grant.as_str(),
+                "family_id": family.id,
+                "jti": minted.jti,
+                "refresh_token": refresh.is_some(),
+            }),
+        },
+    )
+    .await;
+    Ok(respond(state, minted, refresh, scope))
+}
+
+/// Resolves the scope a client asks for: a syntax error or a scope outside
+/// what the client may have is `invalid_scope`; none asked means `default`.
+pub fn resolve_scope(
+    client: &AuthenticatedClient,
+    requested: Option<&str>,
+    default: &Scope,
+) -> Result<Scope, OAuthError> {
+    let invalid = || {
+        OAuthError::bad(
+            devauth_proto::ErrorCode::InvalidScope,
+            "the requested scope is invalid or not allowed for this client",
+        )
+    };
+    let scope = match requested {
+        Some(s) => Scope::parse(s).map_err(|_| invalid())?,
+        None => default.clone(),
+    };
+    let allowed = &client.client().allowed_scopes;
+    let ok = if allowed.is_empty() {
+        scope
+            .iter()
+            .all(|t| crate::config::SUPPORTED_SCOPES.contains(&t))
+    } else {
+        scope.is_subset(allowed)
+    };
+    if ok { Ok(scope) } else { Err(invalid()) }
+}

@@ -1,0 +1,68 @@
+//! `grant_type=authorization_code` with PKCE S256 (RFC 6749 §4.1.3, RFC 7636 §4.5).
+//!
+//! The code is taken atomically (single use, even across replicas), then
+//! checked: same client, not expired, the exact `redirect_uri` it was issued
+//! for, and the verifier matching its S256 challenge. Every failure is
+//! `invalid_grant`; the code is gone either way.
+
+use axum::response::Response;
+use devauth_proto::GrantType;
+
+use super::super::client_auth::AuthenticatedClient;
+use super::super::error::OAuthError;
+use super::super::form::OAuthForm;
+use super::super::issue::issue_login;
+use crate::app::AppState;
+use crate::model::{Requester, TokenHash};
+
+pub(super) async fn handle(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    form: &OAuthForm,
+    requester: &Requester,
+) -> Result<Response, OAuthError> {
+    let code = form.require("code")?;
+    let redirect_uri = form.require("redirect_uri")?;
+    let verifier = form.require("code_verifier")?;
+    let Some(code) = state
+        .stores
+        .flow
+        .take_authorization_code(&TokenHash::of(code))
+        .await?
+    else {
+        return Err(OAuthError::invalid_grant(
+            "unknown, expired or already used authorization code",
+        ));
+    };
+    let now = state.clock.now();
+    if code.client_id != client.id() || now >= code.expires_at {
+        return Err(OAuthError::invalid_grant(
+            "unknown, expired or already used authorization code",
+        ));
+    }
+    if code.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    if !devauth_proto::pkce::verify_s256(verifier, &code.code_challenge) {
+        return Err(OAuthError::invalid_grant(
+            "the code verifier does not match the code challenge",
+        ));
+    }
+    let user = state.stores.durable.user_by_id(&code.user_id).await?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        return Err(OAuthError::invalid_grant("the user is disabled"));
+    };
+    issue_login(
+        state,
+        client,
+        &user,
+        &code.scope,
+        code.auth_time,
+        code.nonce.clone(),
+        &GrantType::AuthorizationCode,
+        &requester.ip,
+    )
+    .await
+}

@@ -1,0 +1,58 @@
+//! `grant_type=client_credentials` (RFC 6749 §4.4): confidential clients only,
+//! an access token with `sub` = the client id, no refresh token, no ID token.
+
+use axum::response::Response;
+use devauth_proto::{ErrorCode, Scope};
+
+use super::super::client_auth::AuthenticatedClient;
+use super::super::error::OAuthError;
+use super::super::form::OAuthForm;
+use super::super::issue::{mint, resolve_scope, respond};
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::model::Requester;
+
+pub(super) async fn handle(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    form: &OAuthForm,
+    requester: &Requester,
+) -> Result<Response, OAuthError> {
+    if client.client().is_public() {
+        return Err(OAuthError::bad(
+            ErrorCode::UnauthorizedClient,
+            "public clients may not use client_credentials",
+        ));
+    }
+    let scope = resolve_scope(client, form.get("scope"), &Scope::default())?;
+    if scope.contains("openid") || scope.contains("offline_access") {
+        return Err(OAuthError::bad(
+            ErrorCode::InvalidScope,
+            "openid and offline_access need a user",
+        ));
+    }
+    let now = state.clock.now();
+    let minted = mint(
+        state,
+        client.id(),
+        client.id(),
+        None,
+        &scope,
+        None,
+        None,
+        None,
+        now,
+    )?;
+    audit::record(
+        state,
+        Event {
+            kind: "token.issued",
+            client_id: Some(client.id()),
+            ip: Some(&requester.ip),
+            details: serde_json::json!({ "grant_type": "client_credentials", "jti": minted.jti }),
+            ..Event::default()
+        },
+    )
+    .await;
+    Ok(respond(state, minted, None, &scope))
+}

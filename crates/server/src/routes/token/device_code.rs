@@ -1,0 +1,111 @@
+//! `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4, §3.5).
+//!
+//! Each poll goes through [`DeviceGrant::poll`] and is stored with a version
+//! check, so `slow_down` (+5 s, kept), `last_polled_at` and the single
+//! exchange hold across concurrent polls and replicas. A lost race re-reads.
+
+use axum::response::Response;
+use devauth_proto::{ErrorCode, GrantType};
+
+use super::super::client_auth::AuthenticatedClient;
+use super::super::error::OAuthError;
+use super::super::form::OAuthForm;
+use super::super::issue::issue_login;
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::model::{DeviceGrantState, PollVerdict, Requester, TokenHash};
+
+/// Attempts before a run of lost races becomes `temporarily_unavailable`.
+const MAX_ATTEMPTS: usize = 5;
+
+pub(super) async fn handle(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    form: &OAuthForm,
+    requester: &Requester,
+) -> Result<Response, OAuthError> {
+    let hash = TokenHash::of(form.require("device_code")?);
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(grant) = state.stores.flow.device_grant_by_code(&hash).await? else {
+            return Err(OAuthError::invalid_grant("unknown device code"));
+        };
+        if grant.client_id != client.id() {
+            return Err(OAuthError::invalid_grant(
+                "the device code was issued to another client",
+            ));
+        }
+        let now = state.clock.now();
+        let version = grant.version;
+        let approved_at = match &grant.state {
+            DeviceGrantState::Approved { approved_at, .. } => Some(*approved_at),
+            _ => None,
+        };
+        let (verdict, updated) = grant.clone().poll(now);
+        if verdict != PollVerdict::Expired
+            && !state
+                .stores
+                .flow
+                .update_device_grant(&updated, version)
+                .await?
+        {
+            continue;
+        }
+        return match verdict {
+            PollVerdict::SlowDown => Err(OAuthError::bad(
+                ErrorCode::SlowDown,
+                format!(
+                    "polling too fast; wait at least {} seconds between polls",
+                    updated.interval_secs
+                ),
+            )),
+            PollVerdict::Pending => Err(OAuthError::bad(
+                ErrorCode::AuthorizationPending,
+                "the user has not yet approved the request",
+            )),
+            PollVerdict::Denied => Err(OAuthError::bad(
+                ErrorCode::AccessDenied,
+                "the user denied the request",
+            )),
+            PollVerdict::Expired => Err(OAuthError::bad(
+                ErrorCode::ExpiredToken,
+                "the device code has expired; start a new device authorization",
+            )),
+            PollVerdict::AlreadyExchanged => Err(OAuthError::invalid_grant(
+                "the device code was already used",
+            )),
+            PollVerdict::Redeem { user_id } => {
+                let user = state.stores.durable.user_by_id(&user_id).await?;
+                let Some(user) = user.filter(|u| !u.disabled) else {
+                    return Err(OAuthError::invalid_grant("the approving user is disabled"));
+                };
+                audit::record(
+                    state,
+                    Event {
+                        kind: "device_code.exchanged",
+                        client_id: Some(client.id()),
+                        user_id: Some(&user.id),
+                        ip: Some(&requester.ip),
+                        details: serde_json::json!({ "grant_id": updated.id }),
+                    },
+                )
+                .await;
+                issue_login(
+                    state,
+                    client,
+                    &user,
+                    &updated.scope,
+                    approved_at.unwrap_or(now),
+                    None,
+                    &GrantType::DeviceCode,
+                    &requester.ip,
+                )
+                .await
+            }
+        };
+    }
+    Err(OAuthError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::TemporarilyUnavailable,
+        "too much contention on this device code, retry",
+    ))
+}

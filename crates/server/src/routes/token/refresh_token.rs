@@ -1,0 +1,171 @@
+//! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection
+//! (RFC 9700 §4.14.2).
+//!
+//! Every use rotates: the presented token becomes `Rotated` and a new one is
+//! issued in the same family, in one compare-and-swap transaction. Presenting
+//! a rotated token again:
+//! * within [`GRACE_MILLIS`] of its rotation (the response was probably lost
+//!   in transit): the family's latest token is rotated in its place and fresh
+//!   tokens are returned, so the retry succeeds and the lost token dies;
+//! * later: reuse — the whole family is revoked (every refresh token, and the
+//!   access tokens carrying its `sid`), and the answer is `invalid_grant`.
+
+use axum::response::Response;
+use devauth_proto::{ErrorCode, Scope};
+
+use super::super::client_auth::AuthenticatedClient;
+use super::super::error::OAuthError;
+use super::super::form::OAuthForm;
+use super::super::issue::{mint, new_refresh_token, respond};
+use crate::app::AppState;
+use crate::audit::{self, Event};
+use crate::model::{RefreshToken, RefreshTokenState, Requester, TokenFamily, TokenHash};
+
+/// How long after a rotation a retry with the old token is forgiven.
+pub const GRACE_MILLIS: i64 = 10_000;
+
+/// Attempts before a run of lost races becomes `temporarily_unavailable`.
+const MAX_ATTEMPTS: usize = 5;
+
+fn invalid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+}
+
+pub(super) async fn handle(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    form: &OAuthForm,
+    requester: &Requester,
+) -> Result<Response, OAuthError> {
+    let hash = TokenHash::of(form.require("refresh_token")?);
+    let requested = form
+        .get("scope")
+        .map(Scope::parse)
+        .transpose()
+        .map_err(|_| OAuthError::bad(ErrorCode::InvalidScope, "invalid scope syntax"))?;
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(token) = state.stores.durable.refresh_token(&hash).await? else {
+            return Err(invalid());
+        };
+        let now = state.clock.now();
+        if token.client_id != client.id() || now >= token.expires_at {
+            return Err(invalid());
+        }
+        let Some(family) = state.stores.durable.family(&token.family_id).await? else {
+            return Err(invalid());
+        };
+        if family.revoked_at.is_some() {
+            return Err(invalid());
+        }
+        if let Some(req) = &requested
+            && !req.is_subset(&token.scope)
+        {
+            return Err(OAuthError::bad(
+                ErrorCode::InvalidScope,
+                "the requested scope exceeds what was granted",
+            ));
+        }
+        let to_rotate = match &token.state {
+            RefreshTokenState::Active => token,
+            RefreshTokenState::Revoked { .. } => return Err(invalid()),
+            RefreshTokenState::Rotated { rotated_at } => {
+                if now.millis_since(*rotated_at) > GRACE_MILLIS {
+                    state.stores.durable.revoke_family(&family.id, now).await?;
+                    audit::record(
+                        state,
+                        Event {
+                            kind: "refresh.reuse_detected",
+                            client_id: Some(client.id()),
+                            user_id: Some(&family.user_id),
+                            ip: Some(&requester.ip),
+                            details: serde_json::json!({
+                                "family_id": family.id,
+                                "token_id": token.id,
+                            }),
+                        },
+                    )
+                    .await;
+                    return Err(invalid());
+                }
+                match state.stores.durable.latest_in_family(&family.id).await? {
+                    Some(latest) if latest.state == RefreshTokenState::Active => latest,
+                    _ => return Err(invalid()),
+                }
+            }
+        };
+        match rotate(
+            state,
+            client,
+            &family,
+            to_rotate,
+            requested.as_ref(),
+            requester,
+        )
+        .await?
+        {
+            Some(response) => return Ok(response),
+            None => continue,
+        }
+    }
+    Err(OAuthError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::TemporarilyUnavailable,
+        "too much contention on this refresh token, retry",
+    ))
+}
+
+/// Rotates `old` and issues tokens; `None` when another request rotated it first.
+async fn rotate(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    family: &TokenFamily,
+    old: RefreshToken,
+    requested: Option<&Scope>,
+    requester: &Requester,
+) -> Result<Option<Response>, OAuthError> {
+    let user = state.stores.durable.user_by_id(&family.user_id).await?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        return Err(invalid());
+    };
+    let now = state.clock.now();
+    let version = old.version;
+    let (raw, new) = new_refresh_token(state, family, &old.scope, now);
+    let mut used = old;
+    used.state = RefreshTokenState::Rotated { rotated_at: now };
+    if !state
+        .stores
+        .durable
+        .rotate_refresh_token(&used, version, &new)
+        .await?
+    {
+        return Ok(None);
+    }
+    let scope = requested.cloned().unwrap_or_else(|| new.scope.clone());
+    let minted = mint(
+        state,
+        client.id(),
+        &user.id,
+        Some(&user),
+        &scope,
+        Some(&family.id),
+        Some(family.auth_time),
+        None,
+        now,
+    )?;
+    audit::record(
+        state,
+        Event {
+            kind: "token.issued",
+            client_id: Some(client.id()),
+            user_id: Some(&user.id),
+            ip: Some(&requester.ip),
+            details: serde_json::json!({
+                "grant_type": "refresh_token",
+                "family_id": family.id,
+                "jti": minted.jti,
+            }),
+        },
+    )
+    .await;
+    Ok(Some(respond(state, minted, Some(raw), &scope)))
+}

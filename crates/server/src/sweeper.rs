@@ -1,0 +1,67 @@
+//! The background sweeper: every [`INTERVAL`] it deletes what has expired in
+//! both stores, audits device grants that expired while pending
+//! (`device_code.expired`), and reloads the signing keys (so a rotation by
+//! `devauth admin keys rotate` or another replica is picked up).
+//!
+//! A failing store is logged and retried on the next tick; the task ends when
+//! its handle is aborted.
+
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::audit::{self, Event};
+
+/// Time between sweeps.
+pub const INTERVAL: Duration = Duration::from_secs(30);
+
+/// Runs one sweep now.
+pub async fn sweep_once(state: &AppState) {
+    let now = state.clock.now();
+    match state.stores.flow.sweep(now).await {
+        Ok(expired) => {
+            for grant in expired {
+                audit::record(
+                    state,
+                    Event {
+                        kind: "device_code.expired",
+                        client_id: Some(&grant.client_id),
+                        ip: Some(&grant.requester.ip),
+                        details: serde_json::json!({ "grant_id": grant.id }),
+                        ..Event::default()
+                    },
+                )
+                .await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "sweeping the flow store failed"),
+    }
+    if let Err(e) = state.stores.durable.sweep(now).await {
+        tracing::warn!(error = %e, "sweeping the durable store failed");
+    }
+    if let Err(e) = state
+        .keys
+        .reload(
+            state.stores.durable.as_ref(),
+            now,
+            state.config.max_token_ttl_secs(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "reloading signing keys failed");
+    }
+    if let Some(h) = crate::metrics::handle() {
+        h.run_upkeep();
+    }
+}
+
+/// Spawns the sweeper on the current runtime.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            sweep_once(&state).await;
+        }
+    })
+}

@@ -1,0 +1,727 @@
+//! Every OAuth endpoint over real HTTP against a real SQLite file, with time
+//! driven by a mock clock. Approvals go through the store's Pending →
+//! Approved transition, as the consent page does (its browser path is tested
+//! with the pages).
+
+mod support;
+
+use devauth_proto::GrantType;
+use devauth_server::clock::Clock as _;
+use devauth_server::model::{AuthorizationCode, TokenHash};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use support::{T0, TestServer};
+
+const DEVICE: &str = devauth_proto::grant::DEVICE_CODE_GRANT;
+
+/// Verifies a JWT against the server's published JWKS, like a relying party would.
+fn verify_with_jwks(s: &TestServer, jwt: &str, aud: &str) -> serde_json::Value {
+    let jwks: JwkSet = serde_json::from_str(&s.get("/oauth/jwks.json").body).unwrap();
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let kid = header.kid.expect("kid");
+    let jwk = jwks.find(&kid).expect("kid is published");
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[aud]);
+    v.set_issuer(&[&s.base]);
+    // The mock clock stands in the future; expiry is checked by the server tests.
+    v.validate_exp = false;
+    jsonwebtoken::decode::<serde_json::Value>(jwt, &key, &v)
+        .unwrap()
+        .claims
+}
+
+#[test]
+fn discovery_documents_advertise_what_is_implemented() {
+    let s = TestServer::start();
+    let oauth = s.get("/.well-known/oauth-authorization-server");
+    let oidc = s.get("/.well-known/openid-configuration");
+    assert_eq!(oauth.status, 200);
+    assert_eq!(oauth.json(), oidc.json());
+    let m = oauth.json();
+    assert_eq!(m["issuer"], s.base);
+    assert_eq!(
+        m["device_authorization_endpoint"],
+        format!("{}/oauth/device_authorization", s.base)
+    );
+    assert_eq!(m["token_endpoint"], format!("{}/oauth/token", s.base));
+    assert_eq!(m["jwks_uri"], format!("{}/oauth/jwks.json", s.base));
+    assert_eq!(m["revocation_endpoint"], format!("{}/oauth/revoke", s.base));
+    assert_eq!(
+        m["introspection_endpoint"],
+        format!("{}/oauth/introspect", s.base)
+    );
+    assert_eq!(
+        m["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        m["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    let grants = m["grant_types_supported"].as_array().unwrap();
+    for g in [
+        DEVICE,
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ] {
+        assert!(grants.iter().any(|x| x == g), "{g}");
+    }
+    assert!(!grants.iter().any(|x| x == "password" || x == "implicit"));
+    let jwks = s.get("/oauth/jwks.json").json();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter()
+            .all(|k| k["kid"].is_string() && k["use"] == "sig")
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k["alg"] == "RS256" && k["kty"] == "RSA")
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k["alg"] == "ES256" && k["crv"] == "P-256")
+    );
+    assert!(
+        keys.iter().all(|k| k.get("d").is_none()),
+        "no private parts"
+    );
+}
+
+#[test]
+fn device_flow_pending_then_approved_then_single_use() {
+    let s = TestServer::start();
+    let user = s.add_user("alice");
+    let r = s.post(
+        "/oauth/device_authorization",
+        &[
+            ("client_id", "devauth-cli"),
+            ("scope", "openid profile offline_access"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let j = r.json();
+    let dc = j["device_code"].as_str().unwrap().to_owned();
+    let uc = j["user_code"].as_str().unwrap().to_owned();
+    assert!(dc.len() >= 43, "≥ 256 bits");
+    assert_eq!(uc.len(), 9);
+    assert_eq!(&uc[4..5], "-");
+    assert!(devauth_proto::UserCode::normalize(&uc).is_some());
+    assert_eq!(j["verification_uri"], format!("{}/device", s.base));
+    assert_eq!(
+        j["verification_uri_complete"],
+        format!("{}/device?user_code={uc}", s.base)
+    );
+    assert_eq!(j["expires_in"], 600);
+    assert_eq!(j["interval"], 5);
+
+    // Stored by hash only, with who asked.
+    let g = s.grant_by_user_code(&uc);
+    assert_eq!(g.device_code_hash, TokenHash::of(&dc));
+    assert_eq!(g.requester.ip, "127.0.0.1");
+    assert_eq!(g.requester.user_agent, "devauth-http-test/1");
+
+    s.poll(&dc).assert_error(400, "authorization_pending");
+    s.clock.advance_secs(5);
+    s.poll(&dc).assert_error(400, "authorization_pending");
+    s.approve(&uc, &user);
+    s.clock.advance_secs(5);
+    let r = s.poll(&dc);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let t = r.json();
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["expires_in"], 900);
+    assert_eq!(t["scope"], "offline_access openid profile");
+    assert!(t["refresh_token"].is_string());
+
+    let at = t["access_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(at).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let claims = verify_with_jwks(&s, at, &s.base);
+    assert_eq!(claims["sub"], user.id);
+    assert_eq!(claims["client_id"], "devauth-cli");
+    assert_eq!(claims["iss"], s.base);
+    assert_eq!(claims["iat"], T0.plus_secs(10).secs());
+    assert_eq!(claims["exp"], T0.plus_secs(910).secs());
+    assert!(claims["jti"].is_string() && claims["auth_time"].is_number());
+
+    let id = verify_with_jwks(&s, t["id_token"].as_str().unwrap(), "devauth-cli");
+    assert_eq!(id["sub"], user.id);
+    assert_eq!(id["preferred_username"], "alice");
+    assert_eq!(id["at_hash"], devauth_server::keys::at_hash(at));
+    assert_eq!(
+        jsonwebtoken::decode_header(t["id_token"].as_str().unwrap())
+            .unwrap()
+            .alg,
+        jsonwebtoken::Algorithm::RS256
+    );
+
+    // Single use.
+    s.clock.advance_secs(5);
+    s.poll(&dc).assert_error(400, "invalid_grant");
+    // Another client cannot redeem someone else's code.
+    let (dc2, _) = s.device_auth("openid");
+    s.add_public("other", &[GrantType::DeviceCode]);
+    s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", DEVICE),
+            ("device_code", &dc2),
+            ("client_id", "other"),
+        ],
+    )
+    .assert_error(400, "invalid_grant");
+}
+
+#[test]
+fn slow_down_grows_the_interval_and_it_is_persisted() {
+    let s = TestServer::start();
+    let (dc, uc) = s.device_auth("openid");
+    s.poll(&dc).assert_error(400, "authorization_pending");
+    s.poll(&dc).assert_error(400, "slow_down");
+    assert_eq!(s.grant_by_user_code(&uc).interval_secs, 10);
+    // 6 s would be fine under the old interval, not under the grown one.
+    s.clock.advance_secs(6);
+    s.poll(&dc).assert_error(400, "slow_down");
+    assert_eq!(s.grant_by_user_code(&uc).interval_secs, 15);
+    s.clock.advance_secs(15);
+    s.poll(&dc).assert_error(400, "authorization_pending");
+    assert_eq!(s.grant_by_user_code(&uc).interval_secs, 15);
+}
+
+#[test]
+fn denied_and_expired_codes() {
+    let s = TestServer::start_with(|c| c.code_ttl_secs = 30);
+    let (dc, uc) = s.device_auth("openid");
+    assert_eq!(s.grant_by_user_code(&uc).expires_at, T0.plus_secs(30));
+    s.deny(&uc);
+    s.poll(&dc).assert_error(400, "access_denied");
+
+    let (dc, _) = s.device_auth("openid");
+    s.clock.advance_secs(30);
+    s.poll(&dc).assert_error(400, "expired_token");
+    s.clock.advance_secs(10);
+    s.poll(&dc).assert_error(400, "expired_token");
+    s.poll("no-such-code").assert_error(400, "invalid_grant");
+
+    // The sweeper audits the expiry once, and never logs the device code.
+    s.block_on(devauth_server::sweeper::sweep_once(&s.state));
+    let events = s.block_on(s.state.stores.durable.recent_audit(50)).unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "device_code.expired")
+            .count(),
+        1
+    );
+    assert!(kinds.contains(&"device_code.issued"));
+    let all = format!("{events:?}");
+    assert!(!all.contains(&dc));
+}
+
+#[test]
+fn device_authorization_errors() {
+    let s = TestServer::start();
+    let r = s.post("/oauth/device_authorization", &[("client_id", "nobody")]);
+    r.assert_error(401, "invalid_client");
+    assert!(r.header("www-authenticate").is_some());
+    s.post("/oauth/device_authorization", &[])
+        .assert_error(401, "invalid_client");
+    s.add_public("web-only", &[GrantType::AuthorizationCode]);
+    s.post("/oauth/device_authorization", &[("client_id", "web-only")])
+        .assert_error(400, "unauthorized_client");
+    s.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli"), ("scope", "openid admin")],
+    )
+    .assert_error(400, "invalid_scope");
+    s.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli"), ("scope", "bad\"scope")],
+    )
+    .assert_error(400, "invalid_scope");
+    // No scope: the default.
+    let r = s.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli")],
+    );
+    assert_eq!(r.status, 200);
+    let uc = r.json()["user_code"].as_str().unwrap().to_owned();
+    assert_eq!(s.grant_by_user_code(&uc).scope.to_string(), "openid");
+}
+
+#[test]
+fn device_authorization_rate_limit_per_ip() {
+    let s = TestServer::start_with(|c| c.device_rate_limit = 2);
+    s.device_auth("openid");
+    s.device_auth("openid");
+    let r = s.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli")],
+    );
+    r.assert_error(429, "slow_down");
+    // The next window is open again.
+    s.clock.advance_secs(60);
+    s.device_auth("openid");
+}
+
+#[test]
+fn refresh_rotates_and_reuse_revokes_the_family() {
+    let s = TestServer::start();
+    let user = s.add_user("bob");
+    let t = s.login(&user, "openid offline_access");
+    let r1 = t["refresh_token"].as_str().unwrap().to_owned();
+    let r = s.refresh(&r1);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let t2 = r.json();
+    let r2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2);
+    let at2 = t2["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(s.get_bearer("/oauth/userinfo", &at2).status, 200);
+
+    // Reuse of r1 after the grace window: the whole family dies.
+    s.clock.advance_secs(11);
+    s.refresh(&r1).assert_error(400, "invalid_grant");
+    s.refresh(&r2).assert_error(400, "invalid_grant");
+    s.get_bearer("/oauth/userinfo", &at2)
+        .assert_error(401, "invalid_token");
+    let events = s.block_on(s.state.stores.durable.recent_audit(50)).unwrap();
+    assert!(events.iter().any(|e| e.kind == "refresh.reuse_detected"));
+}
+
+#[test]
+fn refresh_retry_within_grace_window_gets_fresh_tokens() {
+    let s = TestServer::start();
+    let user = s.add_user("carol");
+    let t = s.login(&user, "openid offline_access");
+    let r1 = t["refresh_token"].as_str().unwrap().to_owned();
+    let lost = s.refresh(&r1).json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The response carrying `lost` never arrived; the client retries with r1.
+    s.clock.advance_secs(2);
+    let r = s.refresh(&r1);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r3 = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r3, lost);
+    let r = s.refresh(&r3);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Scope can narrow, not widen.
+    let r4 = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r4),
+            ("client_id", "devauth-cli"),
+            ("scope", "openid profile"),
+        ],
+    )
+    .assert_error(400, "invalid_scope");
+    // Without offline_access there is no refresh token at all.
+    let t = s.login(&user, "openid");
+    assert!(t.get("refresh_token").is_none());
+    // Expired refresh tokens are refused.
+    s.clock.advance_secs(31 * 24 * 3600);
+    s.refresh(&r4).assert_error(400, "invalid_grant");
+}
+
+fn add_code(s: &TestServer, code: &str, user_id: &str, redirect: &str, verifier: &str) {
+    let now = s.clock.now();
+    let record = AuthorizationCode {
+        code_hash: TokenHash::of(code),
+        client_id: "devauth-cli".into(),
+        user_id: user_id.into(),
+        redirect_uri: redirect.into(),
+        scope: devauth_proto::Scope::parse("openid offline_access").unwrap(),
+        code_challenge: devauth_proto::pkce::challenge_s256(verifier),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        auth_time: now,
+        created_at: now,
+        expires_at: now.plus_secs(60),
+    };
+    s.block_on(s.state.stores.flow.add_authorization_code(&record))
+        .unwrap();
+}
+
+#[test]
+fn authorization_code_with_pkce() {
+    let s = TestServer::start();
+    let user = s.add_user("dave");
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let redirect = "http://127.0.0.1:49152/callback";
+    let redeem = |code: &str, redirect: &str, verifier: &str| {
+        s.post(
+            "/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+                ("client_id", "devauth-cli"),
+            ],
+        )
+    };
+    add_code(&s, "code-1", &user.id, redirect, verifier);
+    redeem("code-1", redirect, &"x".repeat(43)).assert_error(400, "invalid_grant");
+    // A failed attempt burns the code.
+    redeem("code-1", redirect, verifier).assert_error(400, "invalid_grant");
+
+    add_code(&s, "code-2", &user.id, redirect, verifier);
+    redeem("code-2", "http://127.0.0.1:49153/callback", verifier)
+        .assert_error(400, "invalid_grant");
+
+    add_code(&s, "code-3", &user.id, redirect, verifier);
+    s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "code-3"),
+            ("redirect_uri", redirect),
+            ("client_id", "devauth-cli"),
+        ],
+    )
+    .assert_error(400, "invalid_request");
+    let r = redeem("code-3", redirect, verifier);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    let id = verify_with_jwks(&s, t["id_token"].as_str().unwrap(), "devauth-cli");
+    assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
+    assert!(t["refresh_token"].is_string());
+    // Replay.
+    redeem("code-3", redirect, verifier).assert_error(400, "invalid_grant");
+
+    // Expired code.
+    add_code(&s, "code-4", &user.id, redirect, verifier);
+    s.clock.advance_secs(61);
+    redeem("code-4", redirect, verifier).assert_error(400, "invalid_grant");
+}
+
+#[test]
+fn client_credentials_with_basic_and_post() {
+    let s = TestServer::start();
+    let secret = s.add_confidential("svc", &[GrantType::ClientCredentials], "api:read api:write");
+    let r = s.post_auth(
+        "/oauth/token",
+        &[("grant_type", "client_credentials"), ("scope", "api:read")],
+        Some(("svc", &secret)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert!(t.get("refresh_token").is_none() && t.get("id_token").is_none());
+    assert_eq!(t["scope"], "api:read");
+    let claims = verify_with_jwks(&s, t["access_token"].as_str().unwrap(), &s.base);
+    assert_eq!(claims["sub"], "svc");
+
+    let r = s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "svc"),
+            ("client_secret", &secret),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    for (id, secret) in [("svc", "wrong"), ("nobody", "x")] {
+        let r = s.post_auth(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((id, secret)),
+        );
+        r.assert_error(401, "invalid_client");
+        assert!(r.header("www-authenticate").unwrap().starts_with("Basic"));
+        s.post(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ],
+        )
+        .assert_error(401, "invalid_client");
+    }
+    // A confidential client must authenticate.
+    s.post(
+        "/oauth/token",
+        &[("grant_type", "client_credentials"), ("client_id", "svc")],
+    )
+    .assert_error(401, "invalid_client");
+    // Two methods at once.
+    s.post_auth(
+        "/oauth/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_secret", &secret),
+        ],
+        Some(("svc", &secret)),
+    )
+    .assert_error(400, "invalid_request");
+    s.post_auth(
+        "/oauth/token",
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+        Some(("svc", &secret)),
+    )
+    .assert_error(400, "invalid_scope");
+    // The public CLI client may not.
+    s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "devauth-cli"),
+        ],
+    )
+    .assert_error(400, "unauthorized_client");
+}
+
+#[test]
+fn revocation() {
+    let s = TestServer::start();
+    let user = s.add_user("erin");
+    let t = s.login(&user, "openid offline_access");
+    let rt = t["refresh_token"].as_str().unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(s.get_bearer("/oauth/userinfo", at).status, 200);
+    let r = s.post(
+        "/oauth/revoke",
+        &[("token", rt), ("client_id", "devauth-cli")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.refresh(rt).assert_error(400, "invalid_grant");
+    // The access token issued from that refresh token is revoked too.
+    s.get_bearer("/oauth/userinfo", at)
+        .assert_error(401, "invalid_token");
+    // Unknown and already revoked tokens: still 200.
+    for token in ["nonsense", rt] {
+        let r = s.post(
+            "/oauth/revoke",
+            &[("token", token), ("client_id", "devauth-cli")],
+        );
+        assert_eq!(r.status, 200);
+    }
+    // Revoking an access token alone.
+    let t = s.login(&user, "openid offline_access");
+    let at = t["access_token"].as_str().unwrap();
+    let r = s.post(
+        "/oauth/revoke",
+        &[
+            ("token", at),
+            ("token_type_hint", "access_token"),
+            ("client_id", "devauth-cli"),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    s.get_bearer("/oauth/userinfo", at)
+        .assert_error(401, "invalid_token");
+    assert_eq!(s.refresh(t["refresh_token"].as_str().unwrap()).status, 200);
+    // The client must identify itself.
+    s.post("/oauth/revoke", &[("token", at)])
+        .assert_error(401, "invalid_client");
+    s.post("/oauth/revoke", &[("client_id", "devauth-cli")])
+        .assert_error(400, "invalid_request");
+}
+
+#[test]
+fn introspection() {
+    let s = TestServer::start();
+    let user = s.add_user("frank");
+    let secret = s.add_confidential("rs", &[GrantType::ClientCredentials], "");
+    let t = s.login(&user, "openid offline_access");
+    let at = t["access_token"].as_str().unwrap();
+    let rt = t["refresh_token"].as_str().unwrap();
+    let introspect = |token: &str| {
+        s.post_auth(
+            "/oauth/introspect",
+            &[("token", token)],
+            Some(("rs", &secret)),
+        )
+    };
+
+    let r = introspect(at);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["active"], true);
+    assert_eq!(j["sub"], user.id);
+    assert_eq!(j["username"], "frank");
+    assert_eq!(j["client_id"], "devauth-cli");
+    assert_eq!(j["scope"], "offline_access openid");
+    assert_eq!(j["token_type"], "Bearer");
+    let j = introspect(rt).json();
+    assert_eq!(j["active"], true);
+    assert_eq!(j["token_type"], "refresh_token");
+
+    assert_eq!(introspect("garbage").body, r#"{"active":false}"#);
+    // Expired access token.
+    s.clock.advance_secs(900);
+    assert_eq!(introspect(at).body, r#"{"active":false}"#);
+    // Revoked refresh token.
+    s.post(
+        "/oauth/revoke",
+        &[("token", rt), ("client_id", "devauth-cli")],
+    );
+    assert_eq!(introspect(rt).body, r#"{"active":false}"#);
+
+    // Client authentication is required, and public clients cannot give it.
+    s.post("/oauth/introspect", &[("token", at)])
+        .assert_error(401, "invalid_client");
+    s.post(
+        "/oauth/introspect",
+        &[("token", at), ("client_id", "devauth-cli")],
+    )
+    .assert_error(401, "invalid_client");
+    s.post_auth("/oauth/introspect", &[("token", at)], Some(("rs", "bad")))
+        .assert_error(401, "invalid_client");
+}
+
+#[test]
+fn userinfo() {
+    let s = TestServer::start();
+    let user = s.add_user("grace");
+    let r = s.get("/oauth/userinfo");
+    r.assert_error(401, "invalid_token");
+    assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+    s.get_bearer("/oauth/userinfo", "not.a.jwt")
+        .assert_error(401, "invalid_token");
+    let t = s.login(&user, "openid profile");
+    let at = t["access_token"].as_str().unwrap();
+    let r = s.get_bearer("/oauth/userinfo", at);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["sub"], user.id);
+    assert_eq!(r.json()["preferred_username"], "grace");
+    // A token signed by someone else with the same kid does not pass.
+    let mut forged = at.rsplit_once('.').unwrap().0.to_owned();
+    forged.push_str(".AAAA");
+    s.get_bearer("/oauth/userinfo", &forged)
+        .assert_error(401, "invalid_token");
+    // A disabled user's tokens stop working.
+    s.block_on(s.state.stores.durable.set_user_disabled("grace", true))
+        .unwrap();
+    s.get_bearer("/oauth/userinfo", at)
+        .assert_error(401, "invalid_token");
+    s.block_on(s.state.stores.durable.set_user_disabled("grace", false))
+        .unwrap();
+    // Expired.
+    s.clock.advance_secs(900);
+    s.get_bearer("/oauth/userinfo", at)
+        .assert_error(401, "invalid_token");
+    // A token without openid.
+    s.add_confidential("svc", &[GrantType::ClientCredentials], "");
+    let cc = s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "svc"),
+            ("client_secret", "secret-of-svc"),
+        ],
+    );
+    let cc = cc.json()["access_token"].as_str().unwrap().to_owned();
+    s.get_bearer("/oauth/userinfo", &cc)
+        .assert_error(401, "invalid_token");
+}
+
+#[test]
+fn malformed_requests_are_400_never_500() {
+    let s = TestServer::start();
+    for path in [
+        "/oauth/token",
+        "/oauth/device_authorization",
+        "/oauth/revoke",
+        "/oauth/introspect",
+    ] {
+        s.post_raw(
+            path,
+            "application/json",
+            br#"{"grant_type":"client_credentials"}"#,
+        )
+        .assert_error(400, "invalid_request");
+        s.post_raw(path, "text/plain", b"grant_type=refresh_token")
+            .assert_error(400, "invalid_request");
+        let big = format!("client_id=devauth-cli&x={}", "a".repeat(80 * 1024));
+        s.post_raw(path, "application/x-www-form-urlencoded", big.as_bytes())
+            .assert_error(400, "invalid_request");
+        s.post_raw(
+            path,
+            "application/x-www-form-urlencoded",
+            b"client_id=devauth-cli&client_id=devauth-cli",
+        )
+        .assert_error(400, "invalid_request");
+        let r = s.post_raw(
+            path,
+            "application/x-www-form-urlencoded",
+            &[0xff, 0xfe, b'=', 0x80],
+        );
+        assert!(r.status == 400 || r.status == 401, "{path}: {}", r.status);
+    }
+    s.post("/oauth/token", &[("client_id", "devauth-cli")])
+        .assert_error(400, "invalid_request");
+    for g in ["password", "implicit", "urn:x"] {
+        s.post(
+            "/oauth/token",
+            &[("grant_type", g), ("client_id", "devauth-cli")],
+        )
+        .assert_error(400, "unsupported_grant_type");
+    }
+    s.post(
+        "/oauth/token",
+        &[("grant_type", DEVICE), ("client_id", "devauth-cli")],
+    )
+    .assert_error(400, "invalid_request");
+    s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "devauth-cli"),
+        ],
+    )
+    .assert_error(400, "invalid_request");
+    // Charset parameter on the content type is fine.
+    let r = s.post_raw(
+        "/oauth/device_authorization",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        b"client_id=devauth-cli",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(s.get("/oauth/token").status, 405);
+}
+
+#[test]
+fn health_metrics_and_outage() {
+    let s = TestServer::start();
+    let h = s.get("/healthz");
+    assert_eq!(h.status, 200);
+    assert_eq!(
+        h.json(),
+        serde_json::json!({"status": "ok", "durable": "ok", "flow": "ok"})
+    );
+    s.device_auth("openid");
+    let (dc, _) = s.device_auth("openid");
+    s.poll(&dc);
+    let m = s.get("/metrics");
+    assert_eq!(m.status, 200);
+    assert!(m.body.contains("devauth_http_requests_total"), "{}", m.body);
+    assert!(
+        m.body
+            .contains("devauth_http_request_duration_seconds_bucket")
+    );
+    assert!(m.body.contains("outcome=\"authorization_pending\""));
+    assert!(m.body.contains("devauth_audit_events_total"));
+
+    // The database goes away: 503 and temporarily_unavailable, never a 500.
+    s.block_on(s.sqlite.close());
+    let h = s.get("/healthz");
+    assert_eq!(h.status, 503);
+    assert_eq!(h.json()["durable"], "unavailable");
+    s.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli")],
+    )
+    .assert_error(503, "temporarily_unavailable");
+    s.poll(&dc).assert_error(503, "temporarily_unavailable");
+}
