@@ -8,7 +8,9 @@
 //! * `u:<user code>` — the device-code hash of the grant holding that user code, same TTL.
 //! * `expiring` — a sorted set of device-code hashes by `expires_at`, which
 //!   [`FlowStore::sweep`] drains to report grants that expired while pending
-//!   (each one to exactly one replica); its own TTL keeps it from outliving the grants.
+//!   (each one to exactly one replica) and, once the grace is over, to delete
+//!   them as the SQL backends do (so a mock clock sees the same behaviour);
+//!   its own TTL keeps it from outliving the grants.
 //! * `c:<code hash>` — an authorization code, TTL = its lifetime, taken with `GETDEL`.
 //! * `s:<session hash>` — a browser session, TTL = its lifetime.
 //! * `r:<key>:<window start>` — a rate-limit counter, TTL = rest of its window.
@@ -98,18 +100,33 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 ";
 
-/// `KEYS`: expiry set. `ARGV`: now, batch size, grant key prefix.
-/// Pops hashes due by `now`; returns how many, and hash, record, hash, record…
-/// for the grants still stored.
+/// `KEYS`: expiry set. `ARGV`: now, batch size, grant key prefix, user-code
+/// key prefix, grace ms. Pops members due by `now`. A plain member is a grant
+/// reaching `expires_at`: it is returned (for the expiry report) and queued
+/// again as `x:<hash>` for `expires_at` + grace; an `x:` member is a grant
+/// past its grace: it is deleted with its user-code index (as the SQL sweep
+/// does; the TTLs would do it too, in real time). Returns how many members
+/// were popped, and hash, record, hash, record… for the reported grants.
 const SWEEP: &str = r"
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
-  local v = redis.call('GET', ARGV[3] .. id)
-  if v then
-    table.insert(out, id)
-    table.insert(out, v)
+  if string.sub(id, 1, 2) == 'x:' then
+    local h = string.sub(id, 3)
+    local v = redis.call('GET', ARGV[3] .. h)
+    if v then
+      redis.call('DEL', ARGV[3] .. h)
+      local ukey = ARGV[4] .. cjson.decode(v).uc
+      if redis.call('GET', ukey) == h then redis.call('DEL', ukey) end
+    end
+  else
+    local v = redis.call('GET', ARGV[3] .. id)
+    if v then
+      table.insert(out, id)
+      table.insert(out, v)
+      redis.call('ZADD', KEYS[1], cjson.decode(v).ea + tonumber(ARGV[5]), 'x:' .. id)
+    end
   end
 end
 return {#ids, out}
@@ -677,6 +694,8 @@ impl FlowStore for RedisFlowStore {
                     .arg(now.millis())
                     .arg(SWEEP_BATCH)
                     .arg(self.grant_prefix())
+                    .arg(self.key("u", ""))
+                    .arg(EXPIRED_GRANT_GRACE_MS)
                     .invoke_async(&mut conn)
                     .await
                     .map_err(map_err)

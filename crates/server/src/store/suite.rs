@@ -826,10 +826,33 @@ pub async fn expiry_and_sweep(stores: &Stores) {
         "the sweep keeps live grants"
     );
 
-    // Long after, the live grant expires too and is reported.
-    let later = start.plus_secs(1200);
+    // Later, the live grant expires too and is reported.
+    let later = start.plus_secs(1150);
     let swept = f.sweep(later).await.unwrap();
     assert!(swept.iter().any(|g| g.id == live.id));
+    assert!(swept.iter().all(|g| g.id != pending.id));
+
+    // Ten minutes past their expiry, grants are gone (a poll is `invalid_grant`).
+    let much_later = start.plus_secs(600 + 600 + 1);
+    f.sweep(much_later).await.unwrap();
+    for g in [&pending, &approved] {
+        assert_eq!(
+            f.device_grant_by_code(&g.device_code_hash).await.unwrap(),
+            None,
+            "swept once its grace is over"
+        );
+        assert_eq!(
+            f.device_grant_by_user_code(&g.user_code).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        f.device_grant_by_code(&live.device_code_hash)
+            .await
+            .unwrap()
+            .is_some(),
+        "still within its grace"
+    );
 }
 
 /// The user code of an expired grant may be drawn again; a live one may not.
