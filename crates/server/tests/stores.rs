@@ -17,35 +17,19 @@ use devauth_server::model::TokenHash;
 use devauth_server::store::open;
 use devauth_server::store::postgres::PgStore;
 use devauth_server::store::redis::RedisFlowStore;
-use devauth_server::store::sqlite::SqliteStore;
-use devauth_server::store::suite::{self, PgTestSchema};
+use devauth_server::store::suite::{self, PgTestSchema, TestBackend, TestStores};
 use devauth_server::store::{DurableStore, FlowStore, StoreError, Stores};
 
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// Whether a TCP service answers; when it does not, either skip (returns
-/// false after printing why) or fail under `DEVAUTH_REQUIRE_SERVICES=1`.
-fn service_up(name: &str, addr: &str) -> bool {
-    let addr: SocketAddr = addr.parse().expect("literal address");
-    if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
-        return true;
-    }
-    if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-        panic!("{name} is not reachable at {addr} and DEVAUTH_REQUIRE_SERVICES=1");
-    }
-    eprintln!("skipping: {name} is not reachable at {addr}");
-    false
-}
 
 fn redis_server_available() -> bool {
     if std::path::Path::new(REDIS_SERVER).exists() {
         return true;
     }
-    if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-        panic!("{REDIS_SERVER} is missing and DEVAUTH_REQUIRE_SERVICES=1");
-    }
+    assert!(
+        !suite::services_required(),
+        "{REDIS_SERVER} is missing and DEVAUTH_REQUIRE_SERVICES=1"
+    );
     eprintln!("skipping: {REDIS_SERVER} is missing");
     false
 }
@@ -54,72 +38,40 @@ fn prefix() -> String {
     format!("devauth-test:{}:", suite::random_hex(6))
 }
 
+/// Runs the whole suite on one combination, in private storage.
+async fn run_suite(backend: TestBackend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(test) = TestStores::open(backend, dir.path()).await else {
+        return;
+    };
+    assert_eq!(test.backend, backend);
+    suite::run_all(&test.stores).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_suite() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stores = SqliteStore::open_stores(&dir.path().join("devauth.db"))
-        .await
-        .expect("open SQLite");
-    suite::run_all(&stores).await;
+    run_suite(TestBackend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_suite() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") {
-        return;
-    }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
-    let store = schema.store();
-    DurableStore::migrate(&store).await.expect("migrate");
-    FlowStore::migrate(&store)
-        .await
-        .expect("migrating twice is a no-op");
-    let stores = Stores {
-        durable: Arc::new(store.clone()),
-        flow: Arc::new(store.clone()),
-    };
-    suite::run_all(&stores).await;
-    store.close().await;
-    drop(schema);
+    run_suite(TestBackend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_and_redis_suite() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") || !service_up("Redis", "127.0.0.1:6379") {
-        return;
-    }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
-    let pg = schema.store();
-    DurableStore::migrate(&pg).await.expect("migrate");
-    let prefix = prefix();
-    let _cleanup = KeysGuard {
-        url: REDIS_URL.into(),
-        prefix: prefix.clone(),
-    };
-    let redis = RedisFlowStore::connect_with_prefix(REDIS_URL, &prefix).expect("redis");
-    FlowStore::migrate(&redis)
-        .await
-        .expect("redis migrate is a no-op");
-    let stores = Stores {
-        durable: Arc::new(pg.clone()),
-        flow: Arc::new(redis.clone()),
-    };
-    suite::run_all(&stores).await;
-    assert!(
-        redis.delete_all().await.expect("cleanup") > 0,
-        "the suite's keys were under the prefix"
-    );
-    pg.close().await;
-    drop(schema);
+    run_suite(TestBackend::PostgresRedis).await;
 }
 
 /// Replicas starting together: every one migrates, each migration is applied once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_concurrent_migrations() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+    if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let store = PgStore::connect_with(schema.options(), 2);
@@ -148,10 +100,12 @@ async fn postgres_concurrent_migrations() {
 /// migration still starts; one whose applied migration was edited refuses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migrations_tolerate_newer_and_refuse_edited() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+    if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
     let store = schema.store();
     DurableStore::migrate(&store).await.expect("migrate");
     sqlx::query(
@@ -180,10 +134,12 @@ async fn postgres_migrations_tolerate_newer_and_refuse_edited() {
 /// The schema is only in the test schema: `search_path` isolation works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_url_with_search_path_isolates() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+    if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
     let store = PgStore::connect(&schema.url()).expect("url");
     DurableStore::migrate(&store).await.expect("migrate");
     let tables: i64 = sqlx::query_scalar(
@@ -221,30 +177,6 @@ async fn postgres_unreachable_is_unavailable() {
         .await
         .expect_err("nothing listens");
     assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
-}
-
-/// Deletes a test's Redis keys when dropped, even by a failing test.
-struct KeysGuard {
-    url: String,
-    prefix: String,
-}
-
-impl Drop for KeysGuard {
-    fn drop(&mut self) {
-        let (url, prefix) = (self.url.clone(), self.prefix.clone());
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(store) = RedisFlowStore::connect_with_prefix(&url, &prefix) {
-                    let _ = store.delete_all().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
 }
 
 /// A port nobody listens on right now (bound then released).
@@ -436,10 +368,12 @@ async fn open_defaults_to_sqlite() {
 /// Redis goes away, health says which service is down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_postgres_and_redis_and_report_health() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") || !redis_server_available() {
+    if !TestBackend::Postgres.available() || !redis_server_available() {
         return;
     }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
     let dir = tempfile::tempdir().expect("temp dir");
 
     let pg_only = open::open(dir.path(), Some(&schema.url()), None)
