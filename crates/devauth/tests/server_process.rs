@@ -1,0 +1,334 @@
+//! The real `devauth serve` binary as a process: it survives SIGKILL with
+//! nothing lost, and an independent OIDC client (panva's openid-client, run
+//! by node) completes the device flow against it.
+//!
+//! Each test uses its own temporary data folder and an ephemeral loopback
+//! port. Approvals are written straight into the server's SQLite file with
+//! the store's Pending → Approved transition (what the consent page does).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use devauth_server::clock::{Clock as _, SystemClock};
+use devauth_server::store::sqlite::SqliteStore;
+
+const DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Upper bound for anything to happen; a test stuck longer fails instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A running `devauth serve`.
+struct Serve {
+    child: Child,
+    base: String,
+    port: u16,
+}
+
+impl Serve {
+    fn start(home: &Path, listen: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_devauth"))
+            .args(["serve", "--listen", listen, "--poll-interval", "1"])
+            .env("DEVAUTH_HOME", home)
+            .env("DEVAUTH_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("devauth serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        // Keeps draining stderr for the life of the process.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let base = loop {
+            let line = match rx.recv_timeout(PATIENCE) {
+                Ok(line) => line,
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("devauth serve did not report its address: {e}");
+                }
+            };
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        let port = base.rsplit(':').next().unwrap().parse().unwrap();
+        Self { child, base, port }
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(PATIENCE))
+        .build()
+        .into()
+}
+
+fn post(base: &str, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let mut res = agent()
+        .post(format!("{base}{path}"))
+        .send_form(form.iter().copied())
+        .unwrap();
+    let status = res.status().as_u16();
+    let body = res.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn get(base: &str, path: &str) -> serde_json::Value {
+    let mut res = agent().get(format!("{base}{path}")).call().unwrap();
+    serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+fn poll(base: &str, device_code: &str) -> (u16, serde_json::Value) {
+    // The server asked for 1 s between polls; keep to it.
+    std::thread::sleep(Duration::from_millis(1100));
+    post(
+        base,
+        "/oauth/token",
+        &[
+            ("grant_type", DEVICE),
+            ("device_code", device_code),
+            ("client_id", "devauth-cli"),
+        ],
+    )
+}
+
+fn add_user(home: &Path, name: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_devauth"))
+        .args(["admin", "user", "add", name, "--password-stdin"])
+        .env("DEVAUTH_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn db(home: &Path) -> PathBuf {
+    home.join("server").join("devauth.db")
+}
+
+/// Approves `user_code` for `username` directly in the database file.
+fn approve(home: &Path, user_code: &str, username: &str) -> String {
+    use devauth_server::store::{DurableStore as _, FlowStore as _};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(&db(home)).await.unwrap();
+        let user = store.user_by_name(username).await.unwrap().expect("user");
+        let grant = store
+            .device_grant_by_user_code(&user_code.replace('-', ""))
+            .await
+            .unwrap()
+            .expect("grant");
+        let version = grant.version;
+        let approved = grant.approve(user.id.clone(), SystemClock.now()).unwrap();
+        assert!(store.update_device_grant(&approved, version).await.unwrap());
+        store.close().await;
+        user.id
+    })
+}
+
+fn jwt_kid(jwt: &str) -> String {
+    let header = jwt.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn sigkill_while_pending_and_after_approval_loses_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    add_user(home.path(), "alice");
+    let s1 = Serve::start(home.path(), "127.0.0.1:0");
+    let jwks_before = get(&s1.base, "/oauth/jwks.json");
+    let (status, da) = post(
+        &s1.base,
+        "/oauth/device_authorization",
+        &[
+            ("client_id", "devauth-cli"),
+            ("scope", "openid offline_access"),
+        ],
+    );
+    assert_eq!(status, 200, "{da}");
+    let dc = da["device_code"].as_str().unwrap().to_owned();
+    let uc = da["user_code"].as_str().unwrap().to_owned();
+    let (status, body) = poll(&s1.base, &dc);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("authorization_pending"))
+    );
+    let listen = format!("127.0.0.1:{}", s1.port);
+    s1.kill();
+
+    // Pending survived the crash.
+    let s2 = Serve::start(home.path(), &listen);
+    let (status, body) = poll(&s2.base, &dc);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("authorization_pending"))
+    );
+    let user_id = approve(home.path(), &uc, "alice");
+    s2.kill();
+
+    // The approval survived the crash; the flow completes.
+    let s3 = Serve::start(home.path(), &listen);
+    let (status, tokens) = poll(&s3.base, &dc);
+    assert_eq!(status, 200, "{tokens}");
+    let at = tokens["access_token"].as_str().unwrap();
+    // The signing keys were kept, not regenerated.
+    assert_eq!(get(&s3.base, "/oauth/jwks.json"), jwks_before);
+    let kid = jwt_kid(at);
+    assert!(
+        jwks_before["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid.as_str())
+    );
+    let mut res = agent()
+        .get(format!("{}/oauth/userinfo", s3.base))
+        .header("authorization", format!("Bearer {at}"))
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let info: serde_json::Value =
+        serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(info["sub"], user_id.as_str());
+    // Single use holds across restarts.
+    let (status, body) = poll(&s3.base, &dc);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+    s3.kill();
+
+    let s4 = Serve::start(home.path(), &listen);
+    let (status, body) = post(
+        &s4.base,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", "devauth-cli"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // SIGTERM: a graceful, successful exit.
+    let pid = s4.child.id().to_string();
+    let mut s4 = s4;
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = s4.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn node_available(root: &Path) -> Result<(), String> {
+    if !root.join("node_modules/openid-client").is_dir() {
+        return Err("node_modules/openid-client is missing (run `npm ci`)".into());
+    }
+    match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err("node is not installed".into()),
+    }
+}
+
+#[test]
+fn openid_client_completes_the_device_flow() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if let Err(why) = node_available(&root) {
+        if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("interop test cannot run: {why}");
+        }
+        eprintln!("skipping the openid-client interop test: {why}");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    add_user(home.path(), "bob");
+    let s = Serve::start(home.path(), "127.0.0.1:0");
+    let mut node = Command::new("node")
+        .arg(root.join("tests/interop/device_flow.mjs"))
+        .arg(&s.base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = node.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut next = || -> serde_json::Value {
+        match rx.recv_timeout(PATIENCE) {
+            Ok(line) => serde_json::from_str(&line).unwrap(),
+            Err(e) => {
+                let _ = node.kill();
+                panic!("openid-client said nothing: {e}");
+            }
+        }
+    };
+    let first = next();
+    let uc = first["user_code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    let user_id = approve(home.path(), &uc, "bob");
+    let done = next();
+    assert_eq!(done["ok"], true, "{done}");
+    assert_eq!(done["sub"], user_id.as_str());
+    assert_eq!(done["refreshed_sub"], user_id.as_str());
+    assert_eq!(done["iss"], s.base.as_str());
+    assert_eq!(done["aud"], "devauth-cli");
+    assert_eq!(done["preferred_username"], "bob");
+    assert!(node.wait().unwrap().success());
+}
