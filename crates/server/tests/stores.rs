@@ -411,3 +411,205 @@ async fn open_postgres_and_redis_and_report_health() {
     assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
     drop(schema);
 }
+
+/// A private PostgreSQL cluster in a temp folder on a spare port (so the
+/// shared server is never disturbed), stopped on drop. As root, it runs as
+/// the `postgres` user (PostgreSQL refuses to run as root).
+struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: u16,
+    as_root: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    /// The newest installed PostgreSQL's `bin` folder.
+    fn find_bin() -> Option<std::path::PathBuf> {
+        let mut bins: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+            .collect();
+        bins.sort();
+        bins.pop()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> bool {
+        let tool = self.bin.join(tool);
+        let mut cmd = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&tool);
+            c
+        } else {
+            Command::new(&tool)
+        };
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Creates and starts a cluster; `None` (reason printed) when PostgreSQL
+    /// binaries are missing, a panic under `DEVAUTH_REQUIRE_SERVICES=1`.
+    fn start() -> Option<Self> {
+        let Some(bin) = Self::find_bin() else {
+            assert!(
+                !suite::services_required(),
+                "no PostgreSQL binaries under /usr/lib/postgresql and DEVAUTH_REQUIRE_SERVICES=1"
+            );
+            eprintln!("skipping: no PostgreSQL binaries under /usr/lib/postgresql");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let as_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if as_root {
+            let chown = Command::new("chown")
+                .args(["postgres:", &dir.path().display().to_string()])
+                .status()
+                .expect("chown");
+            assert!(chown.success(), "chown the temp folder to postgres");
+        }
+        let data = dir.path().join("data");
+        let pg = Self {
+            bin,
+            data,
+            port: spare_port(),
+            as_root,
+            _dir: dir,
+        };
+        let data = pg.data.display().to_string();
+        assert!(
+            pg.run(
+                "initdb",
+                &[
+                    "-D",
+                    &data,
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8"
+                ]
+            ),
+            "initdb"
+        );
+        pg.start_server();
+        Some(pg)
+    }
+
+    fn start_server(&self) {
+        let data = self.data.display().to_string();
+        let socket_dir = self.data.parent().expect("parent").display().to_string();
+        let opts = format!(
+            "-p {} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        assert!(
+            self.run(
+                "pg_ctl",
+                &["-D", &data, "-o", &opts, "-w", "-t", "60", "start"]
+            ),
+            "pg_ctl start"
+        );
+    }
+
+    /// Stops like a crash (no shutdown checkpoint), and waits until it is down.
+    fn crash(&self) {
+        let data = self.data.display().to_string();
+        assert!(
+            self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]),
+            "pg_ctl stop"
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data.display().to_string();
+        self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+/// Crash PostgreSQL mid-flow: calls answer `Unavailable` (no panic, no hang);
+/// start it again: the same store works again by itself and the approval
+/// stored before the crash is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_crashed_and_restarted() {
+    let Some(server) = PrivatePostgres::start() else {
+        return;
+    };
+    let store = PgStore::connect(&server.url()).expect("url");
+    DurableStore::migrate(&store).await.expect("migrate");
+    let grant = suite::sample_grant(suite::T0);
+    store.add_device_grant(&grant).await.expect("add");
+    let approved = grant
+        .clone()
+        .approve("u1".into(), suite::T0.plus_secs(5))
+        .unwrap();
+    assert!(
+        store
+            .update_device_grant(&approved, 0)
+            .await
+            .expect("approve")
+    );
+
+    server.crash();
+    for _ in 0..3 {
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(60),
+            store.device_grant_by_code(&grant.device_code_hash),
+        )
+        .await
+        .expect("a call on a dead server returns instead of hanging");
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "got {outcome:?}"
+        );
+    }
+    let outcome = tokio::time::timeout(Duration::from_secs(60), DurableStore::ping(&store))
+        .await
+        .expect("returns");
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "got {outcome:?}"
+    );
+
+    server.start_server();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if DurableStore::ping(&store).await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the store did not recover after PostgreSQL came back"
+    );
+    let stored = store
+        .device_grant_by_code(&grant.device_code_hash)
+        .await
+        .expect("read after restart")
+        .expect("the approval survived the crash");
+    assert_eq!(stored.state, approved.state);
+    let (_, exchanged) = stored.clone().poll(suite::T0.plus_secs(10));
+    assert!(
+        store
+            .update_device_grant(&exchanged, 1)
+            .await
+            .expect("redeem")
+    );
+    store.close().await;
+}
