@@ -613,3 +613,19 @@ async fn postgres_crashed_and_restarted() {
     );
     store.close().await;
 }
+
+/// PostgreSQL counters: a replica whose clock lags behind the newest window
+/// counts into it rather than resetting it.
+#[tokio::test]
+async fn postgres_hit_windows_only_move_forward() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(test) = TestStores::open(TestBackend::Postgres, dir.path()).await else {
+        return;
+    };
+    let f = &test.stores.flow;
+    let t = suite::T0;
+    assert_eq!(f.hit("k", 60, t.plus_secs(60)).await.unwrap(), 1);
+    assert_eq!(f.hit("k", 60, t.plus_millis(59_900)).await.unwrap(), 2);
+    assert_eq!(f.hit("k", 60, t.plus_secs(61)).await.unwrap(), 3);
+    assert_eq!(f.hit("k", 60, t.plus_secs(120)).await.unwrap(), 1);
+}

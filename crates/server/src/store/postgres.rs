@@ -1053,13 +1053,15 @@ impl FlowStore for PgStore {
         timed(async {
             let window_ms = i64::from(window_secs.max(1)) * 1000;
             let start = now.millis().div_euclid(window_ms) * window_ms;
+            // Windows only move forward: a replica whose clock lags a little
+            // counts its hit in the newer window instead of resetting it.
             let row = sqlx::query(
                 "INSERT INTO rate_hits (key, window_start, window_end, hits) VALUES ($1, $2, $3, 1) \
                  ON CONFLICT (key) DO UPDATE SET \
-                   hits = CASE WHEN rate_hits.window_start = EXCLUDED.window_start \
-                               THEN rate_hits.hits + 1 ELSE 1 END, \
-                   window_start = EXCLUDED.window_start, \
-                   window_end = EXCLUDED.window_end \
+                   hits = CASE WHEN EXCLUDED.window_start > rate_hits.window_start \
+                               THEN 1 ELSE rate_hits.hits + 1 END, \
+                   window_start = GREATEST(rate_hits.window_start, EXCLUDED.window_start), \
+                   window_end = GREATEST(rate_hits.window_end, EXCLUDED.window_end) \
                  RETURNING hits",
             )
             .bind(key)
