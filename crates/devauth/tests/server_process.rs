@@ -16,6 +16,14 @@ use base64::Engine as _;
 use devauth_server::clock::{Clock as _, SystemClock};
 use devauth_server::store::sqlite::SqliteStore;
 
+/// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy, for machines
+/// where several checkouts share one target folder), else Cargo's build.
+fn devauth_bin() -> PathBuf {
+    std::env::var_os("DEVAUTH_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_devauth")))
+}
+
 const DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Upper bound for anything to happen; a test stuck longer fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -29,8 +37,14 @@ struct Serve {
 
 impl Serve {
     fn start(home: &Path, listen: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_devauth"))
-            .args(["serve", "--listen", listen, "--poll-interval", "1"])
+        Self::start_with(home, &["--listen", listen, "--poll-interval", "1"], &[])
+    }
+
+    fn start_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(devauth_bin())
+            .arg("serve")
+            .args(args)
+            .envs(env.iter().copied())
             .env("DEVAUTH_HOME", home)
             .env("DEVAUTH_LOG", "warn")
             .stdin(Stdio::null())
@@ -116,8 +130,34 @@ fn poll(base: &str, device_code: &str) -> (u16, serde_json::Value) {
     )
 }
 
+/// Runs `devauth admin ARGS` with `stdin`; returns (exit code, stdout, stderr).
+fn admin(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(devauth_bin())
+        .arg("admin")
+        .args(args)
+        .env("DEVAUTH_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 fn add_user(home: &Path, name: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_devauth"))
+    let mut child = Command::new(devauth_bin())
         .args(["admin", "user", "add", name, "--password-stdin"])
         .env("DEVAUTH_HOME", home)
         .stdin(Stdio::piped())
@@ -331,4 +371,185 @@ fn openid_client_completes_the_device_flow() {
     assert_eq!(done["aud"], "devauth-cli");
     assert_eq!(done["preferred_username"], "bob");
     assert!(node.wait().unwrap().success());
+}
+
+#[test]
+fn admin_manages_users_clients_and_keys() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (code, _, err) = admin(h, &["user", "add", "alice"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--password-stdin"), "{err}");
+    add_user(h, "alice");
+    let (code, _, err) = admin(h, &["user", "add", "alice", "--password-stdin"], "x\n");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists"));
+    let (code, out, _) = admin(h, &["user", "disable", "alice"], "");
+    assert_eq!(code, 0);
+    assert!(out.is_empty());
+    let (_, out, _) = admin(h, &["user", "list"], "");
+    assert!(
+        out.starts_with("alice\t") && out.contains("\tdisabled\t"),
+        "{out}"
+    );
+    let (code, _, _) = admin(h, &["user", "disable", "nobody"], "");
+    assert_eq!(code, 2);
+
+    let (code, secret, err) = admin(
+        h,
+        &[
+            "client",
+            "add",
+            "svc",
+            "--name",
+            "Service",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "api:read",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let secret = secret.trim().to_owned();
+    assert_eq!(secret.len(), 43, "only the secret on stdout");
+    assert!(!err.contains(&secret), "the secret goes to stdout only");
+    let (code, _, err) = admin(
+        h,
+        &["client", "add", "x", "--name", "X", "--grant", "password"],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    let (_, out, _) = admin(h, &["client", "list"], "");
+    assert!(out.contains("devauth-cli\tpublic\t"), "{out}");
+    assert!(
+        out.contains("svc\tconfidential\tclient_credentials\tService"),
+        "{out}"
+    );
+    let db_bytes = std::fs::read(db(h)).unwrap();
+    assert!(
+        !db_bytes
+            .windows(secret.len())
+            .any(|w| w == secret.as_bytes()),
+        "the database holds only the secret's hash"
+    );
+
+    let (_, keys_before, _) = admin(h, &["keys", "list"], "");
+    assert_eq!(keys_before.lines().count(), 2, "{keys_before}");
+    assert_eq!(keys_before.matches("\tcurrent").count(), 2);
+    let (code, _, err) = admin(h, &["keys", "rotate"], "");
+    assert_eq!(code, 0, "{err}");
+    let (_, keys_after, _) = admin(h, &["keys", "list"], "");
+    assert_eq!(keys_after.lines().count(), 4, "{keys_after}");
+    assert_eq!(keys_after.matches("\tcurrent").count(), 2);
+    assert_eq!(keys_after.matches("\tretired ").count(), 2);
+
+    // The server signs with the new key and still publishes the old ones.
+    let s = Serve::start(h, "127.0.0.1:0");
+    let mut res = agent()
+        .post(format!("{}/oauth/token", s.base))
+        .header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("svc:{secret}"))
+            ),
+        )
+        .send_form([("grant_type", "client_credentials")])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let t: serde_json::Value =
+        serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(t["scope"], "api:read");
+    let kid = jwt_kid(t["access_token"].as_str().unwrap());
+    let current_rs = keys_after
+        .lines()
+        .find(|l| l.contains("\tRS256\t") && l.ends_with("\tcurrent"))
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap();
+    assert_eq!(kid, current_rs);
+    assert_eq!(
+        get(&s.base, "/oauth/jwks.json")["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn serve_reads_environment_and_config_file() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("server.json");
+    std::fs::write(
+        &config,
+        r#"{"device_rate_limit": 1, "code_ttl": 42, "poll_interval": 9}"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let s = Serve::start_with(
+        home.path(),
+        &["--config", config],
+        &[
+            ("DEVAUTH_LISTEN", "127.0.0.1:0"),
+            ("DEVAUTH_POLL_INTERVAL", "3"),
+        ],
+    );
+    let (status, da) = post(
+        &s.base,
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli")],
+    );
+    assert_eq!(status, 200, "{da}");
+    assert_eq!(da["expires_in"], 42, "from the config file");
+    assert_eq!(da["interval"], 3, "the environment wins over the file");
+    let (status, body) = post(
+        &s.base,
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli")],
+    );
+    assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")));
+    let disc = get(&s.base, "/.well-known/openid-configuration");
+    assert_eq!(disc["issuer"], s.base.as_str());
+    assert!(home.path().join("server/devauth.db").is_file());
+}
+
+#[test]
+fn replica_urls_are_refused_clearly_for_now() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://127.0.0.1/x",
+        ][..],
+        &["admin", "user", "list", "--redis-url", "redis://127.0.0.1"][..],
+    ] {
+        let out = Command::new(devauth_bin())
+            .args(args)
+            .env("DEVAUTH_HOME", home.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not supported in this build yet"), "{err}");
+    }
+    let out = Command::new(devauth_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "/nonexistent/devauth.json",
+        ])
+        .env("DEVAUTH_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config file"));
 }

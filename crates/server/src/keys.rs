@@ -457,20 +457,27 @@ impl Keys {
         now: Timestamp,
         max_token_ttl_secs: i64,
     ) -> Result<Self, KeyError> {
-        let records = store.list_keys().await?;
-        for alg in [KeyAlgorithm::Rs256, KeyAlgorithm::Es256] {
-            if !records
-                .iter()
-                .any(|r| r.alg == alg && r.retired_at.is_none())
-            {
-                let rec = generate_blocking(alg, now).await?;
-                store.add_key(&rec).await?;
-            }
-        }
+        ensure_current(store, now).await?;
         let keys = Self::default();
         keys.reload(store, now, max_token_ttl_secs).await?;
         Ok(keys)
     }
+}
+
+/// Generates the current RS256 and ES256 keys that are missing (first
+/// start); deletes nothing.
+pub async fn ensure_current(store: &dyn DurableStore, now: Timestamp) -> Result<(), KeyError> {
+    let records = store.list_keys().await?;
+    for alg in [KeyAlgorithm::Rs256, KeyAlgorithm::Es256] {
+        if !records
+            .iter()
+            .any(|r| r.alg == alg && r.retired_at.is_none())
+        {
+            let rec = generate_blocking(alg, now).await?;
+            store.add_key(&rec).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Rotates: a new RS256 and ES256 key become current, every older key is

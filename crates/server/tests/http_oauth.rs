@@ -591,6 +591,10 @@ fn userinfo() {
         .assert_error(401, "invalid_token");
     let t = s.login(&user, "openid profile");
     let at = t["access_token"].as_str().unwrap();
+    // A login without refresh tokens keeps its family (and so its access
+    // token) through sweeps.
+    s.clock.advance_secs(60);
+    s.block_on(devauth_server::sweeper::sweep_once(&s.state));
     let r = s.get_bearer("/oauth/userinfo", at);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["sub"], user.id);
@@ -724,4 +728,76 @@ fn health_metrics_and_outage() {
     )
     .assert_error(503, "temporarily_unavailable");
     s.poll(&dc).assert_error(503, "temporarily_unavailable");
+}
+
+#[test]
+fn concurrent_polls_redeem_an_approval_exactly_once() {
+    let s = TestServer::start();
+    let user = s.add_user("heidi");
+    let (dc, uc) = s.device_auth("openid offline_access");
+    s.approve(&uc, &user);
+    s.clock.advance_secs(5);
+    let replies: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = s.poll(&dc);
+                    let code = if r.status == 200 {
+                        "ok".to_owned()
+                    } else {
+                        r.json()["error"].as_str().unwrap_or("").to_owned()
+                    };
+                    (r.status, code)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wins = replies.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(wins, 1, "{replies:?}");
+    for (status, code) in &replies {
+        assert!(
+            *status == 200 || (*status == 400 && (code == "invalid_grant" || code == "slow_down")),
+            "{replies:?}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_authorization_code_redemptions_succeed_once() {
+    let s = TestServer::start();
+    let user = s.add_user("ivan");
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let redirect = "http://localhost:50000/callback";
+    add_code(&s, "race", &user.id, redirect, verifier);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    s.post(
+                        "/oauth/token",
+                        &[
+                            ("grant_type", "authorization_code"),
+                            ("code", "race"),
+                            ("redirect_uri", redirect),
+                            ("code_verifier", verifier),
+                            ("client_id", "devauth-cli"),
+                        ],
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        5,
+        "{statuses:?}"
+    );
 }

@@ -240,7 +240,7 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             }
         }
         Command::Keys(KeysCommand::Rotate) => {
-            devauth_server::keys::Keys::ensure(store, now, 0).await?;
+            devauth_server::keys::ensure_current(store, now).await?;
             let kids = devauth_server::keys::rotate(store, now).await?;
             eprintln!(
                 "new signing keys: {} (a running server picks them up within a minute)",
@@ -248,6 +248,8 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             );
         }
         Command::Keys(KeysCommand::List) => {
+            // Same first-start provisioning as `serve`: never an empty list.
+            devauth_server::keys::ensure_current(store, now).await?;
             for k in store.list_keys().await? {
                 let state = match k.retired_at {
                     None => "current".to_owned(),

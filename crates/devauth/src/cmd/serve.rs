@@ -172,8 +172,8 @@ pub struct Args {
     /// Initial polling interval sent to devices, seconds [default: 5].
     #[arg(long, env = "DEVAUTH_POLL_INTERVAL", value_name = "S")]
     pub poll_interval: Option<u32>,
-    /// Lifetime of access and ID tokens, seconds [default: 900].
-    #[arg(long, env = "DEVAUTH_ACCESS_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Lifetime of access and ID tokens, seconds, at most 30 days [default: 900].
+    #[arg(long, env = "DEVAUTH_ACCESS_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=2_592_000))]
     pub access_token_ttl: Option<u32>,
     /// Lifetime of refresh tokens, seconds [default: 2592000 = 30 days].
     #[arg(long, env = "DEVAUTH_REFRESH_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
@@ -237,6 +237,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.poll_interval_secs = v;
     }
     if let Some(v) = args.access_token_ttl.or(file.access_token_ttl) {
+        if v == 0 || i64::from(v) > devauth_server::store::FAMILY_RETENTION_SECS {
+            return Err(
+                UsageError("access_token_ttl must be between 1 second and 30 days".into()).into(),
+            );
+        }
         config.access_token_ttl_secs = v;
     }
     if let Some(v) = args.refresh_token_ttl.or(file.refresh_token_ttl) {

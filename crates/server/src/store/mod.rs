@@ -42,6 +42,10 @@ use crate::model::{
     SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 
+/// How long a family without refresh tokens is kept (30 days, the longest
+/// access-token lifetime `devauth serve` accepts).
+pub const FAMILY_RETENTION_SECS: i64 = 30 * 24 * 3600;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -130,7 +134,11 @@ pub trait DurableStore: Send + Sync + 'static {
     /// Most recent audit events, newest first.
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditEvent>>;
 
-    /// Deletes expired refresh tokens, revoked-jti entries past their expiry.
+    /// Deletes expired refresh tokens, revoked-jti entries past their expiry,
+    /// and families that have no refresh token left and were created more
+    /// than [`FAMILY_RETENTION_SECS`] ago (access tokens name their family in
+    /// `sid`, and a missing family makes them inactive, so a family must
+    /// outlive every access token minted from it).
     async fn sweep(&self, now: Timestamp) -> StoreResult<u64>;
 }
 

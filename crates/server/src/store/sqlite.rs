@@ -682,12 +682,13 @@ impl DurableStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        // Families whose every token is gone have nothing left to protect.
+        // Families whose every token is gone, once no access token minted
+        // from them can still be valid.
         let families = sqlx::query(
             "DELETE FROM token_families WHERE created_at <= ? AND NOT EXISTS \
              (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id)",
         )
-        .bind(now.millis())
+        .bind(now.plus_secs(-super::FAMILY_RETENTION_SECS).millis())
         .execute(&self.pool)
         .await
         .map_err(map_err)?;

@@ -1,5 +1,6 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): confidential clients only,
 //! an access token with `sub` = the client id, no refresh token, no ID token.
+//! Without a `scope` parameter the client gets every scope it is allowed.
 
 use axum::response::Response;
 use devauth_proto::{ErrorCode, Scope};
@@ -24,7 +25,15 @@ pub(super) async fn handle(
             "public clients may not use client_credentials",
         ));
     }
-    let scope = resolve_scope(client, form.get("scope"), &Scope::default())?;
+    // No scope asked: everything the client may have, minus the user-only scopes.
+    let default = Scope::from_tokens(
+        client
+            .client()
+            .allowed_scopes
+            .iter()
+            .filter(|t| !matches!(*t, "openid" | "offline_access" | "profile" | "email")),
+    );
+    let scope = resolve_scope(client, form.get("scope"), &default)?;
     if scope.contains("openid") || scope.contains("offline_access") {
         return Err(OAuthError::bad(
             ErrorCode::InvalidScope,
