@@ -804,7 +804,17 @@ impl DurableStore for PgStore {
                 .execute(&self.pool)
                 .await
                 .map_err(map_err)?;
-            Ok(tokens.rows_affected() + jtis.rows_affected())
+            // Families with no token left, once no access token minted from
+            // them (their `sid`) can still be valid.
+            let families = sqlx::query(
+                "DELETE FROM token_families WHERE created_at <= $1 AND NOT EXISTS \
+                 (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id)",
+            )
+            .bind(now.plus_secs(-super::FAMILY_RETENTION_SECS).millis())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(tokens.rows_affected() + jtis.rows_affected() + families.rows_affected())
         })
         .await
     }

@@ -160,6 +160,7 @@ pub async fn run_all(stores: &Stores) {
     hit_race(stores).await;
     expiry_and_sweep(stores).await;
     user_code_reuse(stores).await;
+    family_retention(stores).await;
 }
 
 /// Both stores answer a ping.
@@ -501,6 +502,43 @@ pub async fn durable_sweep(stores: &Stores) {
     assert!(removed >= 1, "the sweep counts what it removed");
     assert_eq!(d.refresh_token(&short.token_hash).await.unwrap(), None);
     assert!(d.refresh_token(&long.token_hash).await.unwrap().is_some());
+}
+
+/// The durable sweep deletes a family once it has no token left and is older
+/// than [`super::FAMILY_RETENTION_SECS`]; a family with tokens stays. Sweeps
+/// far in the future: run it after the other durable checks.
+pub async fn family_retention(stores: &Stores) {
+    let d = &stores.durable;
+    let base = T0.plus_secs(100_000_000);
+    let mut empty = sample_family(&uniq("fam-empty"));
+    empty.created_at = base;
+    let mut used = sample_family(&uniq("fam-used"));
+    used.created_at = base;
+    d.add_family(&empty).await.unwrap();
+    d.add_family(&used).await.unwrap();
+    let mut token = sample_refresh(&used.id, base);
+    token.expires_at = base.plus_secs(2 * super::FAMILY_RETENTION_SECS);
+    d.add_refresh_token(&token).await.unwrap();
+
+    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS - 1))
+        .await
+        .unwrap();
+    assert!(
+        d.family(&empty.id).await.unwrap().is_some(),
+        "kept until retention ends"
+    );
+    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS))
+        .await
+        .unwrap();
+    assert_eq!(
+        d.family(&empty.id).await.unwrap(),
+        None,
+        "deleted after retention"
+    );
+    assert!(
+        d.family(&used.id).await.unwrap().is_some(),
+        "a family with tokens stays"
+    );
 }
 
 /// Device grants: round trips in every state, lookups, user-code
