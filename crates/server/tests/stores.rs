@@ -17,35 +17,19 @@ use devauth_server::model::TokenHash;
 use devauth_server::store::open;
 use devauth_server::store::postgres::PgStore;
 use devauth_server::store::redis::RedisFlowStore;
-use devauth_server::store::sqlite::SqliteStore;
-use devauth_server::store::suite::{self, PgTestSchema};
+use devauth_server::store::suite::{self, PgTestSchema, TestBackend, TestStores};
 use devauth_server::store::{DurableStore, FlowStore, StoreError, Stores};
 
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// Whether a TCP service answers; when it does not, either skip (returns
-/// false after printing why) or fail under `DEVAUTH_REQUIRE_SERVICES=1`.
-fn service_up(name: &str, addr: &str) -> bool {
-    let addr: SocketAddr = addr.parse().expect("literal address");
-    if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
-        return true;
-    }
-    if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-        panic!("{name} is not reachable at {addr} and DEVAUTH_REQUIRE_SERVICES=1");
-    }
-    eprintln!("skipping: {name} is not reachable at {addr}");
-    false
-}
 
 fn redis_server_available() -> bool {
     if std::path::Path::new(REDIS_SERVER).exists() {
         return true;
     }
-    if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-        panic!("{REDIS_SERVER} is missing and DEVAUTH_REQUIRE_SERVICES=1");
-    }
+    assert!(
+        !suite::services_required(),
+        "{REDIS_SERVER} is missing and DEVAUTH_REQUIRE_SERVICES=1"
+    );
     eprintln!("skipping: {REDIS_SERVER} is missing");
     false
 }
@@ -54,72 +38,40 @@ fn prefix() -> String {
     format!("devauth-test:{}:", suite::random_hex(6))
 }
 
+/// Runs the whole suite on one combination, in private storage.
+async fn run_suite(backend: TestBackend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(test) = TestStores::open(backend, dir.path()).await else {
+        return;
+    };
+    assert_eq!(test.backend, backend);
+    suite::run_all(&test.stores).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_suite() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stores = SqliteStore::open_stores(&dir.path().join("devauth.db"))
-        .await
-        .expect("open SQLite");
-    suite::run_all(&stores).await;
+    run_suite(TestBackend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_suite() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") {
-        return;
-    }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
-    let store = schema.store();
-    DurableStore::migrate(&store).await.expect("migrate");
-    FlowStore::migrate(&store)
-        .await
-        .expect("migrating twice is a no-op");
-    let stores = Stores {
-        durable: Arc::new(store.clone()),
-        flow: Arc::new(store.clone()),
-    };
-    suite::run_all(&stores).await;
-    store.close().await;
-    drop(schema);
+    run_suite(TestBackend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_and_redis_suite() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") || !service_up("Redis", "127.0.0.1:6379") {
-        return;
-    }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
-    let pg = schema.store();
-    DurableStore::migrate(&pg).await.expect("migrate");
-    let prefix = prefix();
-    let _cleanup = KeysGuard {
-        url: REDIS_URL.into(),
-        prefix: prefix.clone(),
-    };
-    let redis = RedisFlowStore::connect_with_prefix(REDIS_URL, &prefix).expect("redis");
-    FlowStore::migrate(&redis)
-        .await
-        .expect("redis migrate is a no-op");
-    let stores = Stores {
-        durable: Arc::new(pg.clone()),
-        flow: Arc::new(redis.clone()),
-    };
-    suite::run_all(&stores).await;
-    assert!(
-        redis.delete_all().await.expect("cleanup") > 0,
-        "the suite's keys were under the prefix"
-    );
-    pg.close().await;
-    drop(schema);
+    run_suite(TestBackend::PostgresRedis).await;
 }
 
 /// Replicas starting together: every one migrates, each migration is applied once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_concurrent_migrations() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+    if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let store = PgStore::connect_with(schema.options(), 2);
@@ -144,13 +96,50 @@ async fn postgres_concurrent_migrations() {
     drop(schema);
 }
 
+/// Rolling upgrades: a binary that does not know a newer, already applied
+/// migration still starts; one whose applied migration was edited refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrations_tolerate_newer_and_refuse_edited() {
+    if !TestBackend::Postgres.available() {
+        return;
+    }
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
+    let store = schema.store();
+    DurableStore::migrate(&store).await.expect("migrate");
+    sqlx::query(
+        "INSERT INTO devauth_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990001, 'from a newer release', TRUE, '\\x00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("record a newer migration");
+    DurableStore::migrate(&store)
+        .await
+        .expect("an older binary starts on a newer schema");
+
+    sqlx::query("UPDATE devauth_migrations SET checksum = '\\x00' WHERE version = 1")
+        .execute(store.pool())
+        .await
+        .expect("tamper");
+    let err = DurableStore::migrate(&store)
+        .await
+        .expect_err("an edited migration is refused");
+    assert!(matches!(err, StoreError::Other(_)), "got {err:?}");
+    store.close().await;
+    drop(schema);
+}
+
 /// The schema is only in the test schema: `search_path` isolation works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_url_with_search_path_isolates() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") {
+    if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
     let store = PgStore::connect(&schema.url()).expect("url");
     DurableStore::migrate(&store).await.expect("migrate");
     let tables: i64 = sqlx::query_scalar(
@@ -188,30 +177,6 @@ async fn postgres_unreachable_is_unavailable() {
         .await
         .expect_err("nothing listens");
     assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
-}
-
-/// Deletes a test's Redis keys when dropped, even by a failing test.
-struct KeysGuard {
-    url: String,
-    prefix: String,
-}
-
-impl Drop for KeysGuard {
-    fn drop(&mut self) {
-        let (url, prefix) = (self.url.clone(), self.prefix.clone());
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(store) = RedisFlowStore::connect_with_prefix(&url, &prefix) {
-                    let _ = store.delete_all().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
 }
 
 /// A port nobody listens on right now (bound then released).
@@ -403,10 +368,12 @@ async fn open_defaults_to_sqlite() {
 /// Redis goes away, health says which service is down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_postgres_and_redis_and_report_health() {
-    if !service_up("PostgreSQL", "127.0.0.1:5432") || !redis_server_available() {
+    if !TestBackend::Postgres.available() || !redis_server_available() {
         return;
     }
-    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
+    let schema = PgTestSchema::create(&suite::test_database_url())
+        .await
+        .expect("test schema");
     let dir = tempfile::tempdir().expect("temp dir");
 
     let pg_only = open::open(dir.path(), Some(&schema.url()), None)
@@ -443,4 +410,222 @@ async fn open_postgres_and_redis_and_report_health() {
         .expect_err("redis is down");
     assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
     drop(schema);
+}
+
+/// A private PostgreSQL cluster in a temp folder on a spare port (so the
+/// shared server is never disturbed), stopped on drop. As root, it runs as
+/// the `postgres` user (PostgreSQL refuses to run as root).
+struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: u16,
+    as_root: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    /// The newest installed PostgreSQL's `bin` folder.
+    fn find_bin() -> Option<std::path::PathBuf> {
+        let mut bins: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+            .collect();
+        bins.sort();
+        bins.pop()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> bool {
+        let tool = self.bin.join(tool);
+        let mut cmd = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&tool);
+            c
+        } else {
+            Command::new(&tool)
+        };
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Creates and starts a cluster; `None` (reason printed) when PostgreSQL
+    /// binaries are missing, a panic under `DEVAUTH_REQUIRE_SERVICES=1`.
+    fn start() -> Option<Self> {
+        let Some(bin) = Self::find_bin() else {
+            assert!(
+                !suite::services_required(),
+                "no PostgreSQL binaries under /usr/lib/postgresql and DEVAUTH_REQUIRE_SERVICES=1"
+            );
+            eprintln!("skipping: no PostgreSQL binaries under /usr/lib/postgresql");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let as_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if as_root {
+            let chown = Command::new("chown")
+                .args(["postgres:", &dir.path().display().to_string()])
+                .status()
+                .expect("chown");
+            assert!(chown.success(), "chown the temp folder to postgres");
+        }
+        let data = dir.path().join("data");
+        let pg = Self {
+            bin,
+            data,
+            port: spare_port(),
+            as_root,
+            _dir: dir,
+        };
+        let data = pg.data.display().to_string();
+        assert!(
+            pg.run(
+                "initdb",
+                &[
+                    "-D",
+                    &data,
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8"
+                ]
+            ),
+            "initdb"
+        );
+        pg.start_server();
+        Some(pg)
+    }
+
+    fn start_server(&self) {
+        let data = self.data.display().to_string();
+        let socket_dir = self.data.parent().expect("parent").display().to_string();
+        let opts = format!(
+            "-p {} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        assert!(
+            self.run(
+                "pg_ctl",
+                &["-D", &data, "-o", &opts, "-w", "-t", "60", "start"]
+            ),
+            "pg_ctl start"
+        );
+    }
+
+    /// Stops like a crash (no shutdown checkpoint), and waits until it is down.
+    fn crash(&self) {
+        let data = self.data.display().to_string();
+        assert!(
+            self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]),
+            "pg_ctl stop"
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data.display().to_string();
+        self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+/// Crash PostgreSQL mid-flow: calls answer `Unavailable` (no panic, no hang);
+/// start it again: the same store works again by itself and the approval
+/// stored before the crash is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_crashed_and_restarted() {
+    let Some(server) = PrivatePostgres::start() else {
+        return;
+    };
+    let store = PgStore::connect(&server.url()).expect("url");
+    DurableStore::migrate(&store).await.expect("migrate");
+    let grant = suite::sample_grant(suite::T0);
+    store.add_device_grant(&grant).await.expect("add");
+    let approved = grant
+        .clone()
+        .approve("u1".into(), suite::T0.plus_secs(5))
+        .unwrap();
+    assert!(
+        store
+            .update_device_grant(&approved, 0)
+            .await
+            .expect("approve")
+    );
+
+    server.crash();
+    for _ in 0..3 {
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(60),
+            store.device_grant_by_code(&grant.device_code_hash),
+        )
+        .await
+        .expect("a call on a dead server returns instead of hanging");
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "got {outcome:?}"
+        );
+    }
+    let outcome = tokio::time::timeout(Duration::from_secs(60), DurableStore::ping(&store))
+        .await
+        .expect("returns");
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "got {outcome:?}"
+    );
+
+    server.start_server();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if DurableStore::ping(&store).await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the store did not recover after PostgreSQL came back"
+    );
+    let stored = store
+        .device_grant_by_code(&grant.device_code_hash)
+        .await
+        .expect("read after restart")
+        .expect("the approval survived the crash");
+    assert_eq!(stored.state, approved.state);
+    let (_, exchanged) = stored.clone().poll(suite::T0.plus_secs(10));
+    assert!(
+        store
+            .update_device_grant(&exchanged, 1)
+            .await
+            .expect("redeem")
+    );
+    store.close().await;
+}
+
+/// PostgreSQL counters: a replica whose clock lags behind the newest window
+/// counts into it rather than resetting it.
+#[tokio::test]
+async fn postgres_hit_windows_only_move_forward() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(test) = TestStores::open(TestBackend::Postgres, dir.path()).await else {
+        return;
+    };
+    let f = &test.stores.flow;
+    let t = suite::T0;
+    assert_eq!(f.hit("k", 60, t.plus_secs(60)).await.unwrap(), 1);
+    assert_eq!(f.hit("k", 60, t.plus_millis(59_900)).await.unwrap(), 2);
+    assert_eq!(f.hit("k", 60, t.plus_secs(61)).await.unwrap(), 3);
+    assert_eq!(f.hit("k", 60, t.plus_secs(120)).await.unwrap(), 1);
 }

@@ -98,6 +98,9 @@ impl PgStore {
         let mut migrator = Migrator::with_migrations(EMBEDDED.iter().cloned().collect());
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.set_locking(true);
+        // During a rolling upgrade an older replica must still start on a schema
+        // that newer replicas already migrated (migrations only add things).
+        migrator.set_ignore_missing(true);
         migrator
     }
 
@@ -801,7 +804,17 @@ impl DurableStore for PgStore {
                 .execute(&self.pool)
                 .await
                 .map_err(map_err)?;
-            Ok(tokens.rows_affected() + jtis.rows_affected())
+            // Families with no token left, once no access token minted from
+            // them (their `sid`) can still be valid.
+            let families = sqlx::query(
+                "DELETE FROM token_families WHERE created_at <= $1 AND NOT EXISTS \
+                 (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id)",
+            )
+            .bind(now.plus_secs(-super::FAMILY_RETENTION_SECS).millis())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(tokens.rows_affected() + jtis.rows_affected() + families.rows_affected())
         })
         .await
     }
@@ -1050,13 +1063,15 @@ impl FlowStore for PgStore {
         timed(async {
             let window_ms = i64::from(window_secs.max(1)) * 1000;
             let start = now.millis().div_euclid(window_ms) * window_ms;
+            // Windows only move forward: a replica whose clock lags a little
+            // counts its hit in the newer window instead of resetting it.
             let row = sqlx::query(
                 "INSERT INTO rate_hits (key, window_start, window_end, hits) VALUES ($1, $2, $3, 1) \
                  ON CONFLICT (key) DO UPDATE SET \
-                   hits = CASE WHEN rate_hits.window_start = EXCLUDED.window_start \
-                               THEN rate_hits.hits + 1 ELSE 1 END, \
-                   window_start = EXCLUDED.window_start, \
-                   window_end = EXCLUDED.window_end \
+                   hits = CASE WHEN EXCLUDED.window_start > rate_hits.window_start \
+                               THEN 1 ELSE rate_hits.hits + 1 END, \
+                   window_start = GREATEST(rate_hits.window_start, EXCLUDED.window_start), \
+                   window_end = GREATEST(rate_hits.window_end, EXCLUDED.window_end) \
                  RETURNING hits",
             )
             .bind(key)

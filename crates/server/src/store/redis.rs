@@ -8,7 +8,9 @@
 //! * `u:<user code>` — the device-code hash of the grant holding that user code, same TTL.
 //! * `expiring` — a sorted set of device-code hashes by `expires_at`, which
 //!   [`FlowStore::sweep`] drains to report grants that expired while pending
-//!   (each one to exactly one replica); its own TTL keeps it from outliving the grants.
+//!   (each one to exactly one replica) and, once the grace is over, to delete
+//!   them as the SQL backends do (so a mock clock sees the same behaviour);
+//!   its own TTL keeps it from outliving the grants.
 //! * `c:<code hash>` — an authorization code, TTL = its lifetime, taken with `GETDEL`.
 //! * `s:<session hash>` — a browser session, TTL = its lifetime.
 //! * `r:<key>:<window start>` — a rate-limit counter, TTL = rest of its window.
@@ -98,15 +100,34 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 ";
 
-/// `KEYS`: expiry set. `ARGV`: now, batch size, grant key prefix.
-/// Pops hashes due by `now` and returns the grants still stored.
+/// `KEYS`: expiry set. `ARGV`: now, batch size, grant key prefix, user-code
+/// key prefix, grace ms. Pops members due by `now`. A plain member is a grant
+/// reaching `expires_at`: it is returned (for the expiry report) and queued
+/// again as `x:<hash>` for `expires_at` + grace; an `x:` member is a grant
+/// past its grace: it is deleted with its user-code index (as the SQL sweep
+/// does; the TTLs would do it too, in real time). Returns how many members
+/// were popped, and hash, record, hash, record… for the reported grants.
 const SWEEP: &str = r"
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
-  local v = redis.call('GET', ARGV[3] .. id)
-  if v then table.insert(out, v) end
+  if string.sub(id, 1, 2) == 'x:' then
+    local h = string.sub(id, 3)
+    local v = redis.call('GET', ARGV[3] .. h)
+    if v then
+      redis.call('DEL', ARGV[3] .. h)
+      local ukey = ARGV[4] .. cjson.decode(v).uc
+      if redis.call('GET', ukey) == h then redis.call('DEL', ukey) end
+    end
+  else
+    local v = redis.call('GET', ARGV[3] .. id)
+    if v then
+      table.insert(out, id)
+      table.insert(out, v)
+      redis.call('ZADD', KEYS[1], cjson.decode(v).ea + tonumber(ARGV[5]), 'x:' .. id)
+    end
+  end
 end
 return {#ids, out}
 ";
@@ -244,14 +265,14 @@ fn ttl_ms(from: Timestamp, to: Timestamp) -> i64 {
     to.millis_since(from).max(1)
 }
 
-/// Device grant as stored: short names keep a pending grant well under 1 KiB.
+/// Device grant as stored: short names keep a pending grant well under 1 KiB,
+/// and the device-code hash is not repeated (it is in the key).
 /// `v` and `ea` are read by the Lua scripts.
 #[derive(Serialize, Deserialize)]
 struct GrantRecord {
     v: i64,
     ea: i64,
     id: String,
-    dc: String,
     uc: String,
     ci: String,
     sc: String,
@@ -290,7 +311,6 @@ impl GrantRecord {
             v: version,
             ea: g.expires_at.millis(),
             id: g.id.clone(),
-            dc: g.device_code_hash.as_str().to_owned(),
             uc: g.user_code.clone(),
             ci: g.client_id.clone(),
             sc: g.scope.to_string(),
@@ -306,7 +326,7 @@ impl GrantRecord {
         }
     }
 
-    fn into_grant(self) -> StoreResult<DeviceGrant> {
+    fn into_grant(self, device_code_hash: TokenHash) -> StoreResult<DeviceGrant> {
         let state = match (self.st, self.su, self.sa) {
             (0, None, None) => DeviceGrantState::Pending,
             (1, Some(user_id), Some(at)) => DeviceGrantState::Approved {
@@ -327,7 +347,7 @@ impl GrantRecord {
         };
         Ok(DeviceGrant {
             id: self.id,
-            device_code_hash: TokenHash::from_stored(self.dc),
+            device_code_hash,
             user_code: self.uc,
             client_id: self.ci,
             scope: Scope::parse(&self.sc).map_err(|e| decode_err("grant scope", e))?,
@@ -350,10 +370,10 @@ fn encode<T: Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Other(format!("encoding: {e}")))
 }
 
-fn decode_grant(raw: &str) -> StoreResult<DeviceGrant> {
+fn decode_grant(raw: &str, device_code_hash: TokenHash) -> StoreResult<DeviceGrant> {
     serde_json::from_str::<GrantRecord>(raw)
         .map_err(|e| decode_err("device grant", e))?
-        .into_grant()
+        .into_grant(device_code_hash)
 }
 
 /// Authorization code as stored.
@@ -494,23 +514,27 @@ impl FlowStore for RedisFlowStore {
         let key = self.key("g", hash.as_str());
         let raw: Option<String> =
             timed(async move { conn.get(key).await.map_err(map_err) }).await?;
-        raw.as_deref().map(decode_grant).transpose()
+        raw.map(|r| decode_grant(&r, hash.clone())).transpose()
     }
 
     async fn device_grant_by_user_code(&self, user_code: &str) -> StoreResult<Option<DeviceGrant>> {
         let mut conn = self.conn.clone();
         let index = self.key("u", user_code);
         let grant_prefix = self.grant_prefix();
-        let raw: Option<String> = timed(async move {
+        let found: Option<(String, String)> = timed(async move {
             let Some(hash): Option<String> = conn.get(index).await.map_err(map_err)? else {
                 return Ok(None);
             };
-            conn.get(format!("{grant_prefix}{hash}"))
+            let raw: Option<String> = conn
+                .get(format!("{grant_prefix}{hash}"))
                 .await
-                .map_err(map_err)
+                .map_err(map_err)?;
+            Ok(raw.map(|r| (hash, r)))
         })
         .await?;
-        let grant = raw.as_deref().map(decode_grant).transpose()?;
+        let grant = found
+            .map(|(hash, raw)| decode_grant(&raw, TokenHash::from_stored(hash)))
+            .transpose()?;
         // The index may outlive a replaced grant for an instant; trust only a match.
         Ok(grant.filter(|g| g.user_code == user_code))
     }
@@ -670,13 +694,15 @@ impl FlowStore for RedisFlowStore {
                     .arg(now.millis())
                     .arg(SWEEP_BATCH)
                     .arg(self.grant_prefix())
+                    .arg(self.key("u", ""))
+                    .arg(EXPIRED_GRANT_GRACE_MS)
                     .invoke_async(&mut conn)
                     .await
                     .map_err(map_err)
             })
             .await?;
-            for raw in raws {
-                let grant = decode_grant(&raw)?;
+            for pair in raws.chunks_exact(2) {
+                let grant = decode_grant(&pair[1], TokenHash::from_stored(pair[0].clone()))?;
                 if grant.state == DeviceGrantState::Pending && grant.is_expired(now) {
                     expired.push(grant);
                 }

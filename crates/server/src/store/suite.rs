@@ -160,6 +160,7 @@ pub async fn run_all(stores: &Stores) {
     hit_race(stores).await;
     expiry_and_sweep(stores).await;
     user_code_reuse(stores).await;
+    family_retention(stores).await;
 }
 
 /// Both stores answer a ping.
@@ -503,6 +504,43 @@ pub async fn durable_sweep(stores: &Stores) {
     assert!(d.refresh_token(&long.token_hash).await.unwrap().is_some());
 }
 
+/// The durable sweep deletes a family once it has no token left and is older
+/// than [`super::FAMILY_RETENTION_SECS`]; a family with tokens stays. Sweeps
+/// far in the future: run it after the other durable checks.
+pub async fn family_retention(stores: &Stores) {
+    let d = &stores.durable;
+    let base = T0.plus_secs(100_000_000);
+    let mut empty = sample_family(&uniq("fam-empty"));
+    empty.created_at = base;
+    let mut used = sample_family(&uniq("fam-used"));
+    used.created_at = base;
+    d.add_family(&empty).await.unwrap();
+    d.add_family(&used).await.unwrap();
+    let mut token = sample_refresh(&used.id, base);
+    token.expires_at = base.plus_secs(2 * super::FAMILY_RETENTION_SECS);
+    d.add_refresh_token(&token).await.unwrap();
+
+    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS - 1))
+        .await
+        .unwrap();
+    assert!(
+        d.family(&empty.id).await.unwrap().is_some(),
+        "kept until retention ends"
+    );
+    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS))
+        .await
+        .unwrap();
+    assert_eq!(
+        d.family(&empty.id).await.unwrap(),
+        None,
+        "deleted after retention"
+    );
+    assert!(
+        d.family(&used.id).await.unwrap().is_some(),
+        "a family with tokens stays"
+    );
+}
+
 /// Device grants: round trips in every state, lookups, user-code
 /// uniqueness, CAS updates.
 pub async fn device_grants(stores: &Stores) {
@@ -826,10 +864,33 @@ pub async fn expiry_and_sweep(stores: &Stores) {
         "the sweep keeps live grants"
     );
 
-    // Long after, the live grant expires too and is reported.
-    let later = start.plus_secs(1200);
+    // Later, the live grant expires too and is reported.
+    let later = start.plus_secs(1150);
     let swept = f.sweep(later).await.unwrap();
     assert!(swept.iter().any(|g| g.id == live.id));
+    assert!(swept.iter().all(|g| g.id != pending.id));
+
+    // Ten minutes past their expiry, grants are gone (a poll is `invalid_grant`).
+    let much_later = start.plus_secs(600 + 600 + 1);
+    f.sweep(much_later).await.unwrap();
+    for g in [&pending, &approved] {
+        assert_eq!(
+            f.device_grant_by_code(&g.device_code_hash).await.unwrap(),
+            None,
+            "swept once its grace is over"
+        );
+        assert_eq!(
+            f.device_grant_by_user_code(&g.user_code).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        f.device_grant_by_code(&live.device_code_hash)
+            .await
+            .unwrap()
+            .is_some(),
+        "still within its grace"
+    );
 }
 
 /// The user code of an expired grant may be drawn again; a live one may not.
@@ -943,5 +1004,200 @@ impl Drop for PgTestSchema {
             });
         });
         let _ = cleanup.join();
+    }
+}
+
+/// Deletes every Redis key under a prefix when dropped, even by a failing test.
+pub struct RedisKeysGuard {
+    url: String,
+    prefix: String,
+}
+
+impl RedisKeysGuard {
+    /// Guards the keys under `prefix` on the Redis at `url`.
+    pub fn new(url: &str, prefix: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl Drop for RedisKeysGuard {
+    fn drop(&mut self) {
+        let (url, prefix) = (self.url.clone(), self.prefix.clone());
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(store) = super::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
+                {
+                    let _ = store.delete_all().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// The shared test PostgreSQL: `DEVAUTH_TEST_DATABASE_URL`, else 127.0.0.1:5432 db `test`.
+pub fn test_database_url() -> String {
+    std::env::var("DEVAUTH_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The shared test Redis: `DEVAUTH_TEST_REDIS_URL`, else 127.0.0.1:6379.
+pub fn test_redis_url() -> String {
+    std::env::var("DEVAUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+/// Whether `DEVAUTH_REQUIRE_SERVICES=1` (a missing service fails the test).
+pub fn services_required() -> bool {
+    std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1")
+}
+
+/// Whether a TCP service answers at `host:port`. When it does not: prints
+/// why the test skips and returns false, or panics under
+/// `DEVAUTH_REQUIRE_SERVICES=1`.
+pub fn service_up(name: &str, host_port: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let reachable = host_port.to_socket_addrs().ok().is_some_and(|mut addrs| {
+        addrs.any(|a| {
+            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok()
+        })
+    });
+    if !reachable {
+        assert!(
+            !services_required(),
+            "{name} is not reachable at {host_port} and DEVAUTH_REQUIRE_SERVICES=1"
+        );
+        eprintln!("skipping: {name} is not reachable at {host_port}");
+    }
+    reachable
+}
+
+/// `host:port` of a URL, for [`service_up`].
+fn host_port(url: &str, default_port: u16) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(format!("{host}:{}", u.port().unwrap_or(default_port)))
+        })
+        .unwrap_or_else(|| format!("127.0.0.1:{default_port}"))
+}
+
+/// A storage combination for tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    /// One SQLite file.
+    Sqlite,
+    /// PostgreSQL for both stores.
+    Postgres,
+    /// PostgreSQL durable, Redis flow.
+    PostgresRedis,
+}
+
+impl TestBackend {
+    /// Every combination.
+    pub const ALL: [Self; 3] = [Self::Sqlite, Self::Postgres, Self::PostgresRedis];
+
+    /// The combination named by `DEVAUTH_TEST_BACKEND` (`sqlite`, `postgres`,
+    /// `postgres+redis`); SQLite when unset. Lets a whole test suite run on
+    /// each combination: `DEVAUTH_TEST_BACKEND=postgres+redis cargo test …`.
+    pub fn from_env() -> Self {
+        match std::env::var("DEVAUTH_TEST_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => Self::Sqlite,
+            Ok("postgres") => Self::Postgres,
+            Ok("postgres+redis") => Self::PostgresRedis,
+            Ok(other) => {
+                panic!("DEVAUTH_TEST_BACKEND={other}: expected sqlite, postgres or postgres+redis")
+            }
+        }
+    }
+
+    /// `sqlite`, `postgres` or `postgres+redis`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::PostgresRedis => "postgres+redis",
+        }
+    }
+
+    /// Whether its services answer (see [`service_up`]).
+    pub fn available(self) -> bool {
+        match self {
+            Self::Sqlite => true,
+            Self::Postgres => service_up("PostgreSQL", &host_port(&test_database_url(), 5432)),
+            Self::PostgresRedis => {
+                service_up("PostgreSQL", &host_port(&test_database_url(), 5432))
+                    && service_up("Redis", &host_port(&test_redis_url(), 6379))
+            }
+        }
+    }
+}
+
+/// Stores for one test, isolated from every other test: SQLite in
+/// `data_dir`, PostgreSQL in a private schema, Redis under a private prefix,
+/// all removed when this value is dropped.
+pub struct TestStores {
+    /// The stores, migrated.
+    pub stores: Stores,
+    /// The combination.
+    pub backend: TestBackend,
+    _schema: Option<PgTestSchema>,
+    _keys: Option<RedisKeysGuard>,
+}
+
+impl TestStores {
+    /// Opens `backend`; `None` (with the reason printed) when its services are
+    /// absent, a panic instead under `DEVAUTH_REQUIRE_SERVICES=1`.
+    pub async fn open(backend: TestBackend, data_dir: &std::path::Path) -> Option<Self> {
+        if !backend.available() {
+            return None;
+        }
+        let (stores, schema, keys) = match backend {
+            TestBackend::Sqlite => {
+                let stores = super::sqlite::SqliteStore::open_stores(&data_dir.join("devauth.db"))
+                    .await
+                    .expect("open SQLite");
+                (stores, None, None)
+            }
+            TestBackend::Postgres | TestBackend::PostgresRedis => {
+                let schema = PgTestSchema::create(&test_database_url())
+                    .await
+                    .expect("create a test schema");
+                let pg = Arc::new(schema.store());
+                super::DurableStore::migrate(pg.as_ref())
+                    .await
+                    .expect("migrate PostgreSQL");
+                let mut stores = Stores {
+                    durable: pg.clone(),
+                    flow: pg,
+                };
+                let mut keys = None;
+                if backend == TestBackend::PostgresRedis {
+                    let url = test_redis_url();
+                    let prefix = format!("devauth-test:{}:", random_hex(6));
+                    keys = Some(RedisKeysGuard::new(&url, &prefix));
+                    stores.flow = Arc::new(
+                        super::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
+                            .expect("Redis URL"),
+                    );
+                }
+                (stores, Some(schema), keys)
+            }
+        };
+        Some(Self {
+            stores,
+            backend,
+            _schema: schema,
+            _keys: keys,
+        })
     }
 }
