@@ -257,6 +257,8 @@ fn a_devauth_login_is_never_replaced_by_an_import() {
         .env("HOME", &env.home)
         .env("DEVAUTH_HOME", &env.devauth_home)
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
