@@ -114,6 +114,15 @@ impl Sleeper for ThreadSleeper {
     }
 }
 
+/// `at + d`, saturating at the largest date instead of panicking: durations
+/// come from servers (`expires_in`, `interval`) and may be absurd.
+pub fn later(at: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| at.checked_add(d))
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
+}
+
 /// Seconds from `now` to `then`, clamped at zero.
 pub fn secs_until(now: OffsetDateTime, then: OffsetDateTime) -> u64 {
     let d = then - now;
@@ -172,6 +181,13 @@ mod tests {
         flag.cancel();
         let s = ThreadSleeper::new(flag);
         assert_eq!(s.sleep(Duration::from_secs(3600)), Err(Cancelled));
+    }
+
+    #[test]
+    fn later_saturates() {
+        let t = OffsetDateTime::from_unix_timestamp(100).unwrap();
+        assert_eq!(later(t, Duration::from_secs(5)).unix_timestamp(), 105);
+        assert!(later(t, Duration::from_secs(u64::MAX)) > t);
     }
 
     #[test]

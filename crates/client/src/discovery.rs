@@ -141,18 +141,28 @@ pub fn discover(http: &Http, issuer: &str) -> Result<AuthorizationServerMetadata
     })
 }
 
+/// Which endpoints an operation needs besides the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The device authorization endpoint (device flow).
+    pub device: bool,
+    /// The authorization endpoint (`--web`).
+    pub authorization: bool,
+}
+
 /// Resolves endpoints: discovery overlaid with `overrides`. When the overrides
-/// already name everything `needed` requires, discovery is skipped, so
+/// already name everything `needs` asks for, discovery is skipped, so
 /// providers without discovery work.
 pub fn resolve(
     http: &Http,
     issuer: &str,
     overrides: &Endpoints,
-    needs_device: bool,
+    needs: Needs,
 ) -> Result<Endpoints, Error> {
     check_url(issuer)?;
-    let complete =
-        overrides.token.is_some() && (!needs_device || overrides.device_authorization.is_some());
+    let complete = overrides.token.is_some()
+        && (!needs.device || overrides.device_authorization.is_some())
+        && (!needs.authorization || overrides.authorization.is_some());
     let endpoints = if complete {
         overrides.clone()
     } else {
@@ -246,7 +256,11 @@ mod tests {
             device_authorization: Some("http://127.0.0.1:9/device".into()),
             ..Default::default()
         };
-        let e = resolve(&Http::new(), "http://127.0.0.1:9", &flags, true).unwrap();
+        let needs = Needs {
+            device: true,
+            authorization: false,
+        };
+        let e = resolve(&Http::new(), "http://127.0.0.1:9", &flags, needs).unwrap();
         assert_eq!(e, flags);
     }
 }

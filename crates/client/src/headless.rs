@@ -5,7 +5,8 @@
 //! runner (`CI` and friends), a container (`/.dockerenv`,
 //! `/run/.containerenv`), no graphical display on Linux (`DISPLAY`,
 //! `WAYLAND_DISPLAY` both unset), or no terminal on stdin/stderr. `$BROWSER`
-//! set explicitly overrides the display and terminal checks, not SSH or CI.
+//! set explicitly overrides the container, display and terminal checks (dev
+//! containers set it to a helper that opens the host's browser), not SSH or CI.
 
 use std::path::Path;
 
@@ -81,10 +82,14 @@ pub fn detect(probe: &dyn Probe) -> Option<Headless> {
     if let Some(var) = CI_VARS.iter().find(|v| probe.var(v).is_some()) {
         return Some(Headless::Ci(var));
     }
-    if probe.exists(Path::new("/.dockerenv")) || probe.exists(Path::new("/run/.containerenv")) {
+    // An explicit $BROWSER in a container is a forwarding helper (VS Code
+    // dev containers set one); trust it.
+    let explicit_browser = probe.var("BROWSER").is_some();
+    if !explicit_browser
+        && (probe.exists(Path::new("/.dockerenv")) || probe.exists(Path::new("/run/.containerenv")))
+    {
         return Some(Headless::Container);
     }
-    let explicit_browser = probe.var("BROWSER").is_some();
     if cfg!(all(unix, not(target_os = "macos")))
         && !explicit_browser
         && probe.var("DISPLAY").is_none()
@@ -160,6 +165,18 @@ mod tests {
             Some(Headless::Container)
         );
         assert_eq!(detect(&fake(&desktop, &[], false)), Some(Headless::NoTty));
+        assert_eq!(
+            detect(&fake(&[("BROWSER", "/helper.sh")], &["/.dockerenv"], false)),
+            None
+        );
+        assert_eq!(
+            detect(&fake(
+                &[("BROWSER", "x"), ("SSH_CONNECTION", "a b c d")],
+                &[],
+                true
+            )),
+            Some(Headless::Ssh)
+        );
         if cfg!(all(unix, not(target_os = "macos"))) {
             assert_eq!(detect(&fake(&[], &[], true)), Some(Headless::NoDisplay));
             assert_eq!(detect(&fake(&[("BROWSER", "firefox")], &[], true)), None);

@@ -68,6 +68,11 @@ impl Loopback {
             .append_pair("state", state.expose())
             .append_pair("code_challenge", &pkce::challenge_s256(verifier.expose()))
             .append_pair("code_challenge_method", pkce::S256);
+        if scope.split(' ').any(|s| s == "offline_access") {
+            // OIDC Core §11: offline_access needs an explicit consent prompt,
+            // or providers drop it and issue no refresh token.
+            url.query_pairs_mut().append_pair("prompt", "consent");
+        }
         Ok(Self {
             listener,
             redirect_uri,
@@ -256,6 +261,9 @@ mod tests {
         assert_eq!(q["redirect_uri"], lb.redirect_uri());
         assert!(q["redirect_uri"].starts_with("http://127.0.0.1:"));
         assert!(q["state"].len() >= 22);
+        assert!(!q.contains_key("prompt"));
+        let lb = Loopback::prepare("https://id.example/a", "cli", "openid offline_access").unwrap();
+        assert!(lb.url().contains("prompt=consent"));
     }
 
     #[test]

@@ -23,6 +23,7 @@ use devauth_proto::{ErrorCode, ErrorResponse};
 use time::OffsetDateTime;
 
 use crate::Error;
+use crate::clock::later;
 
 /// Longest wait between retries after network failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -63,7 +64,7 @@ impl Poller {
         let interval = interval.unwrap_or(DEFAULT_INTERVAL_SECS).max(1);
         Self {
             interval: Duration::from_secs(interval),
-            deadline: now + Duration::from_secs(expires_in),
+            deadline: later(now, Duration::from_secs(expires_in)),
             failures: 0,
         }
     }
@@ -94,7 +95,9 @@ impl Poller {
                 }
                 ErrorCode::SlowDown => {
                     self.failures = 0;
-                    self.interval += Duration::from_secs(SLOW_DOWN_INCREMENT_SECS);
+                    self.interval = self
+                        .interval
+                        .saturating_add(Duration::from_secs(SLOW_DOWN_INCREMENT_SECS));
                     self.wait(self.interval, now)
                 }
                 ErrorCode::AccessDenied => Step::Stop(Error::Denied),
@@ -114,7 +117,7 @@ impl Poller {
     }
 
     fn wait(&self, wait: Duration, now: OffsetDateTime) -> Step {
-        if now + wait >= self.deadline {
+        if later(now, wait) >= self.deadline {
             Step::Stop(Error::Expired)
         } else {
             Step::Wait(wait)
@@ -203,6 +206,16 @@ mod tests {
             detail: "bad cert".into(),
         });
         assert!(matches!(p.step(tls, t0()), Step::Stop(Error::Tls { .. })));
+    }
+
+    #[test]
+    fn absurd_server_numbers_do_not_panic() {
+        let mut p = Poller::new(Some(u64::MAX), u64::MAX, t0());
+        assert!(matches!(
+            p.start(t0()),
+            Step::Stop(Error::Expired) | Step::Wait(_)
+        ));
+        let _ = p.step(refused(ErrorCode::SlowDown), t0());
     }
 
     #[test]

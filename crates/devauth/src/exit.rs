@@ -93,3 +93,65 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+#[cfg(test)]
+mod tests {
+    use devauth_client::Error;
+    use devauth_proto::{ErrorCode, ErrorResponse};
+
+    use super::*;
+
+    fn code(e: impl std::error::Error + Send + Sync + 'static) -> u8 {
+        classify(&anyhow::Error::new(e).context("while doing something"))
+    }
+
+    #[test]
+    fn client_errors_map_to_design_exit_codes() {
+        assert_eq!(
+            code(Error::NotLoggedIn {
+                profile: "p".into()
+            }),
+            NOT_LOGGED_IN
+        );
+        assert_eq!(
+            code(Error::NeedsLogin {
+                profile: "p".into(),
+                reason: "r".into()
+            }),
+            NOT_LOGGED_IN
+        );
+        assert_eq!(code(Error::Denied), DENIED);
+        assert_eq!(code(Error::Expired), EXPIRED);
+        assert_eq!(
+            code(Error::Unreachable {
+                url: "u".into(),
+                detail: "d".into()
+            }),
+            UNAVAILABLE
+        );
+        assert_eq!(
+            code(Error::oauth(ErrorResponse::new(
+                ErrorCode::ServerError,
+                "x"
+            ))),
+            UNAVAILABLE
+        );
+        assert_eq!(
+            code(Error::oauth(ErrorResponse::new(
+                ErrorCode::InvalidClient,
+                "x"
+            ))),
+            FAILURE
+        );
+        assert_eq!(
+            code(Error::MissingEndpoint {
+                what: "token endpoint",
+                flag: "--token-endpoint"
+            }),
+            USAGE
+        );
+        assert_eq!(code(Error::Cancelled), INTERRUPTED);
+        assert_eq!(code(devauth_client::StoreError::KeyringUnsupported), USAGE);
+        assert_eq!(code(UsageError("x".into())), USAGE);
+    }
+}

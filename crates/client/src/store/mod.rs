@@ -37,6 +37,44 @@
 //! # Ok(()) }
 //! ```
 //!
+//! An importer creates profiles with [`Profile::new`] and a
+//! [`Source::Imported`] source, keeps tool-specific data in
+//! [`Profile::extra`], and plugs its own refresh protocol into
+//! [`crate::session::fresh_access_token`] by implementing
+//! [`crate::session::Renewer`] (return [`crate::Error::RefreshRejected`] for
+//! dead credentials: the session then marks the profile
+//! [`ProfileState::NeedsLogin`] under the lock, and never retries it):
+//!
+//! ```no_run
+//! use devauth_client::store::{Profile, ProfileStore, Source, Tokens};
+//! use devauth_client::session::{Renewer, fresh_access_token};
+//! use devauth_client::clock::{Clock as _, SystemClock};
+//! # fn main() -> Result<(), devauth_client::Error> {
+//! struct KiroRenewer;
+//! impl Renewer for KiroRenewer {
+//!     fn renew(&self, p: &mut Profile, now: time::OffsetDateTime) -> Result<(), devauth_client::Error> {
+//!         // call the tool's refresh endpoint, then update p.tokens (and p.extra)
+//!         # let _ = (p, now);
+//!         Err(devauth_client::Error::RefreshRejected)
+//!     }
+//! }
+//! let store = ProfileStore::open_default()?;
+//! let tokens = Tokens {
+//!     access_token: "…".into(),
+//!     token_type: "Bearer".into(),
+//!     expires_at: None,
+//!     refresh_token: Some("…".into()),
+//!     id_token: None,
+//! };
+//! let mut p = Profile::new("kiro", Source::Imported { tool: "kiro-cli".into() }, tokens, SystemClock.now());
+//! p.extra.insert("region".into(), "us-east-1".into());
+//! store.save(&p)?;
+//! // later (the agent): refresh when less than 5 minutes are left
+//! let fresh = fresh_access_token(&store, "kiro", std::time::Duration::from_secs(300), &SystemClock, &KiroRenewer)?;
+//! # let _ = fresh;
+//! # Ok(()) }
+//! ```
+//!
 //! Only the file backend exists: `DEVAUTH_STORE=keyring` is refused with a
 //! clear error ([`StoreError::KeyringUnsupported`]).
 

@@ -61,6 +61,31 @@ fn one() -> u32 {
     1
 }
 
+impl Profile {
+    /// A new, active profile holding `tokens`, with every optional field
+    /// empty; set `issuer`, `client_id`, `endpoints`, ... afterwards. For
+    /// importers: `Profile::new("kiro", Source::Imported { tool: "kiro-cli".into() }, tokens, now)`.
+    pub fn new(name: &str, source: Source, tokens: Tokens, now: OffsetDateTime) -> Self {
+        Self {
+            version: 1,
+            name: name.to_owned(),
+            issuer: None,
+            client_id: None,
+            account: None,
+            subject: None,
+            scopes: Vec::new(),
+            source,
+            endpoints: Endpoints::default(),
+            tokens,
+            client_secret: None,
+            state: ProfileState::Active,
+            created_at: now,
+            updated_at: now,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
 /// How a profile's credentials were obtained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -133,7 +158,7 @@ impl Tokens {
             token_type: resp.token_type.clone(),
             expires_at: resp
                 .expires_in
-                .map(|s| now + std::time::Duration::from_secs(s)),
+                .map(|s| crate::clock::later(now, std::time::Duration::from_secs(s))),
             refresh_token: resp
                 .refresh_token
                 .clone()
@@ -146,7 +171,7 @@ impl Tokens {
     pub fn is_fresh(&self, now: OffsetDateTime, min_ttl: std::time::Duration) -> bool {
         match self.expires_at {
             None => true,
-            Some(at) => now + min_ttl < at,
+            Some(at) => crate::clock::later(now, min_ttl) < at,
         }
     }
 }

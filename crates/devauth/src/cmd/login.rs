@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use devauth_client::clock::{CancelFlag, Clock as _, SystemClock, ThreadSleeper};
-use devauth_client::discovery::{self, Endpoints};
+use devauth_client::discovery::{self, Endpoints, Needs};
 use devauth_client::headless::{self, SystemProbe};
 use devauth_client::http::Http;
 use devauth_client::loopback::Loopback;
 use devauth_client::screen::{self, Countdown, ScreenOptions};
-use devauth_client::store::{Profile, ProfileState, Source, Tokens};
+use devauth_client::store::{Profile, Source, Tokens};
 use devauth_client::{ProfileStore, account, device, token_input};
 use devauth_proto::Secret;
 use devauth_proto::token::TokenResponse;
@@ -157,27 +157,23 @@ fn new_profile(
     } = origin;
     let acct = account::from_response(resp);
     let scope = resp.scope.as_deref().unwrap_or(requested_scope);
-    Profile {
-        version: 1,
-        name: global.profile.clone(),
-        issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
-        client_id: client_id.map(str::to_owned),
-        account: acct.display,
-        subject: acct.subject,
-        scopes: scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+    let mut p = Profile::new(
+        &global.profile,
         source,
-        endpoints,
-        tokens: Tokens::from_response(resp, now, None),
-        client_secret: None,
-        state: ProfileState::Active,
-        created_at: now,
-        updated_at: now,
-        extra: Default::default(),
-    }
+        Tokens::from_response(resp, now, None),
+        now,
+    );
+    p.issuer = issuer.map(|i| i.trim_end_matches('/').to_owned());
+    p.client_id = client_id.map(str::to_owned);
+    p.account = acct.display;
+    p.subject = acct.subject;
+    p.scopes = scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    p.endpoints = endpoints;
+    p
 }
 
 fn interactive(
@@ -197,25 +193,28 @@ fn interactive(
     }
     let sleeper = ThreadSleeper::new(cancel);
 
-    if args.web {
-        let endpoints = discovery::resolve(&http, issuer, &args.overrides(), false)?;
-        if let Some(resp) = web(args, &http, &endpoints, client_id, &scope, &sleeper)? {
-            return Ok(new_profile(
-                global,
-                Origin {
-                    issuer: Some(issuer),
-                    client_id: Some(client_id),
-                    source: Source::Loopback,
-                    endpoints,
-                    requested_scope: &scope,
-                },
-                &resp,
-                clock.now(),
-            ));
-        }
+    let needs = Needs {
+        device: true,
+        authorization: args.web,
+    };
+    let endpoints = discovery::resolve(&http, issuer, &args.overrides(), needs)?;
+    if args.web
+        && let Some(resp) = web(args, &http, &endpoints, client_id, &scope, &sleeper)?
+    {
+        return Ok(new_profile(
+            global,
+            Origin {
+                issuer: Some(issuer),
+                client_id: Some(client_id),
+                source: Source::Loopback,
+                endpoints,
+                requested_scope: &scope,
+            },
+            &resp,
+            clock.now(),
+        ));
     }
 
-    let endpoints = discovery::resolve(&http, issuer, &args.overrides(), true)?;
     let token_endpoint = endpoints.token()?.to_owned();
     let auth = device::start(&http, &endpoints, client_id, &scope)?;
     let opts = ScreenOptions::detect(args.no_qr);
@@ -313,7 +312,9 @@ fn read_stdin(what: &str) -> anyhow::Result<String> {
 fn with_token(args: &Args, global: &super::Global, clock: &SystemClock) -> anyhow::Result<Profile> {
     let resp = token_input::parse(&read_stdin("--with-token reads the token from stdin")?)?;
     let endpoints = match &args.issuer {
-        Some(issuer) => discovery::resolve(&Http::new(), issuer, &args.overrides(), false)?,
+        Some(issuer) => {
+            discovery::resolve(&Http::new(), issuer, &args.overrides(), Needs::default())?
+        }
         None => {
             let e = args.overrides();
             e.check()?;
@@ -357,7 +358,7 @@ fn client_credentials(
     let scope = args.scope("")?;
     let http = Http::new();
     let endpoints = match &args.issuer {
-        Some(issuer) => discovery::resolve(&http, issuer, &args.overrides(), false)?,
+        Some(issuer) => discovery::resolve(&http, issuer, &args.overrides(), Needs::default())?,
         None if args.token_endpoint.is_some() => {
             let e = args.overrides();
             e.check()?;

@@ -148,6 +148,11 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         )?;
     }
     out.flush()?;
+    if super::token::token_from_env().is_some() {
+        eprintln!(
+            "Note: DEVAUTH_TOKEN is set; `devauth token` and `devauth run` use it instead of this profile."
+        );
+    }
     if usable {
         Ok(ExitCode::SUCCESS)
     } else {
