@@ -46,7 +46,7 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_devauth"));
+        let mut c = Command::new(bin());
         c.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -397,4 +397,13 @@ fn watch_heals_a_needs_login_profile_after_a_new_login() {
     assert_eq!(env.profile("default")["state"]["state"], "active");
     assert_eq!(env.profile("default")["tokens"]["refresh_token"], "ok.w2.0");
     assert_eq!(env.record("default").unwrap()["state"], "active");
+}
+
+/// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy taken right
+/// after building, for machines where several checkouts share one target
+/// folder), else the one cargo built for this test.
+fn bin() -> PathBuf {
+    std::env::var_os("DEVAUTH_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_devauth").into())
 }
