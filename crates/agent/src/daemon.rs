@@ -62,12 +62,21 @@ impl Daemon {
         }
     }
 
-    /// Heals `needs-login` profiles whose source file changed.
-    fn watch_round(&self, watcher: &mut Watcher) -> Option<Report> {
+    /// Which profiles came from which file (re-read after every pass).
+    fn sources(&self) -> HashMap<PathBuf, Vec<String>> {
         let mut by_path: HashMap<PathBuf, Vec<String>> = HashMap::new();
         for (name, path) in self.backend.sources() {
             by_path.entry(path).or_default().push(name);
         }
+        by_path
+    }
+
+    /// Heals `needs-login` profiles whose source file changed.
+    fn watch_round(
+        &self,
+        watcher: &mut Watcher,
+        by_path: &HashMap<PathBuf, Vec<String>>,
+    ) -> Option<Report> {
         let changed = watcher.changed(by_path.keys().map(PathBuf::as_path));
         let mut events = Vec::new();
         for path in changed {
@@ -97,19 +106,24 @@ impl Daemon {
         report: &mut dyn FnMut(&Report),
     ) {
         let mut watcher = Watcher::default();
+        let mut by_path = HashMap::new();
         if watch {
             // prime: what exists now is not a change
-            let _ = self.watch_round(&mut watcher);
+            by_path = self.sources();
+            let _ = self.watch_round(&mut watcher, &by_path);
         }
         while !stop.load(Ordering::SeqCst) {
             report(&self.pass(stop));
+            if watch {
+                by_path = self.sources();
+            }
             let next_pass = Instant::now() + interval;
             let mut next_watch = Instant::now() + WATCH_EVERY;
             while Instant::now() < next_pass && !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(100));
                 if watch && Instant::now() >= next_watch {
                     next_watch = Instant::now() + WATCH_EVERY;
-                    if let Some(r) = self.watch_round(&mut watcher) {
+                    if let Some(r) = self.watch_round(&mut watcher, &by_path) {
                         report(&r);
                         break; // a healed profile is looked at right away
                     }

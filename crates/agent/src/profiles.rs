@@ -85,8 +85,11 @@ fn import_failure(e: ImportError) -> Failure {
 }
 
 fn client_failure(e: &ClientError) -> Failure {
+    let temporary = e.is_transient()
+        || matches!(e, ClientError::Store(_))
+        || matches!(e, ClientError::OAuth { error } if error.error == devauth_proto::ErrorCode::SlowDown);
     Failure {
-        class: if e.is_transient() {
+        class: if temporary {
             FailureClass::Temporary
         } else {
             FailureClass::Permanent

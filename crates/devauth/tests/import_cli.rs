@@ -34,7 +34,7 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_devauth"))
+        Command::new(bin())
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -251,12 +251,14 @@ fn imports_the_aws_sso_cache() {
 fn a_devauth_login_is_never_replaced_by_an_import() {
     let env = Env::new();
     // a profile made by `devauth login --with-token`
-    let out = Command::new(env!("CARGO_BIN_EXE_devauth"))
+    let out = Command::new(bin())
         .args(["login", "--with-token"])
         .env_clear()
         .env("HOME", &env.home)
         .env("DEVAUTH_HOME", &env.devauth_home)
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
@@ -280,4 +282,13 @@ fn a_devauth_login_is_never_replaced_by_an_import() {
         stderr(&out)
     );
     assert_eq!(env.credential("default").unwrap(), before);
+}
+
+/// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy taken right
+/// after building, for machines where several checkouts share one target
+/// folder), else the one cargo built for this test.
+fn bin() -> PathBuf {
+    std::env::var_os("DEVAUTH_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_devauth").into())
 }

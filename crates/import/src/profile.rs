@@ -76,31 +76,17 @@ pub fn apply(p: &mut Profile, cred: &Credential, now: OffsetDateTime) {
 
 /// A new profile `name` holding `cred`.
 pub fn new_profile(name: &str, cred: &Credential, now: OffsetDateTime) -> Profile {
-    let mut p = Profile {
-        version: 1,
-        name: name.to_owned(),
-        issuer: None,
-        client_id: None,
-        account: None,
-        subject: None,
-        scopes: Vec::new(),
-        source: Source::Imported {
-            tool: tool(cred).to_owned(),
-        },
-        endpoints: Default::default(),
-        tokens: Tokens {
-            access_token: Secret::default(),
-            token_type: devauth_proto::token::BEARER.to_owned(),
-            expires_at: None,
-            refresh_token: None,
-            id_token: None,
-        },
-        client_secret: None,
-        state: ProfileState::Active,
-        created_at: now,
-        updated_at: now,
-        extra: Default::default(),
+    let source = Source::Imported {
+        tool: tool(cred).to_owned(),
     };
+    let tokens = Tokens {
+        access_token: Secret::default(),
+        token_type: devauth_proto::token::BEARER.to_owned(),
+        expires_at: None,
+        refresh_token: None,
+        id_token: None,
+    };
+    let mut p = Profile::new(name, source, tokens, now);
     apply(&mut p, cred, now);
     p
 }
