@@ -344,6 +344,7 @@ fn json_shapes_are_the_documented_ones() {
         [
             "access_token",
             "account",
+            "agent",
             "client_id",
             "issuer",
             "logged_in",

@@ -3,12 +3,15 @@
 
 #[path = "../../import/tests/support/fixtures.rs"]
 mod fixtures;
+#[path = "../../import/tests/support/refresh_server.rs"]
+mod refresh_server;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use fixtures::*;
+use refresh_server::RefreshServer;
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -245,6 +248,54 @@ fn imports_the_aws_sso_cache() {
     let out = env.run(&["import", "aws-sso", "--cache-dir", "/nonexistent/cache"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("aws sso login"), "{}", stderr(&out));
+}
+
+/// `devauth token` renews an adopted login with its tool's own wire format
+/// (here AWS SSO OIDC CreateToken), and the next call uses the cached result.
+#[test]
+fn devauth_token_refreshes_an_imported_login_the_tools_way() {
+    let env = Env::new();
+    let server = RefreshServer::start(std::time::Duration::ZERO);
+    aws_cache_file(
+        &env.home.join(".aws/sso/cache"),
+        "corp",
+        "ok.t.0",
+        "2020-01-01T00:00:00Z",
+        "2099-06-01T00:00:00Z",
+    );
+    let out = env.run(&[
+        "import",
+        "aws-sso",
+        "--mode",
+        "own",
+        "--profile",
+        "aws-corp",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let token = |env: &Env| {
+        Command::new(bin())
+            .args(["token", "--profile", "aws-corp"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &env.home)
+            .env("DEVAUTH_HOME", &env.devauth_home)
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", server.url())
+            .output()
+            .unwrap()
+    };
+    let out = token(&env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "at.t.1");
+    assert_eq!(server.stats().by_path.get("/token"), Some(&1));
+    assert_eq!(
+        env.credential("aws-corp").unwrap()["tokens"]["refresh_token"],
+        "ok.t.1"
+    );
+
+    let out = token(&env);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "at.t.1");
+    assert_eq!(server.total(), 1, "a fresh token is not refreshed again");
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub fn profile_json(p: &Profile, store: &ProfileStore, now: OffsetDateTime) -> s
             "expires_in": expires_at.map(|at| secs_until(now, at)),
         },
         "refresh_token": refresh,
+        "agent": devauth_agent::profiles::read_record(store, &p.name),
         "store": { "backend": store.backend(), "path": store.path_of(&p.name) },
         "updated_at": fmt(p.updated_at),
     })
@@ -140,6 +141,16 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             (_, None) => "none".to_owned(),
         };
         writeln!(out, "Refresh token:  {refresh}")?;
+        if let Some(rec) = devauth_agent::profiles::read_record(&store, &p.name) {
+            let mut line = format!("{} (as of {})", rec.state, fmt(rec.updated_at));
+            if let Some(err) = &rec.last_error {
+                line.push_str(&format!("; last error: {err}"));
+            }
+            if let Some(next) = rec.next_attempt {
+                line.push_str(&format!("; next attempt {}", fmt(next)));
+            }
+            writeln!(out, "Agent:          {line}")?;
+        }
         writeln!(
             out,
             "Stored in:      {} ({})",
