@@ -1,0 +1,121 @@
+//! The person's side, in real headless Chromium: `tests/browser/approve.mjs`
+//! (playwright-core) opens the verification page, types the user code, logs
+//! in and presses Approve or Deny.
+//!
+//! Needs `/usr/bin/chromium` (or `DEVAUTH_CHROMIUM`), `node` on PATH and
+//! `node_modules/playwright-core` (`npm ci` at the workspace root). Without
+//! them a test prints why and passes — unless `DEVAUTH_REQUIRE_SERVICES=1`,
+//! when it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::child::Guarded;
+
+/// The longest the browser script may run.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
+
+/// What the person does on the confirm page.
+#[derive(Debug, Clone, Copy)]
+pub enum Choice {
+    Approve,
+    Deny,
+}
+
+impl Choice {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Deny => "deny",
+        }
+    }
+
+    fn result(self) -> &'static str {
+        match self {
+            Self::Approve => "approved",
+            Self::Deny => "denied",
+        }
+    }
+}
+
+/// Node, Chromium and the scripts, all present.
+pub struct Browser {
+    node: PathBuf,
+    chromium: PathBuf,
+    workspace: PathBuf,
+}
+
+impl Browser {
+    /// The tools, or `None` after printing why the test is skipped
+    /// (a panic instead under `DEVAUTH_REQUIRE_SERVICES=1`).
+    pub fn find() -> Option<Self> {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let chromium = std::env::var_os("DEVAUTH_CHROMIUM")
+            .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+        let node = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("node"))
+                .find(|p| p.is_file())
+        });
+        let missing = if !chromium.is_file() {
+            Some(format!("no Chromium at {}", chromium.display()))
+        } else if node.is_none() {
+            Some("no `node` on PATH".to_owned())
+        } else if !workspace.join("node_modules/playwright-core").is_dir() {
+            Some("no node_modules/playwright-core (run `npm ci` at the workspace root)".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = missing {
+            assert!(
+                std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "end-to-end browser test cannot run: {why} (DEVAUTH_REQUIRE_SERVICES=1)"
+            );
+            eprintln!("SKIPPED: end-to-end browser test: {why}");
+            return None;
+        }
+        Some(Self {
+            node: node?,
+            chromium,
+            workspace,
+        })
+    }
+
+    /// Plays the person: enters `user_code` at `verification_uri`, logs in
+    /// as `username`, and approves or denies. Panics unless the script
+    /// reports that exact result.
+    pub fn decide(
+        &self,
+        verification_uri: &str,
+        user_code: &str,
+        username: &str,
+        password: &str,
+        choice: Choice,
+    ) {
+        let child = Command::new(&self.node)
+            .arg(self.workspace.join("tests/browser/approve.mjs"))
+            .args([
+                verification_uri,
+                user_code,
+                username,
+                password,
+                choice.as_str(),
+            ])
+            .env("DEVAUTH_CHROMIUM", &self.chromium)
+            .current_dir(&self.workspace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start node");
+        let mut script = Guarded::new(child, "approve.mjs");
+        let (status, stdout, stderr) = script.wait_exit(SCRIPT_LIMIT);
+        let expected = format!("\"result\":\"{}\"", choice.result());
+        assert!(
+            status.success() && stdout.contains(&expected),
+            "the browser did not {}: {status}\n{stdout}\n{stderr}",
+            choice.as_str()
+        );
+    }
+}
