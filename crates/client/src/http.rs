@@ -72,6 +72,7 @@ impl Http {
             .call()
             .map_err(|e| transport(url, e))?;
         let status = resp.status().as_u16();
+        tracing::debug!(target: "devauth::http", method = "GET", url, status);
         let body = read_body(url, status, resp.body_mut())?;
         if !(200..300).contains(&status) {
             return Err(Error::BadResponse {
@@ -90,6 +91,11 @@ impl Http {
         auth: ClientAuth<'_>,
         form: &[(&str, &str)],
     ) -> Result<OAuthReply<T>, Error> {
+        // Only the grant type is logged from the form: every other field may be a secret.
+        let grant_type = form
+            .iter()
+            .find(|(k, _)| *k == "grant_type")
+            .map(|(_, v)| *v);
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         let mut req = self.agent.post(url).header("Accept", "application/json");
         match auth {
@@ -102,16 +108,30 @@ impl Http {
                 req = req.header("Authorization", basic_header(id, secret.expose()));
             }
         }
-        let mut resp = req.send_form(fields).map_err(|e| transport(url, e))?;
+        let mut resp = req.send_form(fields).map_err(|e| {
+            tracing::debug!(target: "devauth::http", method = "POST", url, grant_type, error = %e, "no answer");
+            transport(url, e)
+        })?;
         let status = resp.status().as_u16();
         let body = read_body(url, status, resp.body_mut())?;
         if (200..300).contains(&status) {
+            tracing::debug!(target: "devauth::http", method = "POST", url, grant_type, status);
             return serde_json::from_str(&body)
                 .map(OAuthReply::Ok)
                 .map_err(|e| not_json(url, status, &e));
         }
         match serde_json::from_str::<ErrorResponse>(&body) {
-            Ok(err) => Ok(OAuthReply::Err(err)),
+            Ok(err) => {
+                tracing::debug!(
+                    target: "devauth::http",
+                    method = "POST",
+                    url,
+                    grant_type,
+                    status,
+                    error = err.error.as_str(),
+                );
+                Ok(OAuthReply::Err(err))
+            }
             Err(_) => Err(Error::BadResponse {
                 url: url.to_owned(),
                 status,

@@ -62,6 +62,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_client_logging();
+    }
     let result = match cli.command {
         Command::Login(args) => cmd::login::run(args, &cli.global),
         Command::Token(args) => cmd::token::run(args, &cli.global),
@@ -76,4 +79,23 @@ fn main() -> ExitCode {
         Command::Admin(args) => cmd::admin::run(args),
     };
     exit::report(result)
+}
+
+/// Client commands log (to stderr, human-readable) only when `DEVAUTH_LOG`
+/// names a filter, e.g. `DEVAUTH_LOG=debug devauth login ...`: no subscriber
+/// is built on the fast path otherwise. `serve` sets up its own JSON logs.
+/// No log event carries a token, code or secret.
+fn init_client_logging() {
+    if std::env::var_os("DEVAUTH_LOG").is_none_or(|v| v.is_empty()) {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .with_env_var("DEVAUTH_LOG")
+        .from_env_lossy();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .without_time()
+        .try_init();
 }

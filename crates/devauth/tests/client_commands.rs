@@ -382,3 +382,35 @@ fn json_shapes_are_the_documented_ones() {
     assert_eq!(keys(&missing), ["logged_in", "profile", "state", "store"]);
     assert_eq!(missing["state"], "not-logged-in");
 }
+
+/// `DEVAUTH_LOG=debug` shows the HTTP exchanges of login and refresh — URLs,
+/// grant types, statuses, OAuth error codes — and never a token or a code.
+#[test]
+fn debug_logs_show_the_exchange_but_no_secret() {
+    let server = Server::start(Config::default());
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(devauth(home.path())
+        .args(["login", "--issuer", &server.url])
+        .env("DEVAUTH_LOG", "debug"));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("devauth::http"), "no debug log: {err}");
+    assert!(err.contains("device_code"), "grant type not logged: {err}");
+    expire_access_token(home.path(), "default");
+    let before = profile_file(home.path(), "default");
+    let (code, token, err2) = run(devauth(home.path())
+        .arg("token")
+        .env("DEVAUTH_LOG", "debug"));
+    assert_eq!(code, 0, "{err2}");
+    assert!(err2.contains("refresh_token"), "refresh not logged: {err2}");
+    let after = profile_file(home.path(), "default");
+    let logs = format!("{err}{err2}");
+    for secret in [
+        token.trim(),
+        before["tokens"]["access_token"].as_str().unwrap(),
+        before["tokens"]["refresh_token"].as_str().unwrap(),
+        after["tokens"]["refresh_token"].as_str().unwrap(),
+    ] {
+        assert!(!secret.is_empty());
+        assert!(!logs.contains(secret), "a secret reached the log: {logs}");
+    }
+}
