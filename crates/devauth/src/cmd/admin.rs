@@ -2,6 +2,9 @@
 //! directly on its storage (same `--data-dir`/`--config` flags and
 //! environment as `devauth serve`), whether or not a server is running.
 //!
+//! `admin migrate` applies pending migrations and exits (an upgrade step
+//! before rolling new replicas out; `serve` also migrates on start).
+//!
 //! Secrets come in on stdin (`user add --password-stdin`) and go out once on
 //! stdout (a confidential client's generated secret); only hashes are stored.
 
@@ -37,6 +40,11 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Apply pending schema migrations to the durable store (SQLite or
+    /// PostgreSQL) and the flow store (nothing to do for Redis, whose keys
+    /// carry their own TTLs), then exit. Safe while replicas run or start:
+    /// PostgreSQL migrations take an advisory lock.
+    Migrate,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -116,10 +124,13 @@ fn format_time(t: devauth_server::model::Timestamp) -> String {
 
 async fn admin(args: Args) -> anyhow::Result<()> {
     let file = args.storage.file_config()?;
-    let (stores, _) = args.storage.open(&file).await?;
+    let (stores, data_dir) = args.storage.open(&file).await?;
     let store = stores.durable.as_ref();
     let now = SystemClock.now();
-    devauth_server::setup::ensure_default_client(store, now).await?;
+    // Migrating writes nothing but the schema.
+    if !matches!(args.command, Command::Migrate) {
+        devauth_server::setup::ensure_default_client(store, now).await?;
+    }
     match args.command {
         Command::User(UserCommand::Add {
             name,
@@ -247,6 +258,7 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 kids.join(", ")
             );
         }
+        Command::Migrate => migrate(&args.storage, &stores, &data_dir).await?,
         Command::Keys(KeysCommand::List) => {
             // Same first-start provisioning as `serve`: never an empty list.
             devauth_server::keys::ensure_current(store, now).await?;
@@ -265,5 +277,38 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `admin migrate`: opening the stores already migrated them; run each
+/// store's (idempotent) migration once more explicitly so the command's
+/// success means "both stores are at the current schema", and say which
+/// backends those were.
+async fn migrate(
+    storage: &StorageArgs,
+    stores: &devauth_server::store::Stores,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let plan = devauth_server::store::open::Plan::resolve(
+        data_dir,
+        storage.database_url.as_deref(),
+        storage.redis_url.as_deref(),
+    )
+    .map_err(|e| UsageError(format!("{e}")))?;
+    stores
+        .durable
+        .migrate()
+        .await
+        .context("cannot migrate the durable store")?;
+    stores
+        .flow
+        .migrate()
+        .await
+        .context("cannot migrate the flow store")?;
+    eprintln!(
+        "devauth admin migrate: up to date (durable={}, flow={})",
+        plan.durable_name(),
+        plan.flow_name()
+    );
     Ok(())
 }

@@ -1,0 +1,487 @@
+//! Shared pieces of the `replicas_*` tests: several real `devauth serve`
+//! processes on one PostgreSQL schema of their own and a private
+//! `redis-server`, plus the HTTP calls a device makes.
+//!
+//! Services that are missing make a test skip (printing why), unless
+//! `DEVAUTH_REQUIRE_SERVICES=1`, which turns that into a failure. Every child
+//! process is killed when its guard drops, also when a test fails.
+
+#![expect(
+    dead_code,
+    reason = "each replicas_* test file uses a different part of this module"
+)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use devauth_server::store::redis::RedisFlowStore;
+use devauth_server::store::suite::PgTestSchema;
+
+/// The PostgreSQL every test gets a private schema in.
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const PG_ADDR: &str = "127.0.0.1:5432";
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+pub const DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Upper bound for anything to happen; a test stuck longer fails instead of hanging.
+pub const PATIENCE: Duration = Duration::from_secs(90);
+/// The password of the users the tests add.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Whether missing services must fail the test instead of skipping it.
+fn required() -> bool {
+    std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1")
+}
+
+/// Prints why the test is skipped, or panics under `DEVAUTH_REQUIRE_SERVICES=1`.
+pub fn skip(why: &str) {
+    assert!(
+        !required(),
+        "cannot run: {why} (DEVAUTH_REQUIRE_SERVICES=1)"
+    );
+    eprintln!("SKIPPED: {why}");
+}
+
+/// The binary under test: `DEVAUTH_TEST_BIN` when set, else Cargo's build.
+pub fn devauth_bin() -> PathBuf {
+    std::env::var_os("DEVAUTH_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_devauth")))
+}
+
+/// A port nobody listens on right now (the kernel's pick).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port()
+}
+
+/// A private PostgreSQL schema, or `None` (after [`skip`]) when PostgreSQL is absent.
+pub fn pg_schema() -> Option<PgTestSchema> {
+    if TcpStream::connect_timeout(&PG_ADDR.parse().unwrap(), Duration::from_secs(2)).is_err() {
+        skip(&format!("PostgreSQL is not reachable at {PG_ADDR}"));
+        return None;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match rt.block_on(PgTestSchema::create(PG_URL)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            skip(&format!("cannot create a PostgreSQL schema: {e}"));
+            None
+        }
+    }
+}
+
+/// A private `redis-server` without persistence on a spare loopback port.
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl Redis {
+    /// Starts one, or `None` (after [`skip`]) when there is no `redis-server`.
+    pub fn start() -> Option<Self> {
+        if !Path::new(REDIS_SERVER).is_file() {
+            skip(&format!("{REDIS_SERVER} is missing"));
+            return None;
+        }
+        let mut r = Self {
+            child: None,
+            port: free_port(),
+        };
+        r.restart();
+        Some(r)
+    }
+
+    /// `redis://` URL of this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the server (again) on the same port and waits until it answers PING.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "redis-server is already running");
+        let child = Command::new(REDIS_SERVER)
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + PATIENCE;
+        while !self.answers() {
+            assert!(Instant::now() < deadline, "redis-server never answered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the server answers a PING.
+    fn answers(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0_u8; 16];
+        s.write_all(b"PING\r\n").is_ok()
+            && s.read(&mut buf)
+                .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+    }
+
+    /// SIGKILL: the data is gone (no persistence).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The backing services of a set of replicas.
+pub struct Backends {
+    pub schema: PgTestSchema,
+    pub redis: Redis,
+    /// `DEVAUTH_HOME` of the replicas (SQLite is not used; the folder must exist).
+    pub home: tempfile::TempDir,
+}
+
+impl Backends {
+    /// A private schema and Redis, or `None` when a service is missing.
+    pub fn start() -> Option<Self> {
+        let schema = pg_schema()?;
+        let redis = Redis::start()?;
+        Some(Self {
+            schema,
+            redis,
+            home: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// `--database-url … --redis-url …`.
+    pub fn storage_args(&self) -> Vec<String> {
+        vec![
+            "--database-url".into(),
+            self.schema.url(),
+            "--redis-url".into(),
+            self.redis.url(),
+        ]
+    }
+
+    /// Runs `devauth admin ARGS` on these stores with `stdin`; returns (exit code, stderr).
+    pub fn admin(&self, args: &[&str], stdin: &str) -> (i32, String) {
+        let mut child = Command::new(devauth_bin())
+            .arg("admin")
+            .args(self.storage_args())
+            .args(args)
+            .env("DEVAUTH_HOME", self.home.path())
+            .env("DEVAUTH_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Adds a user with [`PASSWORD`].
+    pub fn add_user(&self, name: &str) {
+        let (code, err) = self.admin(&["user", "add", name, "--password-stdin"], PASSWORD);
+        assert_eq!(code, 0, "admin user add: {err}");
+    }
+
+    /// Approves `user_code` for `username` straight in the stores, with the
+    /// same Pending → Approved transition the consent page makes.
+    pub fn approve(&self, user_code: &str, username: &str) {
+        use devauth_server::clock::{Clock as _, SystemClock};
+        use devauth_server::store::{DurableStore as _, FlowStore as _};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pg = self.schema.store();
+            let user = pg.user_by_name(username).await.unwrap().expect("user");
+            pg.close().await;
+            let flow = RedisFlowStore::connect(&self.redis.url()).unwrap();
+            let grant = flow
+                .device_grant_by_user_code(&user_code.replace('-', ""))
+                .await
+                .unwrap()
+                .expect("grant");
+            let version = grant.version;
+            let approved = grant.approve(user.id, SystemClock.now()).unwrap();
+            assert!(flow.update_device_grant(&approved, version).await.unwrap());
+        });
+    }
+
+    /// Starts a replica on these stores with `issuer` and extra flags.
+    pub fn replica(&self, issuer: &str, extra: &[&str]) -> Replica {
+        self.replica_on(free_port(), issuer, extra)
+    }
+
+    /// Same, on a given port. The poll interval is 1 s unless `extra` sets one.
+    pub fn replica_on(&self, port: u16, issuer: &str, extra: &[&str]) -> Replica {
+        let mut args = vec![
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--issuer".into(),
+            issuer.to_owned(),
+        ];
+        if !extra.contains(&"--poll-interval") {
+            args.extend(["--poll-interval".into(), "1".into()]);
+        }
+        args.extend(self.storage_args());
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        Replica::start(self.home.path(), &args)
+    }
+}
+
+/// A running `devauth serve`.
+pub struct Replica {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Replica {
+    fn start(home: &Path, args: &[String]) -> Self {
+        let mut child = Command::new(devauth_bin())
+            .arg("serve")
+            .args(args)
+            .env("DEVAUTH_LOG", "warn")
+            .env("DEVAUTH_HOME", home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("devauth serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let base = loop {
+            let line = match rx.recv_timeout(PATIENCE) {
+                Ok(line) => line,
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "devauth serve did not report its address ({e}): {:?}",
+                        lines.lock().unwrap()
+                    );
+                }
+            };
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Self {
+            child,
+            base,
+            stderr: lines,
+        }
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Everything the process wrote on stderr so far.
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// `POST /oauth/device_authorization` for `devauth-cli`.
+    pub fn device_authorization(&self) -> (u16, serde_json::Value) {
+        post(
+            &self.base,
+            "/oauth/device_authorization",
+            &[("client_id", "devauth-cli"), ("scope", "openid profile")],
+        )
+    }
+
+    /// One device-code poll, right now.
+    pub fn poll_now(&self, device_code: &str) -> (u16, serde_json::Value) {
+        post(
+            &self.base,
+            "/oauth/token",
+            &[
+                ("grant_type", DEVICE),
+                ("device_code", device_code),
+                ("client_id", "devauth-cli"),
+            ],
+        )
+    }
+
+    /// `GET /healthz`.
+    pub fn healthz(&self) -> (u16, serde_json::Value) {
+        get(&self.base, "/healthz", None)
+    }
+
+    /// `GET /oauth/userinfo` with a bearer token.
+    pub fn userinfo(&self, access_token: &str) -> (u16, serde_json::Value) {
+        get(&self.base, "/oauth/userinfo", Some(access_token))
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(PATIENCE))
+        .build()
+        .into()
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// A form POST; (status, JSON body or `Null`).
+pub fn post(base: &str, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let mut res = agent()
+        .post(format!("{base}{path}"))
+        .send_form(form.iter().copied())
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, json(&res.body_mut().read_to_string().unwrap()))
+}
+
+/// A GET, optionally with a bearer token; (status, JSON body or `Null`).
+pub fn get(base: &str, path: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = agent().get(format!("{base}{path}"));
+    if let Some(t) = bearer {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut res = req.call().unwrap();
+    let status = res.status().as_u16();
+    (status, json(&res.body_mut().read_to_string().unwrap()))
+}
+
+/// The `error` member of a JSON body.
+pub fn error_of(body: &serde_json::Value) -> &str {
+    body["error"].as_str().unwrap_or("")
+}
+
+/// Node, Chromium and playwright-core, or `None` (after [`skip`]).
+pub struct Browser {
+    node: PathBuf,
+    workspace: PathBuf,
+}
+
+impl Browser {
+    /// Finds the tools.
+    pub fn find() -> Option<Self> {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let chromium = std::env::var_os("DEVAUTH_CHROMIUM")
+            .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+        let node = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("node"))
+                .find(|p| p.is_file())
+        });
+        let why = if !chromium.is_file() {
+            format!("no Chromium at {}", chromium.display())
+        } else if !workspace.join("node_modules/playwright-core").is_dir() {
+            "no node_modules/playwright-core (run `npm ci`)".to_owned()
+        } else if let Some(node) = node {
+            return Some(Self { node, workspace });
+        } else {
+            "no `node` on PATH".to_owned()
+        };
+        skip(&why);
+        None
+    }
+
+    /// Starts `tests/browser/approve.mjs URL USER_CODE USER PASSWORD approve`.
+    pub fn approve(&self, verification_uri: &str, user_code: &str, user: &str) -> Script {
+        let child = Command::new(&self.node)
+            .arg(self.workspace.join("tests/browser/approve.mjs"))
+            .args([verification_uri, user_code, user, PASSWORD, "approve"])
+            .current_dir(&self.workspace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node starts");
+        Script(child)
+    }
+}
+
+/// A running browser script, killed if dropped before it ends.
+pub struct Script(Child);
+
+impl Script {
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+
+    /// Waits (bounded) for the end; (success, stdout + stderr).
+    pub fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.running() {
+            assert!(Instant::now() < deadline, "the browser script hangs");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut out = String::new();
+        if let Some(mut o) = self.0.stdout.take() {
+            let _ = o.read_to_string(&mut out);
+        }
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = e.read_to_string(&mut out);
+        }
+        let ok = self.0.wait().unwrap().success();
+        (ok, out)
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
