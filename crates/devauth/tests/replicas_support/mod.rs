@@ -80,10 +80,13 @@ pub fn pg_schema() -> Option<PgTestSchema> {
     }
 }
 
-/// A private `redis-server` without persistence on a spare loopback port.
+/// A private `redis-server` on a spare loopback port: without persistence,
+/// or with an append-only file synced on every write ([`Redis::start_durable`]).
 pub struct Redis {
     child: Option<Child>,
     pub port: u16,
+    /// Folder of the append-only file, when persistent.
+    aof: Option<tempfile::TempDir>,
 }
 
 impl Redis {
@@ -96,6 +99,23 @@ impl Redis {
         let mut r = Self {
             child: None,
             port: free_port(),
+            aof: None,
+        };
+        r.restart();
+        Some(r)
+    }
+
+    /// Same, keeping every write in an append-only file (fsync always), so a
+    /// SIGKILL loses nothing acknowledged.
+    pub fn start_durable() -> Option<Self> {
+        if !Path::new(REDIS_SERVER).is_file() {
+            skip(&format!("{REDIS_SERVER} is missing"));
+            return None;
+        }
+        let mut r = Self {
+            child: None,
+            port: free_port(),
+            aof: Some(tempfile::tempdir().unwrap()),
         };
         r.restart();
         Some(r)
@@ -109,9 +129,16 @@ impl Redis {
     /// Starts the server (again) on the same port and waits until it answers PING.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis-server is already running");
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut cmd = Command::new(REDIS_SERVER);
+        cmd.args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", ""]);
+        match &self.aof {
+            None => cmd.args(["--appendonly", "no"]),
+            Some(dir) => cmd
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(dir.path()),
+        };
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -163,8 +190,17 @@ pub struct Backends {
 impl Backends {
     /// A private schema and Redis, or `None` when a service is missing.
     pub fn start() -> Option<Self> {
+        Self::with_redis(Redis::start)
+    }
+
+    /// Same, with a Redis that persists every write.
+    pub fn start_durable() -> Option<Self> {
+        Self::with_redis(Redis::start_durable)
+    }
+
+    fn with_redis(start: fn() -> Option<Redis>) -> Option<Self> {
         let schema = pg_schema()?;
-        let redis = Redis::start()?;
+        let redis = start()?;
         Some(Self {
             schema,
             redis,
