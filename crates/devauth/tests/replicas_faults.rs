@@ -145,3 +145,48 @@ fn a_replica_killed_after_approval_leaves_the_flow_to_the_others() {
         "{again}"
     );
 }
+
+#[test]
+fn an_approval_survives_a_redis_restart_when_redis_persists_writes() {
+    let Some(mut backends) = Backends::start_durable() else {
+        return;
+    };
+    backends.add_user("alice");
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let r1 = backends.replica_on(port, &issuer, &[]);
+    let r2 = backends.replica(&issuer, &[]);
+
+    let (status, da) = r1.device_authorization();
+    assert_eq!(status, 200, "{da}");
+    let device_code = da["device_code"].as_str().unwrap();
+    backends.approve(da["user_code"].as_str().unwrap(), "alice");
+
+    backends.redis.kill();
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, body) = r2.poll_now(device_code);
+    assert_eq!(
+        (status, error_of(&body)),
+        (503, "temporarily_unavailable"),
+        "{body}"
+    );
+    backends.redis.restart();
+    for r in [&r1, &r2] {
+        let deadline = Instant::now() + PATIENCE;
+        while r.healthz().0 != 200 {
+            assert!(Instant::now() < deadline, "{} never recovered", r.base);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // The failed poll above may or may not have been stored; either way the
+    // approval is there and is redeemed once.
+    let (status, tokens) = poll_until_decided(&r1, device_code);
+    assert_eq!(status, 200, "the approval survived: {tokens}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, again) = r2.poll_now(device_code);
+    assert_eq!(
+        (status, error_of(&again)),
+        (400, "invalid_grant"),
+        "{again}"
+    );
+}

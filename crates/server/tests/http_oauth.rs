@@ -1,5 +1,9 @@
-//! Every OAuth endpoint over real HTTP against a real SQLite file, with time
-//! driven by a mock clock. Approvals go through the store's Pending →
+//! Every OAuth endpoint over real HTTP, with time driven by a mock clock, on
+//! each storage combination: each test below runs three times, in the
+//! modules `sqlite`, `postgres` and `postgres_redis` (those skip, printing
+//! why, when PostgreSQL or Redis is not reachable, unless
+//! `DEVAUTH_REQUIRE_SERVICES=1`). The outage test closes the SQLite pool and
+//! runs on SQLite only. Approvals go through the store's Pending →
 //! Approved transition, as the consent page does (its browser path is tested
 //! with the pages).
 
@@ -10,7 +14,7 @@ use devauth_server::clock::Clock as _;
 use devauth_server::model::{AuthorizationCode, TokenHash};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
-use support::{T0, TestServer};
+use support::{Backend, T0, TestServer};
 
 const DEVICE: &str = devauth_proto::grant::DEVICE_CODE_GRANT;
 
@@ -31,9 +35,8 @@ fn verify_with_jwks(s: &TestServer, jwt: &str, aud: &str) -> serde_json::Value {
         .claims
 }
 
-#[test]
-fn discovery_documents_advertise_what_is_implemented() {
-    let s = TestServer::start();
+fn discovery_documents_advertise_what_is_implemented(backend: Backend) {
+    let s = TestServer::on(backend);
     let oauth = s.get("/.well-known/oauth-authorization-server");
     let oidc = s.get("/.well-known/openid-configuration");
     assert_eq!(oauth.status, 200);
@@ -90,9 +93,8 @@ fn discovery_documents_advertise_what_is_implemented() {
     );
 }
 
-#[test]
-fn device_flow_pending_then_approved_then_single_use() {
-    let s = TestServer::start();
+fn device_flow_pending_then_approved_then_single_use(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("alice");
     let r = s.post(
         "/oauth/device_authorization",
@@ -177,9 +179,8 @@ fn device_flow_pending_then_approved_then_single_use() {
     .assert_error(400, "invalid_grant");
 }
 
-#[test]
-fn slow_down_grows_the_interval_and_it_is_persisted() {
-    let s = TestServer::start();
+fn slow_down_grows_the_interval_and_it_is_persisted(backend: Backend) {
+    let s = TestServer::on(backend);
     let (dc, uc) = s.device_auth("openid");
     s.poll(&dc).assert_error(400, "authorization_pending");
     s.poll(&dc).assert_error(400, "slow_down");
@@ -193,9 +194,8 @@ fn slow_down_grows_the_interval_and_it_is_persisted() {
     assert_eq!(s.grant_by_user_code(&uc).interval_secs, 15);
 }
 
-#[test]
-fn denied_and_expired_codes() {
-    let s = TestServer::start_with(|c| c.code_ttl_secs = 30);
+fn denied_and_expired_codes(backend: Backend) {
+    let s = TestServer::on_with(backend, |c| c.code_ttl_secs = 30);
     let (dc, uc) = s.device_auth("openid");
     assert_eq!(s.grant_by_user_code(&uc).expires_at, T0.plus_secs(30));
     s.deny(&uc);
@@ -224,9 +224,8 @@ fn denied_and_expired_codes() {
     assert!(!all.contains(&dc));
 }
 
-#[test]
-fn device_authorization_errors() {
-    let s = TestServer::start();
+fn device_authorization_errors(backend: Backend) {
+    let s = TestServer::on(backend);
     let r = s.post("/oauth/device_authorization", &[("client_id", "nobody")]);
     r.assert_error(401, "invalid_client");
     assert!(r.header("www-authenticate").is_some());
@@ -267,9 +266,8 @@ fn device_authorization_errors() {
     assert_eq!(s.grant_by_user_code(&uc).scope.to_string(), "openid");
 }
 
-#[test]
-fn device_authorization_rate_limit_per_ip() {
-    let s = TestServer::start_with(|c| c.device_rate_limit = 2);
+fn device_authorization_rate_limit_per_ip(backend: Backend) {
+    let s = TestServer::on_with(backend, |c| c.device_rate_limit = 2);
     s.device_auth("openid");
     s.device_auth("openid");
     let r = s.post(
@@ -282,9 +280,8 @@ fn device_authorization_rate_limit_per_ip() {
     s.device_auth("openid");
 }
 
-#[test]
-fn refresh_rotates_and_reuse_revokes_the_family() {
-    let s = TestServer::start();
+fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("bob");
     let t = s.login(&user, "openid offline_access");
     let r1 = t["refresh_token"].as_str().unwrap().to_owned();
@@ -307,9 +304,8 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
     assert!(events.iter().any(|e| e.kind == "refresh.reuse_detected"));
 }
 
-#[test]
-fn refresh_retry_within_grace_window_gets_fresh_tokens() {
-    let s = TestServer::start();
+fn refresh_retry_within_grace_window_gets_fresh_tokens(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("carol");
     let t = s.login(&user, "openid offline_access");
     let r1 = t["refresh_token"].as_str().unwrap().to_owned();
@@ -363,9 +359,8 @@ fn add_code(s: &TestServer, code: &str, user_id: &str, redirect: &str, verifier:
         .unwrap();
 }
 
-#[test]
-fn authorization_code_with_pkce() {
-    let s = TestServer::start();
+fn authorization_code_with_pkce(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("dave");
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let redirect = "http://127.0.0.1:49152/callback";
@@ -416,9 +411,8 @@ fn authorization_code_with_pkce() {
     redeem("code-4", redirect, verifier).assert_error(400, "invalid_grant");
 }
 
-#[test]
-fn client_credentials_with_basic_and_post() {
-    let s = TestServer::start();
+fn client_credentials_with_basic_and_post(backend: Backend) {
+    let s = TestServer::on(backend);
     let secret = s.add_confidential("svc", &[GrantType::ClientCredentials], "api:read api:write");
     let r = s.post_auth(
         "/oauth/token",
@@ -493,9 +487,8 @@ fn client_credentials_with_basic_and_post() {
     .assert_error(400, "unauthorized_client");
 }
 
-#[test]
-fn revocation() {
-    let s = TestServer::start();
+fn revocation(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("erin");
     let t = s.login(&user, "openid offline_access");
     let rt = t["refresh_token"].as_str().unwrap();
@@ -540,9 +533,8 @@ fn revocation() {
         .assert_error(400, "invalid_request");
 }
 
-#[test]
-fn introspection() {
-    let s = TestServer::start();
+fn introspection(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("frank");
     let secret = s.add_confidential("rs", &[GrantType::ClientCredentials], "");
     let t = s.login(&user, "openid offline_access");
@@ -592,9 +584,8 @@ fn introspection() {
         .assert_error(401, "invalid_client");
 }
 
-#[test]
-fn userinfo() {
-    let s = TestServer::start();
+fn userinfo(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("grace");
     let r = s.get("/oauth/userinfo");
     r.assert_error(401, "invalid_token");
@@ -642,9 +633,8 @@ fn userinfo() {
         .assert_error(401, "invalid_token");
 }
 
-#[test]
-fn malformed_requests_are_400_never_500() {
-    let s = TestServer::start();
+fn malformed_requests_are_400_never_500(backend: Backend) {
+    let s = TestServer::on(backend);
     for path in [
         "/oauth/token",
         "/oauth/device_authorization",
@@ -730,7 +720,7 @@ fn health_metrics_and_outage() {
     assert!(m.body.contains("devauth_audit_events_total"));
 
     // The database goes away: 503 and temporarily_unavailable, never a 500.
-    s.block_on(s.sqlite.close());
+    s.block_on(s.sqlite.as_ref().expect("a SQLite server").close());
     let h = s.get("/healthz");
     assert_eq!(h.status, 503);
     assert_eq!(h.json()["durable"], "unavailable");
@@ -742,9 +732,8 @@ fn health_metrics_and_outage() {
     s.poll(&dc).assert_error(503, "temporarily_unavailable");
 }
 
-#[test]
-fn concurrent_polls_redeem_an_approval_exactly_once() {
-    let s = TestServer::start();
+fn concurrent_polls_redeem_an_approval_exactly_once(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("heidi");
     let (dc, uc) = s.device_auth("openid offline_access");
     s.approve(&uc, &user);
@@ -775,9 +764,8 @@ fn concurrent_polls_redeem_an_approval_exactly_once() {
     }
 }
 
-#[test]
-fn concurrent_authorization_code_redemptions_succeed_once() {
-    let s = TestServer::start();
+fn concurrent_authorization_code_redemptions_succeed_once(backend: Backend) {
+    let s = TestServer::on(backend);
     let user = s.add_user("ivan");
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let redirect = "http://localhost:50000/callback";
@@ -813,3 +801,45 @@ fn concurrent_authorization_code_redemptions_succeed_once() {
         "{statuses:?}"
     );
 }
+
+/// Expands each named test into one `#[test]` per storage combination.
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if super::Backend::Postgres.available() {
+                    super::$name(super::Backend::Postgres)
+                }
+            })*
+        }
+        mod postgres_redis {
+            $(#[test] fn $name() {
+                if super::Backend::PostgresRedis.available() {
+                    super::$name(super::Backend::PostgresRedis)
+                }
+            })*
+        }
+    };
+}
+
+on_each_backend!(
+    discovery_documents_advertise_what_is_implemented,
+    device_flow_pending_then_approved_then_single_use,
+    slow_down_grows_the_interval_and_it_is_persisted,
+    denied_and_expired_codes,
+    device_authorization_errors,
+    device_authorization_rate_limit_per_ip,
+    refresh_rotates_and_reuse_revokes_the_family,
+    refresh_retry_within_grace_window_gets_fresh_tokens,
+    authorization_code_with_pkce,
+    client_credentials_with_basic_and_post,
+    revocation,
+    introspection,
+    userinfo,
+    malformed_requests_are_400_never_500,
+    concurrent_polls_redeem_an_approval_exactly_once,
+    concurrent_authorization_code_redemptions_succeed_once,
+);

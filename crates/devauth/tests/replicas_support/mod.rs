@@ -13,6 +13,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -79,10 +80,13 @@ pub fn pg_schema() -> Option<PgTestSchema> {
     }
 }
 
-/// A private `redis-server` without persistence on a spare loopback port.
+/// A private `redis-server` on a spare loopback port: without persistence,
+/// or with an append-only file synced on every write ([`Redis::start_durable`]).
 pub struct Redis {
     child: Option<Child>,
     pub port: u16,
+    /// Folder of the append-only file, when persistent.
+    aof: Option<tempfile::TempDir>,
 }
 
 impl Redis {
@@ -95,6 +99,23 @@ impl Redis {
         let mut r = Self {
             child: None,
             port: free_port(),
+            aof: None,
+        };
+        r.restart();
+        Some(r)
+    }
+
+    /// Same, keeping every write in an append-only file (fsync always), so a
+    /// SIGKILL loses nothing acknowledged.
+    pub fn start_durable() -> Option<Self> {
+        if !Path::new(REDIS_SERVER).is_file() {
+            skip(&format!("{REDIS_SERVER} is missing"));
+            return None;
+        }
+        let mut r = Self {
+            child: None,
+            port: free_port(),
+            aof: Some(tempfile::tempdir().unwrap()),
         };
         r.restart();
         Some(r)
@@ -108,9 +129,16 @@ impl Redis {
     /// Starts the server (again) on the same port and waits until it answers PING.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis-server is already running");
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut cmd = Command::new(REDIS_SERVER);
+        cmd.args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", ""]);
+        match &self.aof {
+            None => cmd.args(["--appendonly", "no"]),
+            Some(dir) => cmd
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(dir.path()),
+        };
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -162,8 +190,17 @@ pub struct Backends {
 impl Backends {
     /// A private schema and Redis, or `None` when a service is missing.
     pub fn start() -> Option<Self> {
+        Self::with_redis(Redis::start)
+    }
+
+    /// Same, with a Redis that persists every write.
+    pub fn start_durable() -> Option<Self> {
+        Self::with_redis(Redis::start_durable)
+    }
+
+    fn with_redis(start: fn() -> Option<Redis>) -> Option<Self> {
         let schema = pg_schema()?;
-        let redis = Redis::start()?;
+        let redis = start()?;
         Some(Self {
             schema,
             redis,
@@ -269,7 +306,7 @@ pub struct Replica {
 }
 
 impl Replica {
-    fn start(home: &Path, args: &[String]) -> Self {
+    pub fn start(home: &Path, args: &[String]) -> Self {
         let mut child = Command::new(devauth_bin())
             .arg("serve")
             .args(args)
@@ -483,5 +520,136 @@ impl Drop for Script {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A private PostgreSQL server (initdb in a temporary folder, trust auth, no
+/// fsync) on a spare loopback port, run as the `postgres` user: one the test
+/// may stop and start again, unlike the shared one.
+pub struct PrivatePostgres {
+    child: Option<Child>,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    uid: u32,
+    gid: u32,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    /// Creates and starts one, or `None` (after [`skip`]) when this machine
+    /// has no PostgreSQL binaries or the test does not run as root (needed to
+    /// run the server as `postgres`).
+    pub fn start() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| {
+                versions
+                    .filter_map(Result::ok)
+                    .map(|v| v.path().join("bin"))
+                    .find(|b| b.join("initdb").is_file() && b.join("postgres").is_file())
+            });
+        let Some(bin) = bin else {
+            skip("no /usr/lib/postgresql/*/bin/initdb for a private PostgreSQL");
+            return None;
+        };
+        let id = |args: &[&str]| -> Option<u32> {
+            let out = Command::new("id").args(args).output().ok()?;
+            String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+        };
+        if id(&["-u"]) != Some(0) {
+            eprintln!("SKIPPED: a private PostgreSQL needs root (to run it as `postgres`)");
+            return None;
+        }
+        let (Some(uid), Some(gid)) = (id(&["-u", "postgres"]), id(&["-g", "postgres"])) else {
+            skip("no `postgres` user for a private PostgreSQL");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        let out = Command::new(bin.join("initdb"))
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .uid(uid)
+            .gid(gid)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut pg = Self {
+            child: None,
+            bin,
+            dir,
+            uid,
+            gid,
+            port: free_port(),
+        };
+        pg.restart();
+        Some(pg)
+    }
+
+    /// URL of its `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the server (again) on the same port and data, and waits until
+    /// it answers a query.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "PostgreSQL is already running");
+        let child = Command::new(self.bin.join("postgres"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(self.dir.path())
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .uid(self.uid)
+            .gid(self.gid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres starts");
+        self.child = Some(child);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        rt.block_on(async {
+            use devauth_server::store::DurableStore as _;
+            let store = devauth_server::store::postgres::PgStore::connect(&self.url()).unwrap();
+            while store.ping().await.is_err() {
+                assert!(Instant::now() < deadline, "PostgreSQL never answered");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            store.close().await;
+        });
+    }
+
+    /// Fast shutdown (SIGINT: open sessions are cut, data is kept), waited for.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + PATIENCE;
+            while c.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
