@@ -40,10 +40,11 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Apply pending schema migrations to the durable store (SQLite or
-    /// PostgreSQL) and the flow store (nothing to do for Redis, whose keys
-    /// carry their own TTLs), then exit. Safe while replicas run or start:
-    /// PostgreSQL migrations take an advisory lock.
+    /// Apply pending schema migrations, then exit.
+    ///
+    /// Migrates the durable store (SQLite or PostgreSQL) and the flow store
+    /// (nothing to do for Redis, whose keys carry their own TTLs). Safe while
+    /// replicas run or start: PostgreSQL migrations take an advisory lock.
     Migrate,
 }
 
