@@ -10,7 +10,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use client_support::{devauth, run};
+use client_support::{Config, Server, devauth, expire_access_token, run};
 use serde_json::Value;
 
 /// A private session bus with an unlocked gnome-keyring on it; both
@@ -346,6 +346,42 @@ fn keyring_holds_the_secrets_when_a_secret_service_answers() {
         backends,
         [("f".into(), "file".into()), ("k".into(), "keyring".into())]
     );
+}
+
+#[test]
+fn a_device_flow_login_in_the_keyring_refreshes_in_place() {
+    let Some(kr) = start_keyring() else { return };
+    let server = Server::start(Config::default());
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(kr
+        .devauth(home.path())
+        .args(["login", "--issuer", &server.url]));
+    assert_eq!(code, 0, "{err}");
+    let (code, first, err) = run(kr.devauth(home.path()).arg("token"));
+    assert_eq!(code, 0, "{err}");
+    let first = first.trim().to_owned();
+    assert!(server.is_valid_access(&first));
+    assert!(files_containing(home.path(), &first).is_empty());
+
+    // expired: `token` refreshes under the lock and writes back to the keyring
+    expire_access_token(home.path(), "default");
+    let (code, second, err) = run(kr.devauth(home.path()).arg("token"));
+    assert_eq!(code, 0, "{err}");
+    let second = second.trim().to_owned();
+    assert_ne!(first, second);
+    assert!(server.is_valid_access(&second));
+    assert!(kr.lookup("default").is_some_and(|s| s.contains(&second)));
+    assert!(files_containing(home.path(), &second).is_empty());
+    let v = status_json(kr.devauth(home.path()), "default");
+    assert_eq!(v["store"]["backend"], "keyring");
+    assert_eq!(v["access_token"]["valid"], true);
+
+    // logout revokes with the secrets read from the keyring, then deletes them
+    let (code, _, err) = run(kr.devauth(home.path()).arg("logout"));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("revoked"), "{err}");
+    assert!(!server.is_valid_access(&second));
+    assert_eq!(kr.lookup("default"), None);
 }
 
 #[test]
