@@ -306,17 +306,24 @@ fn files_are_0600_in_a_0700_folder() {
     assert_eq!(mode(&home.join("profiles/default.lock")), 0o600);
 }
 
+/// Without a session bus, a forced keyring is one clear error and nothing
+/// is written (client_keyring.rs tests a real Secret Service).
 #[test]
-fn keyring_store_is_refused_clearly() {
+fn keyring_store_is_refused_clearly_without_a_session_bus() {
     let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("in.txt");
+    std::fs::write(&input, "raw-token-kr\n").unwrap();
     let (code, _, err) = run(devauth(home.path())
-        .arg("token")
-        .env("DEVAUTH_STORE", "keyring"));
-    assert_eq!(code, 2, "{err}");
+        .args(["login", "--with-token"])
+        .env("DEVAUTH_STORE", "keyring")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(std::fs::File::open(&input).unwrap()));
+    assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("DEVAUTH_STORE=keyring is not supported"),
+        err.contains("OS keyring") && err.contains("DEVAUTH_STORE=file"),
         "{err}"
     );
+    assert!(!home.path().join("profiles/default.json").exists());
 }
 
 #[test]

@@ -1,17 +1,36 @@
-//! The file backend: one 0600 JSON file per profile in a 0700 folder,
-//! atomic replacement, and a sidecar lock file per profile.
+//! The profile files: one 0600 JSON file per profile in a 0700 folder,
+//! atomic replacement, and a sidecar lock file per profile. A file holds the
+//! secrets itself, or the marker `"secrets": "keyring"` when they are in the
+//! OS keyring (see [`super::keyring`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use super::{Profile, StoreError, validate_name};
+use super::keyring::{self, Secrets};
+use super::{Backend, Profile, StoreError, validate_name};
+
+/// The file key that says where the secrets are.
+const SECRETS_KEY: &str = "secrets";
 
 /// The profile folder.
 #[derive(Debug, Clone)]
 pub struct ProfileStore {
     dir: PathBuf,
+    placement: Placement,
+}
+
+/// Where saves put the secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// No choice made (a reader, or a store opened on a path): existing
+    /// profiles keep their backend, new ones go to the file.
+    Keep,
+    /// Chosen automatically: new profiles go there, existing ones stay.
+    Auto(Backend),
+    /// Forced by `DEVAUTH_STORE`: every save goes there.
+    Forced(Backend),
 }
 
 impl ProfileStore {
@@ -24,21 +43,38 @@ impl ProfileStore {
             fs::set_permissions(d, fs::Permissions::from_mode(0o700))
                 .map_err(|e| StoreError::io(d, e))?;
         }
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            placement: Placement::Keep,
+        })
     }
 
-    /// Opens the store where the environment says: `DEVAUTH_STORE` is
-    /// checked, then `DEVAUTH_HOME` or the XDG data folder is used.
+    /// Opens the store where the environment says and picks the backend
+    /// for new profiles: `DEVAUTH_STORE=file|keyring` forces one
+    /// (`keyring` fails with [`StoreError::Keyring`] when no Secret Service
+    /// answers); unset, the keyring is used when one answers within
+    /// [`keyring::PROBE_TIMEOUT`], else the file. `DEVAUTH_HOME` or the XDG
+    /// data folder is used.
     pub fn open_default() -> Result<Self, StoreError> {
-        super::home::check_backend()?;
-        Self::open(&super::home::data_home()?)
+        let forced = super::home::check_backend()?.is_some();
+        let backend = super::select_backend()?;
+        let placement = if forced {
+            Placement::Forced(backend)
+        } else {
+            Placement::Auto(backend)
+        };
+        let mut store = Self::open(&super::home::data_home()?)?;
+        store.placement = placement;
+        Ok(store)
     }
 
-    /// The store's location without creating anything (for read-only
-    /// callers: `devauth token` on a machine where nobody logged in).
+    /// The store's location without creating anything and without contacting
+    /// the keyring (for readers: `devauth token`). Saves keep each profile's
+    /// backend; new profiles go to the file.
     pub fn at(home: &Path) -> Self {
         Self {
             dir: home.join("profiles"),
+            placement: Placement::Keep,
         }
     }
 
@@ -47,9 +83,25 @@ impl ProfileStore {
         &self.dir
     }
 
-    /// Which backend this is (`file`), for `devauth status`.
+    /// The backend new profiles get (`file` or `keyring`), for `devauth
+    /// status` and `profiles`.
     pub fn backend(&self) -> &'static str {
-        "file"
+        self.new_backend().as_str()
+    }
+
+    fn new_backend(&self) -> Backend {
+        match self.placement {
+            Placement::Keep => Backend::File,
+            Placement::Auto(b) | Placement::Forced(b) => b,
+        }
+    }
+
+    /// Where profile `name`'s secrets are, read from its file alone (no
+    /// keyring call); `Ok(None)` when there is no such profile.
+    pub fn backend_of(&self, name: &str) -> Result<Option<Backend>, StoreError> {
+        validate_name(name)?;
+        let path = self.path_of(name);
+        Ok(read_value(&path)?.map(|v| marker(&v)))
     }
 
     /// The file that holds profile `name`.
@@ -66,12 +118,16 @@ impl ProfileStore {
     pub fn load(&self, name: &str) -> Result<Option<Profile>, StoreError> {
         validate_name(name)?;
         let path = self.path_of(name);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::io(path, e)),
+        let Some(mut value) = read_value(&path)? else {
+            return Ok(None);
         };
-        parse(&path, &bytes).map(Some)
+        if marker(&value) == Backend::Keyring {
+            let secrets = keyring::read(name)?.ok_or_else(|| StoreError::Keyring {
+                detail: format!("the entry of profile `{name}` is missing from the keyring"),
+            })?;
+            merge_secrets(&mut value, secrets);
+        }
+        parse(&path, value).map(Some)
     }
 
     /// Writes a profile atomically, taking its lock for the write.
@@ -173,7 +229,41 @@ impl ProfileLock<'_> {
         }
         let dir = &self.store.dir;
         let path = self.store.path_of(&self.name);
-        let json = serde_json::to_vec_pretty(profile).map_err(|e| StoreError::Corrupt {
+        let mut value = serde_json::to_value(profile).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            detail: format!("cannot serialise: {}", e.classify_name()),
+        })?;
+        let current = self.current_backend()?;
+        let target = match (self.store.placement, current) {
+            (Placement::Forced(b), _) => b,
+            (_, Some(b)) => b,
+            (_, None) => self.store.new_backend(),
+        };
+        let target = match target {
+            Backend::File => Backend::File,
+            Backend::Keyring => match keyring::write(&self.name, &take_secrets(&mut value)) {
+                Ok(()) => Backend::Keyring,
+                // A new profile under the automatic choice: the keyring
+                // answered the probe but refuses now (locked, gone); the
+                // file still keeps the login.
+                Err(_)
+                    if current.is_none() && matches!(self.store.placement, Placement::Auto(_)) =>
+                {
+                    value = serde_json::to_value(profile).map_err(|e| StoreError::Corrupt {
+                        path: path.clone(),
+                        detail: format!("cannot serialise: {}", e.classify_name()),
+                    })?;
+                    Backend::File
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        if target == Backend::Keyring
+            && let Some(obj) = value.as_object_mut()
+        {
+            obj.insert(SECRETS_KEY.into(), Backend::Keyring.as_str().into());
+        }
+        let json = serde_json::to_vec_pretty(&value).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
             detail: format!("cannot serialise: {}", e.classify_name()),
         })?;
@@ -194,11 +284,31 @@ impl ProfileLock<'_> {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
+        if current == Some(Backend::Keyring) && target == Backend::File {
+            // Moved to the file (DEVAUTH_STORE=file): drop the old copy.
+            // Best effort: the move is what DEVAUTH_STORE=file is for when
+            // the keyring stopped answering, and the file is written already.
+            let _ = keyring::delete(&self.name);
+        }
         Ok(())
     }
 
-    /// Deletes the profile file; `Ok(false)` when there was none.
+    /// Where the locked profile's secrets are now (its file's marker); a
+    /// damaged file counts as none, so a new login can replace it.
+    fn current_backend(&self) -> Result<Option<Backend>, StoreError> {
+        match self.store.backend_of(&self.name) {
+            Err(StoreError::Corrupt { .. }) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Deletes the profile: its keyring entry when it has one, then its
+    /// file; `Ok(false)` when there was none. When the keyring does not
+    /// answer, nothing is deleted (so the secret is not left behind unseen).
     pub fn delete(&self) -> Result<bool, StoreError> {
+        if self.current_backend()? == Some(Backend::Keyring) {
+            keyring::delete(&self.name)?;
+        }
         let path = self.store.path_of(&self.name);
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
@@ -223,16 +333,85 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, StoreError> {
+/// Reads a profile file as JSON; `Ok(None)` when it does not exist.
+fn read_value(path: &Path) -> Result<Option<serde_json::Value>, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
     // Only the position and category: serde's message may quote a token.
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            path: path.to_owned(),
+            detail: format!(
+                "{} error at line {}, column {}",
+                e.classify_name(),
+                e.line(),
+                e.column()
+            ),
+        })
+}
+
+/// Where a profile file says its secrets are.
+fn marker(value: &serde_json::Value) -> Backend {
+    match value.get(SECRETS_KEY).and_then(|v| v.as_str()) {
+        Some("keyring") => Backend::Keyring,
+        _ => Backend::File,
+    }
+}
+
+/// Removes the secrets from a serialised profile and returns them.
+fn take_secrets(value: &mut serde_json::Value) -> Secrets {
+    fn take(
+        obj: Option<&mut serde_json::Map<String, serde_json::Value>>,
+        key: &str,
+    ) -> Option<devauth_proto::Secret> {
+        obj.and_then(|o| o.remove(key))
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+    let mut tokens = value.get_mut("tokens").and_then(|t| t.as_object_mut());
+    let access = take(tokens.as_deref_mut(), "access_token");
+    let refresh_token = take(tokens.as_deref_mut(), "refresh_token");
+    let id_token = take(tokens, "id_token");
+    let client_secret = take(value.as_object_mut(), "client_secret");
+    Secrets {
+        access_token: access.unwrap_or_else(|| devauth_proto::Secret::new("")),
+        refresh_token,
+        id_token,
+        client_secret,
+    }
+}
+
+/// Puts keyring secrets back into a serialised profile.
+fn merge_secrets(value: &mut serde_json::Value, secrets: Secrets) {
+    let to_value = |s: &devauth_proto::Secret| serde_json::to_value(s).unwrap_or_default();
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove(SECRETS_KEY);
+        if let Some(cs) = &secrets.client_secret {
+            obj.insert("client_secret".into(), to_value(cs));
+        }
+        let tokens = obj
+            .entry("tokens")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(t) = tokens.as_object_mut() {
+            t.insert("access_token".into(), to_value(&secrets.access_token));
+            if let Some(r) = &secrets.refresh_token {
+                t.insert("refresh_token".into(), to_value(r));
+            }
+            if let Some(i) = &secrets.id_token {
+                t.insert("id_token".into(), to_value(i));
+            }
+        }
+    }
+}
+
+fn parse(path: &Path, value: serde_json::Value) -> Result<Profile, StoreError> {
+    // Only the category: serde's message may quote a token.
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt {
         path: path.to_owned(),
-        detail: format!(
-            "{} error at line {}, column {}",
-            e.classify_name(),
-            e.line(),
-            e.column()
-        ),
+        detail: format!("{} error in its fields", e.classify_name()),
     })
 }
 
@@ -355,6 +534,41 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(store.load("n").unwrap().unwrap().extra["count"], 80);
+    }
+
+    #[test]
+    fn secrets_split_off_and_merge_back() {
+        let mut p = sample("s", "acc-1");
+        p.tokens.id_token = Some(Secret::new("id-1"));
+        p.client_secret = Some(Secret::new("cs-1"));
+        let mut v = serde_json::to_value(&p).unwrap();
+        let secrets = take_secrets(&mut v);
+        let text = v.to_string();
+        for s in ["acc-1", "r1", "id-1", "cs-1"] {
+            assert!(!text.contains(s), "{s} left in {text}");
+        }
+        assert_eq!(secrets.access_token.expose(), "acc-1");
+        assert_eq!(secrets.refresh_token.as_ref().unwrap().expose(), "r1");
+        v.as_object_mut()
+            .unwrap()
+            .insert(SECRETS_KEY.into(), "keyring".into());
+        assert_eq!(marker(&v), Backend::Keyring);
+        merge_secrets(&mut v, secrets);
+        assert_eq!(marker(&v), Backend::File);
+        assert_eq!(parse(Path::new("x"), v).unwrap(), p);
+    }
+
+    #[test]
+    fn stores_opened_on_a_path_never_use_the_keyring() {
+        // no D-Bus involved: `open`/`at` keep the file for new profiles
+        let home = tempfile::tempdir().unwrap();
+        let store = ProfileStore::open(home.path()).unwrap();
+        assert_eq!(store.backend(), "file");
+        store.save(&sample("p", "tok")).unwrap();
+        assert_eq!(store.backend_of("p").unwrap(), Some(Backend::File));
+        assert_eq!(store.backend_of("none").unwrap(), None);
+        let on_disk = fs::read_to_string(store.path_of("p")).unwrap();
+        assert!(on_disk.contains("tok") && !on_disk.contains("secrets"));
     }
 
     #[test]

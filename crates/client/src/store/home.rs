@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::StoreError;
+use super::{Backend, StoreError};
 
 /// The environment variable that moves every client file under one folder.
 pub const HOME_ENV: &str = "DEVAUTH_HOME";
@@ -20,12 +20,14 @@ pub fn data_home() -> Result<PathBuf, StoreError> {
     Ok(strategy.data_dir().join("devauth"))
 }
 
-/// Checks `DEVAUTH_STORE`: unset, empty or `file` are fine.
-pub fn check_backend() -> Result<(), StoreError> {
+/// Checks `DEVAUTH_STORE` without contacting anything: `Ok(None)` when
+/// unset or empty (automatic choice), `Ok(Some(..))` when it forces one.
+pub fn check_backend() -> Result<Option<Backend>, StoreError> {
     match std::env::var(STORE_ENV) {
-        Err(_) => Ok(()),
-        Ok(v) if v.is_empty() || v == "file" => Ok(()),
-        Ok(v) if v == "keyring" => Err(StoreError::KeyringUnsupported),
+        Err(_) => Ok(None),
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) if v == "file" => Ok(Some(Backend::File)),
+        Ok(v) if v == "keyring" => Ok(Some(Backend::Keyring)),
         Ok(v) => Err(StoreError::UnknownBackend(crate::error::sanitize(&v))),
     }
 }

@@ -75,11 +75,27 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Only the file backend exists: `DEVAUTH_STORE=keyring` is refused with a
-//! clear error ([`StoreError::KeyringUnsupported`]).
+//! # Where the secrets live
+//!
+//! The profile file always exists: it is the index and holds everything but
+//! the secrets. The secrets (access, refresh and ID token, client secret) are
+//! either in that file too ([`Backend::File`]) or in the OS keyring
+//! ([`Backend::Keyring`], one Secret Service entry per profile, see
+//! [`keyring`]); then the file carries `"secrets": "keyring"` and no secret.
+//! Reading a file-backed profile never touches D-Bus, so `devauth token`
+//! stays fast. The lock and the atomic file write are the same for both.
+//!
+//! Which backend a *new* profile gets ([`ProfileStore::open_default`]):
+//! `DEVAUTH_STORE=file` → file; `DEVAUTH_STORE=keyring` → keyring, or
+//! [`StoreError::Keyring`] when no Secret Service answers; unset → keyring
+//! when a session bus is set and a Secret Service answers within
+//! [`keyring::PROBE_TIMEOUT`], else file. An existing profile keeps its
+//! backend unless `DEVAUTH_STORE` forces the other one (then the next save
+//! moves it).
 
 mod file;
 pub mod home;
+pub mod keyring;
 mod profile;
 
 pub use file::{ProfileLock, ProfileStore};
@@ -112,17 +128,58 @@ pub enum StoreError {
         "invalid profile name `{0}`: use 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.`"
     )]
     InvalidName(String),
-    /// `DEVAUTH_STORE=keyring`, which this build does not support.
+    /// The OS keyring (Secret Service) did not answer or refused a request.
+    #[error(
+        "the OS keyring (Secret Service) cannot be used: {detail}; start a keyring daemon (a desktop session), or set DEVAUTH_STORE=file and run `devauth login` again"
+    )]
+    Keyring {
+        /// Why, in a few words (never a secret).
+        detail: String,
+    },
+    /// `DEVAUTH_STORE=keyring` on a build without keyring support (no
+    /// longer produced: kept for callers that match on it).
     #[error(
         "DEVAUTH_STORE=keyring is not supported by this build; unset DEVAUTH_STORE or set it to `file`"
     )]
     KeyringUnsupported,
     /// `DEVAUTH_STORE` with a value that is neither `file` nor `keyring`.
-    #[error("DEVAUTH_STORE=`{0}` is not a store; use `file`")]
+    #[error("DEVAUTH_STORE=`{0}` is not a store; use `file` or `keyring`")]
     UnknownBackend(String),
     /// No home folder could be found.
     #[error("cannot find a folder for credentials; set DEVAUTH_HOME")]
     NoHome,
+}
+
+/// Where a profile's secrets live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In the 0600 profile file.
+    File,
+    /// In the OS keyring (Secret Service).
+    Keyring,
+}
+
+impl Backend {
+    /// `file` or `keyring` (the `DEVAUTH_STORE` words, shown by `status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Keyring => "keyring",
+        }
+    }
+}
+
+/// The backend a new profile gets now: the one `DEVAUTH_STORE` forces
+/// ([`StoreError::Keyring`] when it is `keyring` and no Secret Service
+/// answers), else the keyring when a Secret Service answers within
+/// [`keyring::PROBE_TIMEOUT`], else the file.
+pub fn select_backend() -> Result<Backend, StoreError> {
+    match home::check_backend()? {
+        Some(Backend::File) => Ok(Backend::File),
+        Some(Backend::Keyring) => keyring::probe().map(|()| Backend::Keyring),
+        None if keyring::answers() => Ok(Backend::Keyring),
+        None => Ok(Backend::File),
+    }
 }
 
 impl StoreError {

@@ -36,7 +36,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             .collect();
         let v = json!({
             "current": global.profile,
-            "store": { "backend": store.backend(), "path": store.dir() },
+            "store": { "backend": super::status::backend_for_new(), "path": store.dir() },
             "profiles": list,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;

@@ -59,9 +59,25 @@ pub fn profile_json(p: &Profile, store: &ProfileStore, now: OffsetDateTime) -> s
         },
         "refresh_token": refresh,
         "agent": devauth_agent::profiles::read_record(store, &p.name),
-        "store": { "backend": store.backend(), "path": store.path_of(&p.name) },
+        "store": { "backend": backend_of(store, &p.name), "path": store.path_of(&p.name) },
         "updated_at": fmt(p.updated_at),
     })
+}
+
+/// Where a stored profile's secrets are (`file` or `keyring`), from its
+/// file's marker.
+fn backend_of(store: &ProfileStore, name: &str) -> &'static str {
+    match store.backend_of(name) {
+        Ok(Some(b)) => b.as_str(),
+        _ => store.backend(),
+    }
+}
+
+/// The backend `devauth login` would pick now (probes the keyring).
+pub(crate) fn backend_for_new() -> &'static str {
+    devauth_client::store::select_backend()
+        .map(|b| b.as_str())
+        .unwrap_or("none")
 }
 
 fn fmt(t: OffsetDateTime) -> String {
@@ -89,7 +105,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 "profile": global.profile,
                 "logged_in": false,
                 "state": "not-logged-in",
-                "store": { "backend": store.backend(), "path": store.path_of(&global.profile) },
+                "store": { "backend": backend_for_new(), "path": store.path_of(&global.profile) },
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             return Ok(ExitCode::from(exit::NOT_LOGGED_IN));
@@ -155,7 +171,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             out,
             "Stored in:      {} ({})",
             store.path_of(&p.name).display(),
-            store.backend()
+            backend_of(&store, &p.name)
         )?;
     }
     out.flush()?;
