@@ -42,6 +42,9 @@ use crate::model::{
 /// How long an expired device grant is kept so late polls get `expired_token`.
 pub const EXPIRED_GRANT_RETENTION_SECS: i64 = 600;
 
+/// Audit rows stored by one statement of [`DurableStore::audit_batch`].
+const AUDIT_ROWS_PER_INSERT: usize = 200;
+
 /// How long a writer waits for the database lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -716,9 +719,24 @@ impl DurableStore for SqliteStore {
     }
 
     async fn audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        // One multi-row INSERT per chunk (6 bound values a row, far below
+        // SQLite's limit of 32766): one trip to the writer connection for
+        // many rows, so the audit trail hardly delays the request writes
+        // queued on the same connection.
         let mut tx = self.writer.begin().await.map_err(map_err)?;
-        for event in events {
-            insert_audit(&mut *tx, event).await?;
+        for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO audit_events (at, kind, client_id, user_id, ip, details) ",
+            );
+            insert.push_values(chunk, |mut row, event| {
+                row.push_bind(event.at.millis())
+                    .push_bind(event.kind.clone())
+                    .push_bind(event.client_id.clone())
+                    .push_bind(event.user_id.clone())
+                    .push_bind(event.ip.clone())
+                    .push_bind(event.details.to_string());
+            });
+            insert.build().execute(&mut *tx).await.map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(())
