@@ -12,6 +12,8 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::audit::AuditSink;
+use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{KeyError, Keys};
@@ -32,6 +34,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signing keys (loaded by [`AppState::init`], reloaded by the sweeper).
     pub keys: Keys,
+    /// Recently read client records (see [`crate::client_cache`]).
+    pub clients: ClientCache,
+    /// Where audit rows go ([`AuditSink::Direct`] unless the server starts
+    /// an [`crate::audit::AuditWriter`]).
+    pub audit: AuditSink,
 }
 
 /// Start-up failed.
@@ -53,6 +60,8 @@ impl AppState {
             clock,
             config: Arc::new(config),
             keys: Keys::default(),
+            clients: ClientCache::default(),
+            audit: AuditSink::Direct,
         }
     }
 

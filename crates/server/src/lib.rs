@@ -20,6 +20,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod client_cache;
 pub mod clock;
 pub mod config;
 pub mod keys;

@@ -8,7 +8,9 @@
 //! * `devauth_oauth_outcomes_total{route, outcome}` — `ok` or the RFC 6749
 //!   error code an OAuth endpoint answered with (`authorization_pending`,
 //!   `slow_down`, `invalid_grant`, ...);
-//! * `devauth_audit_events_total{kind}` — audit events.
+//! * `devauth_audit_events_total{kind}` — audit events;
+//! * `devauth_audit_dropped_total` — audit rows dropped because the
+//!   background audit writer's queue was full (see [`crate::audit`]).
 //!
 //! The recorder is process-global; it is installed once, on first use.
 

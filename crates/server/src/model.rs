@@ -183,7 +183,8 @@ pub struct DeviceGrant {
     pub created_at: Timestamp,
     /// When the device code and user code stop working.
     pub expires_at: Timestamp,
-    /// Current polling interval in seconds; grows by 5 on every `slow_down` and stays grown.
+    /// Current polling interval in seconds; grows by 5 on every `slow_down`
+    /// (up to [`MAX_POLL_INTERVAL_SECS`]) and stays grown.
     pub interval_secs: u32,
     /// The last poll, for interval enforcement.
     pub last_polled_at: Option<Timestamp>,
@@ -194,6 +195,16 @@ pub struct DeviceGrant {
     /// Optimistic-concurrency version, bumped by every update.
     pub version: i64,
 }
+
+/// The polling interval `slow_down` grows towards and stops at, in seconds.
+///
+/// RFC 8628 §3.5 puts the "+5 s for this and all subsequent requests" on the
+/// client; the server's interval is the lower bound it enforces. Past a
+/// minute a larger bound protects nothing, and a grant whose interval is at
+/// the cap is not rewritten by a `slow_down` (neither the interval nor
+/// `last_polled_at` moves: the interval then counts from the last poll that
+/// was accepted or that grew the interval).
+pub const MAX_POLL_INTERVAL_SECS: u32 = 60;
 
 /// What a poll of the token endpoint finds, once interval enforcement is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,7 +234,9 @@ impl DeviceGrant {
 
     /// Applies one poll at `now` and returns the verdict and the grant as it must
     /// be stored (with `last_polled_at`, a grown interval, or the exchanged state).
-    /// The caller stores it with a version check and re-polls on a lost race.
+    /// The caller stores it with a version check and re-polls on a lost race;
+    /// a grant returned unchanged (expired, or `slow_down` at the interval
+    /// cap) needs no write.
     pub fn poll(mut self, now: Timestamp) -> (PollVerdict, Self) {
         if self.is_expired(now) {
             return (PollVerdict::Expired, self);
@@ -231,11 +244,19 @@ impl DeviceGrant {
         let too_soon = self
             .last_polled_at
             .is_some_and(|last| now.millis_since(last) < i64::from(self.interval_secs) * 1000);
-        self.last_polled_at = Some(now);
         if too_soon {
-            self.interval_secs += devauth_proto::device::SLOW_DOWN_INCREMENT_SECS as u32;
+            // Once the interval has reached the cap the grant stays as it
+            // is, so the caller needs no write: a device hammering a code
+            // costs one read per request.
+            if self.interval_secs < MAX_POLL_INTERVAL_SECS {
+                self.last_polled_at = Some(now);
+                self.interval_secs = (self.interval_secs
+                    + devauth_proto::device::SLOW_DOWN_INCREMENT_SECS as u32)
+                    .min(MAX_POLL_INTERVAL_SECS);
+            }
             return (PollVerdict::SlowDown, self);
         }
+        self.last_polled_at = Some(now);
         let verdict = match &self.state {
             DeviceGrantState::Pending => PollVerdict::Pending,
             DeviceGrantState::Denied { .. } => PollVerdict::Denied,
@@ -494,6 +515,44 @@ mod tests {
         let (v, g) = g.poll(t0.plus_secs(23));
         assert_eq!(v, PollVerdict::Pending);
         assert_eq!(g.interval_secs, 15);
+    }
+
+    #[test]
+    fn slow_down_stops_growing_at_the_cap_and_then_changes_nothing() {
+        let t0 = Timestamp::from_secs(1_000);
+        let (_, mut g) = grant(t0).poll(t0);
+        let mut at = t0;
+        for expected in [10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 60] {
+            at = at.plus_secs(1);
+            let (v, next) = g.poll(at);
+            assert_eq!(v, PollVerdict::SlowDown);
+            assert_eq!(next.interval_secs, expected);
+            g = next;
+        }
+        // At the cap a too-early poll leaves the grant exactly as it was.
+        let before = g.clone();
+        let (v, after) = g.poll(at.plus_secs(1));
+        assert_eq!(v, PollVerdict::SlowDown);
+        assert_eq!(after, before);
+        assert_eq!(after.last_polled_at, Some(at.plus_secs(-1)));
+        // The interval counts from the last stored poll.
+        let last = after.last_polled_at.unwrap();
+        let (v, _) = after.clone().poll(last.plus_secs(59));
+        assert_eq!(v, PollVerdict::SlowDown);
+        let (v, g) = after.poll(last.plus_secs(60));
+        assert_eq!(v, PollVerdict::Pending);
+        assert_eq!(g.interval_secs, MAX_POLL_INTERVAL_SECS);
+    }
+
+    #[test]
+    fn a_configured_interval_above_the_cap_is_kept() {
+        let t0 = Timestamp::from_secs(1_000);
+        let mut g = grant(t0);
+        g.interval_secs = 90;
+        let (_, g) = g.poll(t0);
+        let (v, after) = g.clone().poll(t0.plus_secs(30));
+        assert_eq!(v, PollVerdict::SlowDown);
+        assert_eq!(after, g, "no write needed");
     }
 
     #[test]

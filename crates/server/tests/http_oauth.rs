@@ -11,7 +11,7 @@ mod support;
 
 use devauth_proto::GrantType;
 use devauth_server::clock::Clock as _;
-use devauth_server::model::{AuthorizationCode, TokenHash};
+use devauth_server::model::{AuthorizationCode, MAX_POLL_INTERVAL_SECS, TokenHash};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use support::{Backend, T0, TestServer};
@@ -192,6 +192,26 @@ fn slow_down_grows_the_interval_and_it_is_persisted(backend: Backend) {
     s.clock.advance_secs(15);
     s.poll(&dc).assert_error(400, "authorization_pending");
     assert_eq!(s.grant_by_user_code(&uc).interval_secs, 15);
+}
+
+fn slow_down_at_the_interval_cap_stores_nothing(backend: Backend) {
+    let s = TestServer::on(backend);
+    let (dc, uc) = s.device_auth("openid");
+    s.poll(&dc).assert_error(400, "authorization_pending");
+    // 5 s grows to the 60 s cap in 11 steps; each of those is stored.
+    for _ in 0..11 {
+        s.poll(&dc).assert_error(400, "slow_down");
+    }
+    let at_cap = s.grant_by_user_code(&uc);
+    assert_eq!(at_cap.interval_secs, MAX_POLL_INTERVAL_SECS);
+    for _ in 0..3 {
+        s.poll(&dc).assert_error(400, "slow_down");
+    }
+    assert_eq!(s.grant_by_user_code(&uc), at_cap, "no write at the cap");
+    // The interval counts from the last stored poll.
+    s.clock.advance_secs(i64::from(MAX_POLL_INTERVAL_SECS));
+    s.poll(&dc).assert_error(400, "authorization_pending");
+    assert_eq!(s.grant_by_user_code(&uc).version, at_cap.version + 1);
 }
 
 fn denied_and_expired_codes(backend: Backend) {
@@ -829,6 +849,7 @@ on_each_backend!(
     discovery_documents_advertise_what_is_implemented,
     device_flow_pending_then_approved_then_single_use,
     slow_down_grows_the_interval_and_it_is_persisted,
+    slow_down_at_the_interval_cap_stores_nothing,
     denied_and_expired_codes,
     device_authorization_errors,
     device_authorization_rate_limit_per_ip,

@@ -254,7 +254,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.verification_uri_complete = v;
     }
     let issuer = config.issuer.clone();
-    let state = AppState::new(stores, Arc::new(SystemClock), config);
+    let mut state = AppState::new(stores, Arc::new(SystemClock), config);
     state
         .init()
         .await
@@ -275,6 +275,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             None => eprintln!("devauth serve: user `demo` already exists"),
         }
     }
+    // Audit rows are stored in batches off the request path; the tracing
+    // line stays synchronous (see devauth_server::audit).
+    let (audit, audit_writer) =
+        devauth_server::audit::AuditWriter::spawn(state.stores.durable.clone());
+    state.audit = audit;
     let sweeper = devauth_server::sweeper::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%bound, %issuer, "listening");
@@ -283,6 +288,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sweeper.abort();
+    audit_writer.shutdown().await;
     tracing::info!("stopped");
     served.context("the server failed")
 }

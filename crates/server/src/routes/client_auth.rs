@@ -108,7 +108,10 @@ pub async fn authenticate(
             }
         },
     };
-    let client = state.stores.durable.client(&client_id).await?;
+    let client = state
+        .clients
+        .get(state.stores.durable.as_ref(), &client_id)
+        .await?;
     let Some(client) = client else {
         // Spend the same hashing work as for a known client.
         if let Some(s) = &secret {

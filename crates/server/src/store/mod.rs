@@ -131,6 +131,15 @@ pub trait DurableStore: Send + Sync + 'static {
 
     /// Appends an audit event.
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Appends several audit events, in order (the background audit writer's
+    /// batches). Backends may store them in one transaction; the default
+    /// stores them one by one.
+    async fn audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        for event in events {
+            self.audit(event).await?;
+        }
+        Ok(())
+    }
     /// Most recent audit events, newest first.
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditEvent>>;
 

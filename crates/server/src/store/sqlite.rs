@@ -42,15 +42,32 @@ use crate::model::{
 /// How long an expired device grant is kept so late polls get `expired_token`.
 pub const EXPIRED_GRANT_RETENTION_SECS: i64 = 600;
 
+/// Audit rows stored by one statement of [`DurableStore::audit_batch`].
+const AUDIT_ROWS_PER_INSERT: usize = 200;
+
 /// How long a writer waits for the database lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Connections of the pool that serves reads from a database file (WAL
+/// lets them read alongside the writer).
+const READERS: u32 = 4;
+
 /// A SQLite database serving both store traits.
+///
+/// Writes go through `writer`, a pool of one connection: SQLite admits one
+/// writer at a time anyway, and concurrent writers on separate connections
+/// would collide on the write lock and sleep in the busy timeout (long tail
+/// latencies); queued on one connection they run back to back. Plain reads
+/// (`SELECT`) go through `reader`, which for a file database has several
+/// connections; each statement is its own read transaction, so it sees every
+/// write committed before it started. An in-memory database uses one
+/// connection for both.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
 }
 
 impl SqliteStore {
@@ -74,7 +91,13 @@ impl SqliteStore {
             let conn = options.connect().await.map_err(map_err)?;
             conn.close().await.map_err(map_err)?;
         }
-        Self::connect(options, 8).await
+        let writer = Self::pool(options.clone(), 1).await?;
+        let store = Self {
+            writer,
+            reader: Self::pool(options, READERS).await?,
+        };
+        store.run_migrations().await?;
+        Ok(store)
     }
 
     /// A private in-memory database (tests). One connection, so every query
@@ -83,11 +106,17 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")
             .map_err(map_err)?
             .foreign_keys(true);
-        Self::connect(options, 1).await
+        let pool = Self::pool(options, 1).await?;
+        let store = Self {
+            writer: pool.clone(),
+            reader: pool,
+        };
+        store.run_migrations().await?;
+        Ok(store)
     }
 
-    async fn connect(options: SqliteConnectOptions, max: u32) -> StoreResult<Self> {
-        let pool = SqlitePoolOptions::new()
+    async fn pool(options: SqliteConnectOptions, max: u32) -> StoreResult<SqlitePool> {
+        SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
@@ -96,10 +125,7 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await
-            .map_err(map_err)?;
-        let store = Self { pool };
-        store.run_migrations().await?;
-        Ok(store)
+            .map_err(map_err)
     }
 
     /// Opens the database at `path` and returns it as both stores.
@@ -119,22 +145,39 @@ impl SqliteStore {
     /// Closes every connection; later calls fail with
     /// [`StoreError::Unavailable`] (shutdown, and outage tests).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.writer.close().await;
+        self.reader.close().await;
     }
 
     async fn run_migrations(&self) -> StoreResult<()> {
         MIGRATOR
-            .run(&self.pool)
+            .run(&self.writer)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }
 
     async fn ping_db(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        for pool in [&self.writer, &self.reader] {
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map_err(map_err)?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    /// Renames a client in place, as an edit from another process would
+    /// (the store traits have no client update).
+    pub(crate) async fn rename_client_for_test(&self, id: &str, name: &str) {
+        sqlx::query("UPDATE clients SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .unwrap();
     }
 }
 
@@ -399,7 +442,7 @@ impl DurableStore for SqliteStore {
         .bind(&user.password_hash)
         .bind(i64::from(user.disabled))
         .bind(user.created_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -408,7 +451,7 @@ impl DurableStore for SqliteStore {
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE username = ?")
             .bind(username)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -419,7 +462,7 @@ impl DurableStore for SqliteStore {
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -429,7 +472,7 @@ impl DurableStore for SqliteStore {
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
         sqlx::query("SELECT * FROM users ORDER BY username")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
             .map_err(map_err)?
             .iter()
@@ -441,7 +484,7 @@ impl DurableStore for SqliteStore {
         let done = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
             .bind(i64::from(disabled))
             .bind(username)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
@@ -468,7 +511,7 @@ impl DurableStore for SqliteStore {
         .bind(uris)
         .bind(client.allowed_scopes.to_string())
         .bind(client.created_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -477,7 +520,7 @@ impl DurableStore for SqliteStore {
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         sqlx::query("SELECT * FROM clients WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -487,7 +530,7 @@ impl DurableStore for SqliteStore {
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         sqlx::query("SELECT * FROM clients ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
             .map_err(map_err)?
             .iter()
@@ -505,7 +548,7 @@ impl DurableStore for SqliteStore {
         .bind(&key.private_pkcs8_der)
         .bind(key.created_at.millis())
         .bind(key.retired_at.map(Timestamp::millis))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -513,7 +556,7 @@ impl DurableStore for SqliteStore {
 
     async fn list_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         sqlx::query("SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
             .map_err(map_err)?
             .iter()
@@ -525,7 +568,7 @@ impl DurableStore for SqliteStore {
         sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE kid != ? AND retired_at IS NULL")
             .bind(at.millis())
             .bind(keep)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -534,7 +577,7 @@ impl DurableStore for SqliteStore {
     async fn delete_keys_retired_before(&self, before: Timestamp) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at < ?")
             .bind(before.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
@@ -551,7 +594,7 @@ impl DurableStore for SqliteStore {
         .bind(family.auth_time.millis())
         .bind(family.created_at.millis())
         .bind(family.revoked_at.map(Timestamp::millis))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -560,7 +603,7 @@ impl DurableStore for SqliteStore {
     async fn family(&self, id: &str) -> StoreResult<Option<TokenFamily>> {
         sqlx::query("SELECT * FROM token_families WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -569,7 +612,7 @@ impl DurableStore for SqliteStore {
     }
 
     async fn revoke_family(&self, id: &str, at: Timestamp) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
         let done = sqlx::query(
             "UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
         )
@@ -592,13 +635,13 @@ impl DurableStore for SqliteStore {
     }
 
     async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-        insert_refresh(&self.pool, token).await
+        insert_refresh(&self.writer, token).await
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshToken>> {
         sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = ?")
             .bind(hash.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -612,7 +655,7 @@ impl DurableStore for SqliteStore {
         old_version: i64,
         new: &RefreshToken,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
         let (state, at) = refresh_state_columns(&old.state);
         let done = sqlx::query(
             "UPDATE refresh_tokens SET state = ?, state_at = ?, version = ? \
@@ -641,7 +684,7 @@ impl DurableStore for SqliteStore {
              ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
         .bind(family_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await
         .map_err(map_err)?
         .as_ref()
@@ -656,7 +699,7 @@ impl DurableStore for SqliteStore {
         )
         .bind(jti)
         .bind(expires_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -665,33 +708,44 @@ impl DurableStore for SqliteStore {
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
         let row = sqlx::query("SELECT 1 FROM revoked_access_tokens WHERE jti = ?")
             .bind(jti)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?;
         Ok(row.is_some())
     }
 
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, kind, client_id, user_id, ip, details) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.at.millis())
-        .bind(&event.kind)
-        .bind(&event.client_id)
-        .bind(&event.user_id)
-        .bind(&event.ip)
-        .bind(event.details.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        insert_audit(&self.writer, event).await
+    }
+
+    async fn audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        // One multi-row INSERT per chunk (6 bound values a row, far below
+        // SQLite's limit of 32766): one trip to the writer connection for
+        // many rows, so the audit trail hardly delays the request writes
+        // queued on the same connection.
+        let mut tx = self.writer.begin().await.map_err(map_err)?;
+        for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO audit_events (at, kind, client_id, user_id, ip, details) ",
+            );
+            insert.push_values(chunk, |mut row, event| {
+                row.push_bind(event.at.millis())
+                    .push_bind(event.kind.clone())
+                    .push_bind(event.client_id.clone())
+                    .push_bind(event.user_id.clone())
+                    .push_bind(event.ip.clone())
+                    .push_bind(event.details.to_string());
+            });
+            insert.build().execute(&mut *tx).await.map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         sqlx::query("SELECT * FROM audit_events ORDER BY seq DESC LIMIT ?")
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
             .map_err(map_err)?
             .iter()
@@ -702,7 +756,7 @@ impl DurableStore for SqliteStore {
     async fn sweep(&self, now: Timestamp) -> StoreResult<u64> {
         let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= ?")
             .bind(now.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         // Families whose every token is gone, once no access token minted
@@ -712,16 +766,36 @@ impl DurableStore for SqliteStore {
              (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id)",
         )
         .bind(now.plus_secs(-super::FAMILY_RETENTION_SECS).millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         let jtis = sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= ?")
             .bind(now.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         Ok(tokens.rows_affected() + families.rows_affected() + jtis.rows_affected())
     }
+}
+
+async fn insert_audit<'e, E>(executor: E, event: &AuditEvent) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO audit_events (at, kind, client_id, user_id, ip, details) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.at.millis())
+    .bind(&event.kind)
+    .bind(&event.client_id)
+    .bind(&event.user_id)
+    .bind(&event.ip)
+    .bind(event.details.to_string())
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }
 
 async fn insert_refresh<'e, E>(executor: E, token: &RefreshToken) -> StoreResult<()>
@@ -764,20 +838,26 @@ impl FlowStore for SqliteStore {
 
     async fn add_device_grant(&self, grant: &DeviceGrant) -> StoreResult<()> {
         let (state, user, at) = grant_state_columns(&grant.state);
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        // A user code may be reused once its grant has expired.
-        sqlx::query("DELETE FROM device_grants WHERE user_code = ? AND expires_at <= ?")
-            .bind(&grant.user_code)
-            .bind(grant.created_at.millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query(
+        // One statement: a user code may be reused once its grant has
+        // expired, so a clash on `user_code` overwrites an expired grant's
+        // row (every column) and is refused otherwise (no row written).
+        let done = sqlx::query(
             "INSERT INTO device_grants \
              (id, device_code_hash, user_code, client_id, scope, requester_ip, \
               requester_user_agent, created_at, expires_at, interval_secs, last_polled_at, \
               failed_confirmations, state, state_user_id, state_at, version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT(user_code) DO UPDATE SET \
+              id = excluded.id, device_code_hash = excluded.device_code_hash, \
+              client_id = excluded.client_id, scope = excluded.scope, \
+              requester_ip = excluded.requester_ip, \
+              requester_user_agent = excluded.requester_user_agent, \
+              created_at = excluded.created_at, expires_at = excluded.expires_at, \
+              interval_secs = excluded.interval_secs, last_polled_at = excluded.last_polled_at, \
+              failed_confirmations = excluded.failed_confirmations, state = excluded.state, \
+              state_user_id = excluded.state_user_id, state_at = excluded.state_at, \
+              version = excluded.version, expiry_reported = 0 \
+             WHERE device_grants.expires_at <= excluded.created_at",
         )
         .bind(&grant.id)
         .bind(grant.device_code_hash.as_str())
@@ -795,17 +875,21 @@ impl FlowStore for SqliteStore {
         .bind(user)
         .bind(at)
         .bind(grant.version)
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::AlreadyExists(
+                "the user code belongs to a live device grant".into(),
+            ));
+        }
         Ok(())
     }
 
     async fn device_grant_by_code(&self, hash: &TokenHash) -> StoreResult<Option<DeviceGrant>> {
         sqlx::query("SELECT * FROM device_grants WHERE device_code_hash = ?")
             .bind(hash.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -816,7 +900,7 @@ impl FlowStore for SqliteStore {
     async fn device_grant_by_user_code(&self, user_code: &str) -> StoreResult<Option<DeviceGrant>> {
         sqlx::query("SELECT * FROM device_grants WHERE user_code = ?")
             .bind(user_code)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -844,7 +928,7 @@ impl FlowStore for SqliteStore {
         .bind(expected_version + 1)
         .bind(&grant.id)
         .bind(expected_version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
@@ -867,7 +951,7 @@ impl FlowStore for SqliteStore {
         .bind(code.auth_time.millis())
         .bind(code.created_at.millis())
         .bind(code.expires_at.millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -879,7 +963,7 @@ impl FlowStore for SqliteStore {
     ) -> StoreResult<Option<AuthorizationCode>> {
         sqlx::query("DELETE FROM authorization_codes WHERE code_hash = ? RETURNING *")
             .bind(hash.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -900,7 +984,7 @@ impl FlowStore for SqliteStore {
         .bind(session.created_at.millis())
         .bind(session.expires_at.millis())
         .bind(session.version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -909,7 +993,7 @@ impl FlowStore for SqliteStore {
     async fn session(&self, id_hash: &TokenHash) -> StoreResult<Option<BrowserSession>> {
         sqlx::query("SELECT * FROM browser_sessions WHERE id_hash = ?")
             .bind(id_hash.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map_err)?
             .as_ref()
@@ -933,7 +1017,7 @@ impl FlowStore for SqliteStore {
         .bind(expected_version + 1)
         .bind(session.id_hash.as_str())
         .bind(expected_version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
@@ -942,7 +1026,7 @@ impl FlowStore for SqliteStore {
     async fn delete_session(&self, id_hash: &TokenHash) -> StoreResult<()> {
         sqlx::query("DELETE FROM browser_sessions WHERE id_hash = ?")
             .bind(id_hash.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -958,7 +1042,7 @@ impl FlowStore for SqliteStore {
         .bind(key)
         .bind(start)
         .bind(start + window_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(map_err)?;
         let count: i64 = get(&row, "count")?;
@@ -971,7 +1055,7 @@ impl FlowStore for SqliteStore {
              WHERE state = 'pending' AND expires_at <= ? AND expiry_reported = 0 RETURNING *",
         )
         .bind(now.millis())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(map_err)?
         .iter()
@@ -979,22 +1063,22 @@ impl FlowStore for SqliteStore {
         .collect::<StoreResult<Vec<_>>>()?;
         sqlx::query("DELETE FROM device_grants WHERE expires_at <= ?")
             .bind(now.plus_secs(-EXPIRED_GRANT_RETENTION_SECS).millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= ?")
             .bind(now.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         sqlx::query("DELETE FROM browser_sessions WHERE expires_at <= ?")
             .bind(now.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         sqlx::query("DELETE FROM rate_limits WHERE expires_at <= ?")
             .bind(now.millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         Ok(expired)

@@ -3,7 +3,10 @@
 //! Each poll goes through [`DeviceGrant::poll`] and is stored with a version
 //! check, so `slow_down` (+5 s, kept), `last_polled_at` and the single
 //! exchange hold across concurrent polls and replicas. A lost race re-reads;
-//! a request that keeps losing to concurrent polls gets `slow_down`.
+//! a request that keeps losing to concurrent polls gets `slow_down`. A poll
+//! that leaves the grant unchanged (`slow_down` once the interval is at
+//! [`crate::model::MAX_POLL_INTERVAL_SECS`], or an expired code) is answered
+//! from one read without a write.
 
 use axum::response::Response;
 use devauth_proto::{ErrorCode, GrantType};
@@ -42,7 +45,9 @@ pub(super) async fn handle(
             _ => None,
         };
         let (verdict, updated) = grant.clone().poll(now);
-        if verdict != PollVerdict::Expired
+        // Unchanged (expired, or `slow_down` at the interval cap): nothing to
+        // store, and the verdict holds whatever a concurrent writer does.
+        if updated != grant
             && !state
                 .stores
                 .flow
