@@ -70,18 +70,20 @@ impl Renewer for ImportRenewer {
 
 /// [`ImportRenewer`] for imported profiles, [`OAuthRenewer`] for the rest:
 /// what `devauth token` and `run` should pass to
-/// `devauth_client::session::fresh_access_token`.
+/// `devauth_client::session::fresh_access_token`. Both halves are built on
+/// first use, so a caller whose cached token is still good builds no HTTP
+/// client and reads no endpoint setting.
 #[derive(Debug)]
 pub struct AnyRenewer {
-    import: ImportRenewer,
+    import: std::cell::OnceCell<ImportRenewer>,
     oauth: OAuthRenewer,
 }
 
 impl AnyRenewer {
-    /// With endpoints from the environment.
+    /// With endpoints from the environment (read when first needed).
     pub fn from_env() -> Self {
         Self {
-            import: ImportRenewer::from_env(),
+            import: std::cell::OnceCell::new(),
             oauth: OAuthRenewer::new(),
         }
     }
@@ -90,7 +92,9 @@ impl AnyRenewer {
 impl Renewer for AnyRenewer {
     fn renew(&self, p: &mut Profile, now: OffsetDateTime) -> Result<(), Error> {
         if profile::is_imported(p) {
-            self.import.renew(p, now)
+            self.import
+                .get_or_init(ImportRenewer::from_env)
+                .renew(p, now)
         } else {
             self.oauth.renew(p, now)
         }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use devauth_client::clock::SystemClock;
-use devauth_client::session::{Renewer, fresh_access_token};
+use devauth_client::session::fresh_access_token;
 
 use devauth_client::ProfileStore;
 
@@ -43,27 +43,9 @@ pub fn access_token(profile: &str, min_ttl: u64) -> anyhow::Result<String> {
         profile,
         Duration::from_secs(min_ttl),
         &SystemClock,
-        &LazyRenewer::default(),
+        &devauth_import::renewer::AnyRenewer::from_env(),
     )?;
     Ok(p.tokens.access_token.expose().to_owned())
-}
-
-/// Renews any profile — imported ones (kiro-cli, AWS SSO) with their tool's
-/// own wire format, the rest with the standard grants — building the HTTP
-/// clients only when a refresh is really due, so the cached path stays cheap.
-#[derive(Default)]
-struct LazyRenewer(std::cell::OnceCell<devauth_import::renewer::AnyRenewer>);
-
-impl Renewer for LazyRenewer {
-    fn renew(
-        &self,
-        profile: &mut devauth_client::Profile,
-        now: time::OffsetDateTime,
-    ) -> Result<(), devauth_client::Error> {
-        self.0
-            .get_or_init(devauth_import::renewer::AnyRenewer::from_env)
-            .renew(profile, now)
-    }
 }
 
 /// Prints the token.
