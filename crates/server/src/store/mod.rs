@@ -47,7 +47,7 @@ use crate::model::{
 pub const FAMILY_RETENTION_SECS: i64 = 30 * 24 * 3600;
 
 /// A storage failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The backing service cannot be reached or is overloaded; retry later.

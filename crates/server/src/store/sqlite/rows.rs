@@ -1,0 +1,209 @@
+//! Turning rows into model values and model states into columns.
+//!
+//! Columns are read by name; a value that cannot be what the model says
+//! (an unknown state, a bad scope) is [`StoreError::Inconsistent`].
+
+use devauth_proto::{GrantType, Scope};
+use rusqlite::Row;
+use rusqlite::types::FromSql;
+
+use super::map_err;
+use crate::model::{
+    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, DeviceGrantState,
+    KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, SigningKeyRecord, Timestamp,
+    TokenFamily, TokenHash, User,
+};
+use crate::store::{StoreError, StoreResult};
+
+fn inconsistent(what: &str) -> StoreError {
+    StoreError::Inconsistent(what.to_owned())
+}
+
+fn get<T: FromSql>(row: &Row<'_>, col: &str) -> StoreResult<T> {
+    row.get(col).map_err(map_err)
+}
+
+fn ts(row: &Row<'_>, col: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp::from_millis(get::<i64>(row, col)?))
+}
+
+fn opt_ts(row: &Row<'_>, col: &str) -> StoreResult<Option<Timestamp>> {
+    Ok(get::<Option<i64>>(row, col)?.map(Timestamp::from_millis))
+}
+
+fn scope(row: &Row<'_>, col: &str) -> StoreResult<Scope> {
+    Scope::parse(&get::<String>(row, col)?).map_err(|_| inconsistent("bad scope"))
+}
+
+pub(super) fn user_from(row: &Row<'_>) -> StoreResult<User> {
+    Ok(User {
+        id: get(row, "id")?,
+        username: get(row, "username")?,
+        password_hash: get(row, "password_hash")?,
+        disabled: get::<i64>(row, "disabled")? != 0,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn client_from(row: &Row<'_>) -> StoreResult<Client> {
+    let grants: String = get(row, "grant_types")?;
+    let uris: String = get(row, "redirect_uris")?;
+    Ok(Client {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        secret_hash: get::<Option<String>>(row, "secret_hash")?.map(TokenHash::from_stored),
+        grant_types: grants
+            .split(' ')
+            .filter(|g| !g.is_empty())
+            .map(GrantType::parse)
+            .collect(),
+        redirect_uris: serde_json::from_str(&uris)
+            .map_err(|_| inconsistent("bad redirect_uris"))?,
+        allowed_scopes: scope(row, "allowed_scopes")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn key_from(row: &Row<'_>) -> StoreResult<SigningKeyRecord> {
+    let alg: String = get(row, "alg")?;
+    Ok(SigningKeyRecord {
+        kid: get(row, "kid")?,
+        alg: KeyAlgorithm::parse(&alg).ok_or_else(|| inconsistent("unknown key algorithm"))?,
+        private_pkcs8_der: get(row, "private_der")?,
+        created_at: ts(row, "created_at")?,
+        retired_at: opt_ts(row, "retired_at")?,
+    })
+}
+
+pub(super) fn family_from(row: &Row<'_>) -> StoreResult<TokenFamily> {
+    Ok(TokenFamily {
+        id: get(row, "id")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        auth_time: ts(row, "auth_time")?,
+        created_at: ts(row, "created_at")?,
+        revoked_at: opt_ts(row, "revoked_at")?,
+    })
+}
+
+pub(super) fn refresh_state_columns(state: &RefreshTokenState) -> (&'static str, Option<i64>) {
+    match state {
+        RefreshTokenState::Active => ("active", None),
+        RefreshTokenState::Rotated { rotated_at } => ("rotated", Some(rotated_at.millis())),
+        RefreshTokenState::Revoked { revoked_at } => ("revoked", Some(revoked_at.millis())),
+    }
+}
+
+pub(super) fn refresh_from(row: &Row<'_>) -> StoreResult<RefreshToken> {
+    let state: String = get(row, "state")?;
+    let at = opt_ts(row, "state_at")?;
+    let state = match (state.as_str(), at) {
+        ("active", None) => RefreshTokenState::Active,
+        ("rotated", Some(rotated_at)) => RefreshTokenState::Rotated { rotated_at },
+        ("revoked", Some(revoked_at)) => RefreshTokenState::Revoked { revoked_at },
+        _ => return Err(inconsistent("impossible refresh token state")),
+    };
+    Ok(RefreshToken {
+        id: get(row, "id")?,
+        token_hash: TokenHash::from_stored(get(row, "token_hash")?),
+        family_id: get(row, "family_id")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        scope: scope(row, "scope")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+        state,
+        version: get(row, "version")?,
+    })
+}
+
+pub(super) fn audit_from(row: &Row<'_>) -> StoreResult<AuditEvent> {
+    let details: String = get(row, "details")?;
+    Ok(AuditEvent {
+        at: ts(row, "at")?,
+        kind: get(row, "kind")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        ip: get(row, "ip")?,
+        details: serde_json::from_str(&details).map_err(|_| inconsistent("bad audit details"))?,
+    })
+}
+
+pub(super) fn grant_state_columns(
+    state: &DeviceGrantState,
+) -> (&'static str, Option<&str>, Option<i64>) {
+    match state {
+        DeviceGrantState::Pending => ("pending", None, None),
+        DeviceGrantState::Approved {
+            user_id,
+            approved_at,
+        } => ("approved", Some(user_id), Some(approved_at.millis())),
+        DeviceGrantState::Denied { denied_at } => ("denied", None, Some(denied_at.millis())),
+        DeviceGrantState::Exchanged { exchanged_at } => {
+            ("exchanged", None, Some(exchanged_at.millis()))
+        }
+    }
+}
+
+pub(super) fn grant_from(row: &Row<'_>) -> StoreResult<DeviceGrant> {
+    let state: String = get(row, "state")?;
+    let user: Option<String> = get(row, "state_user_id")?;
+    let at = opt_ts(row, "state_at")?;
+    let state = match (state.as_str(), user, at) {
+        ("pending", None, None) => DeviceGrantState::Pending,
+        ("approved", Some(user_id), Some(approved_at)) => DeviceGrantState::Approved {
+            user_id,
+            approved_at,
+        },
+        ("denied", None, Some(denied_at)) => DeviceGrantState::Denied { denied_at },
+        ("exchanged", None, Some(exchanged_at)) => DeviceGrantState::Exchanged { exchanged_at },
+        _ => return Err(inconsistent("impossible device grant state")),
+    };
+    Ok(DeviceGrant {
+        id: get(row, "id")?,
+        device_code_hash: TokenHash::from_stored(get(row, "device_code_hash")?),
+        user_code: get(row, "user_code")?,
+        client_id: get(row, "client_id")?,
+        scope: scope(row, "scope")?,
+        requester: Requester {
+            ip: get(row, "requester_ip")?,
+            user_agent: get(row, "requester_user_agent")?,
+        },
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+        interval_secs: u32::try_from(get::<i64>(row, "interval_secs")?)
+            .map_err(|_| inconsistent("bad interval"))?,
+        last_polled_at: opt_ts(row, "last_polled_at")?,
+        failed_confirmations: u32::try_from(get::<i64>(row, "failed_confirmations")?)
+            .map_err(|_| inconsistent("bad failed_confirmations"))?,
+        state,
+        version: get(row, "version")?,
+    })
+}
+
+pub(super) fn code_from(row: &Row<'_>) -> StoreResult<AuthorizationCode> {
+    Ok(AuthorizationCode {
+        code_hash: TokenHash::from_stored(get(row, "code_hash")?),
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        redirect_uri: get(row, "redirect_uri")?,
+        scope: scope(row, "scope")?,
+        code_challenge: get(row, "code_challenge")?,
+        nonce: get(row, "nonce")?,
+        auth_time: ts(row, "auth_time")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+    })
+}
+
+pub(super) fn session_from(row: &Row<'_>) -> StoreResult<BrowserSession> {
+    Ok(BrowserSession {
+        id_hash: TokenHash::from_stored(get(row, "id_hash")?),
+        csrf_token: get(row, "csrf_token")?,
+        user_id: get(row, "user_id")?,
+        authenticated_at: opt_ts(row, "authenticated_at")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+        version: get(row, "version")?,
+    })
+}

@@ -1,0 +1,169 @@
+//! The one writer connection, on a thread of its own, committing the writes
+//! queued while it was busy as one transaction (group commit).
+//!
+//! SQLite admits one writer at a time, and a commit costs more than the
+//! statements it holds (the WAL frames of every page touched, the wal-index
+//! update, and with `synchronous=FULL` an fsync). So requests do not each
+//! take the write lock: each hands the thread a [`Job`] and awaits its answer.
+//! The thread takes the first job, every other job already queued (up to
+//! [`MAX_GROUP`]), and runs them inside one `BEGIN IMMEDIATE … COMMIT`, each
+//! in its own savepoint so that a job that fails is rolled back alone. No job
+//! is answered before the transaction holding it has committed, so an `Ok`
+//! always means stored; if the commit fails, every job of the group gets
+//! that error.
+//!
+//! Under light load a group is one job and this is an ordinary transaction;
+//! under heavy load the commit cost is shared by everyone who was waiting.
+
+use std::sync::{PoisonError, RwLock, mpsc};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::exec;
+use crate::store::{StoreError, StoreResult};
+
+/// Most jobs committed by one transaction (bounds how long the first job of
+/// a group waits for the others).
+pub(super) const MAX_GROUP: usize = 256;
+
+/// Work for the writer thread: runs against the connection inside the
+/// group's transaction, then is answered once the group has committed.
+pub(super) trait Job: Send {
+    /// Does the work; `Err` makes the writer roll the job's savepoint back.
+    fn run(&mut self, conn: &Connection) -> Result<(), ()>;
+    /// Hands the result to the caller; `commit` is the error of a failed
+    /// commit, which replaces any result.
+    fn answer(self: Box<Self>, commit: Option<&StoreError>);
+}
+
+/// A closure and the channel its result goes back on.
+struct Typed<T, F> {
+    work: Option<F>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Typed<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> Result<(), ()> {
+        let Some(work) = self.work.take() else {
+            return Ok(());
+        };
+        let result = work(conn);
+        let failed = result.is_err();
+        self.result = Some(result);
+        if failed { Err(()) } else { Ok(()) }
+    }
+
+    fn answer(self: Box<Self>, commit: Option<&StoreError>) {
+        let result = match (commit, self.result) {
+            (Some(e), _) => Err(e.clone()),
+            (None, Some(result)) => result,
+            (None, None) => Err(StoreError::Other("a write was never run".into())),
+        };
+        // The caller may have gone away (request cancelled): nothing to do.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The queue to the writer thread; the thread stops once the queue is
+/// closed or dropped, after finishing what is queued.
+#[derive(Debug)]
+pub(super) struct Writer {
+    queue: RwLock<Option<mpsc::Sender<Box<dyn Job>>>>,
+}
+
+impl Writer {
+    /// Starts the thread that owns `conn`.
+    pub(super) fn spawn(conn: Connection) -> StoreResult<Self> {
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("devauth-sqlite-writer".into())
+            .spawn(move || run(&conn, &jobs))
+            .map_err(|e| StoreError::Other(format!("cannot start the database writer: {e}")))?;
+        Ok(Self {
+            queue: RwLock::new(Some(queue)),
+        })
+    }
+
+    /// Runs `work` on the writer connection inside a transaction and returns
+    /// its result once that transaction has committed.
+    pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Typed {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        {
+            let queue = self.queue.read().unwrap_or_else(PoisonError::into_inner);
+            queue
+                .as_ref()
+                .ok_or_else(closed)?
+                .send(job)
+                .map_err(|_| closed())?;
+        }
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Waits for every write queued so far, then stops the thread; later
+    /// writes fail with [`StoreError::Unavailable`].
+    pub(super) async fn close(&self) {
+        let _ = self.write(|_| Ok(())).await;
+        self.queue
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the database is closed".into())
+}
+
+/// The thread's loop: one group per turn until every sender is gone.
+fn run(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = Vec::with_capacity(16);
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit_group(conn, &mut group);
+        for job in group {
+            job.answer(outcome.as_ref().err());
+        }
+    }
+}
+
+/// Runs every job of `group` in one transaction, each in a savepoint.
+fn commit_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> StoreResult<()> {
+    let sql = |text: &str| exec(conn, text, []).map(drop);
+    sql("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        for job in group.iter_mut() {
+            sql("SAVEPOINT job")?;
+            if job.run(conn).is_err() {
+                sql("ROLLBACK TO job")?;
+            }
+            sql("RELEASE job")?;
+        }
+        sql("COMMIT")
+    })();
+    if result.is_err() && !conn.is_autocommit() {
+        // Leave the connection usable for the next group.
+        let _ = sql("ROLLBACK");
+    }
+    result
+}
