@@ -12,10 +12,16 @@ use super::map_err;
 use crate::store::{StoreError, StoreResult};
 
 /// Every migration, by version.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_device_grants_by_hash.sql"),
+    ),
+];
 
 /// Brings the database up to the newest schema this build knows.
 pub(super) fn migrate(conn: &Connection) -> StoreResult<()> {

@@ -6,8 +6,10 @@
 //! update, and with `synchronous=FULL` an fsync). So requests do not each
 //! take the write lock: each hands the thread a [`Job`] and awaits its answer.
 //! The thread takes the first job, every other job already queued (up to
-//! [`MAX_GROUP`]), and runs them inside one `BEGIN IMMEDIATE … COMMIT`, each
-//! in its own savepoint so that a job that fails is rolled back alone. No job
+//! [`MAX_GROUP`]), and runs them inside one `BEGIN IMMEDIATE … COMMIT`; a job
+//! of several statements runs in its own savepoint and one of a single
+//! statement relies on SQLite undoing a failed statement, so that a job that
+//! fails is rolled back alone. No job
 //! is answered before the transaction holding it has committed, so an `Ok`
 //! always means stored; if the commit fails, every job of the group gets
 //! that error.
@@ -30,6 +32,10 @@ pub(super) const MAX_GROUP: usize = 256;
 /// Work for the writer thread: runs against the connection inside the
 /// group's transaction, then is answered once the group has committed.
 pub(super) trait Job: Send {
+    /// Whether the job runs several statements and so needs a savepoint of
+    /// its own to be undone alone (a single statement that fails undoes
+    /// itself and leaves the transaction going).
+    fn needs_savepoint(&self) -> bool;
     /// Does the work; `Err` makes the writer roll the job's savepoint back.
     fn run(&mut self, conn: &Connection) -> Result<(), ()>;
     /// Hands the result to the caller; `commit` is the error of a failed
@@ -39,6 +45,7 @@ pub(super) trait Job: Send {
 
 /// A closure and the channel its result goes back on.
 struct Typed<T, F> {
+    savepoint: bool,
     work: Option<F>,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
@@ -49,6 +56,10 @@ where
     T: Send,
     F: FnOnce(&Connection) -> StoreResult<T> + Send,
 {
+    fn needs_savepoint(&self) -> bool {
+        self.savepoint
+    }
+
     fn run(&mut self, conn: &Connection) -> Result<(), ()> {
         let Some(work) = self.work.take() else {
             return Ok(());
@@ -91,14 +102,17 @@ impl Writer {
     }
 
     /// Runs `work` on the writer connection inside a transaction and returns
-    /// its result once that transaction has committed.
-    pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    /// its result once that transaction has committed. A `work` that fails
+    /// is undone whole: with `savepoint` false it must run one statement
+    /// only (SQLite undoes a failed statement by itself).
+    pub(super) async fn write<T, F>(&self, savepoint: bool, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Typed {
+            savepoint,
             work: Some(work),
             result: None,
             reply,
@@ -117,7 +131,7 @@ impl Writer {
     /// Waits for every write queued so far, then stops the thread; later
     /// writes fail with [`StoreError::Unavailable`].
     pub(super) async fn close(&self) {
-        let _ = self.write(|_| Ok(())).await;
+        let _ = self.write(false, |_| Ok(())).await;
         self.queue
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -153,6 +167,10 @@ fn commit_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> StoreResult<()
     sql("BEGIN IMMEDIATE")?;
     let result = (|| {
         for job in group.iter_mut() {
+            if !job.needs_savepoint() {
+                let _ = job.run(conn);
+                continue;
+            }
             sql("SAVEPOINT job")?;
             if job.run(conn).is_err() {
                 sql("ROLLBACK TO job")?;
