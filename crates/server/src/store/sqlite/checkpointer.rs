@@ -10,7 +10,19 @@
 //! for the next turn). After a checkpoint that copied everything, the next
 //! write starts the WAL over from its beginning, so the file stays small;
 //! `journal_size_limit` trims it back after a burst.
+//!
+//! Under writes that never pause, a checkpoint running beside the writer
+//! never reaches the end of the WAL (pages keep being appended while it
+//! copies), so the WAL would never start over and would grow without end.
+//! When the WAL holds more than [`CATCH_UP_FRAMES`] pages at a checkpoint,
+//! this thread asks the writer to finish the job: between two groups, where
+//! nothing can be appended, the writer checkpoints the few pages written
+//! since (a short pause), and the next group starts the WAL over. This
+//! thread does not checkpoint again until the writer has done so, so the
+//! two never compete for the checkpoint lock.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -20,7 +32,11 @@ use rusqlite::Connection;
 use crate::store::{StoreError, StoreResult};
 
 /// Time between two checkpoints.
-pub(super) const INTERVAL: Duration = Duration::from_millis(250);
+pub(super) const INTERVAL: Duration = Duration::from_millis(50);
+
+/// WAL pages at a checkpoint that make the writer finish it (4 MiB with
+/// 4 KiB pages).
+pub(super) const CATCH_UP_FRAMES: i64 = 1_000;
 
 /// The running thread; it makes a last checkpoint and stops when dropped.
 #[derive(Debug)]
@@ -30,19 +46,31 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the thread that owns `conn`.
-    pub(super) fn spawn(conn: Connection) -> StoreResult<Self> {
+    /// Starts the thread that owns `conn`; it sets `catch_up` for the
+    /// writer when the WAL has grown past [`CATCH_UP_FRAMES`].
+    pub(super) fn spawn(conn: Connection, catch_up: Arc<AtomicBool>) -> StoreResult<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name("devauth-sqlite-checkpoint".into())
+            .name("sqlite-ckpt".into())
             .spawn(move || {
                 loop {
                     let last = !matches!(
                         stopped.recv_timeout(INTERVAL),
                         Err(RecvTimeoutError::Timeout)
                     );
-                    if let Err(e) = checkpoint(&conn) {
-                        tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
+                    if catch_up.load(Ordering::Acquire) && !last {
+                        // The writer has not finished the last one yet.
+                        continue;
+                    }
+                    match checkpoint(&conn) {
+                        Ok(wal_frames) => {
+                            if wal_frames > CATCH_UP_FRAMES {
+                                catch_up.store(true, Ordering::Release);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
+                        }
                     }
                     if last {
                         return;
@@ -71,6 +99,9 @@ impl Drop for Checkpointer {
     }
 }
 
-fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+/// One passive checkpoint; the pages in the WAL (it only counts those
+/// committed when the checkpoint began, and copies them all unless a
+/// reader still needs an older version).
+fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }

@@ -152,10 +152,14 @@ impl SqliteStore {
         checkpointer
             .execute_batch("PRAGMA synchronous = NORMAL;")
             .map_err(map_err)?;
+        let catch_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
         Ok(Self {
             inner: Arc::new(Inner {
-                checkpointer: std::sync::Mutex::new(Checkpointer::spawn(checkpointer)?),
-                writer: Writer::spawn(writer)?,
+                checkpointer: std::sync::Mutex::new(Checkpointer::spawn(
+                    checkpointer,
+                    catch_up.clone(),
+                )?),
+                writer: Writer::spawn(writer, catch_up)?,
                 readers: Readers::new(readers),
                 _temp: temp,
             }),
@@ -1362,5 +1366,36 @@ mod tests {
             .unwrap();
         let err = SqliteStore::open(&path).await.unwrap_err();
         assert!(err.to_string().contains("newer than this devauth"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_writes_that_never_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("devauth.db");
+        let s = SqliteStore::open(&path).await.unwrap();
+        // Eight writers without a pause: each new grant dirties pages at
+        // random places, about 200 MB of WAL in all if it never restarted.
+        let writers = (0..8).map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..2_500 {
+                    let id = format!("{w}-{i}");
+                    let mut g = grant(&id, &format!("{w}{i:0>7}"));
+                    g.device_code_hash = TokenHash::of(&id);
+                    s.add_device_grant(&g).await.unwrap();
+                }
+            })
+        });
+        for w in writers.collect::<Vec<_>>() {
+            w.await.unwrap();
+        }
+        let wal = std::fs::metadata(dir.path().join("devauth.db-wal"))
+            .unwrap()
+            .len();
+        assert!(
+            wal < 2 * WAL_SIZE_LIMIT as u64,
+            "the WAL grew to {} MiB",
+            wal >> 20
+        );
     }
 }

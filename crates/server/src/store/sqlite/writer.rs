@@ -17,7 +17,8 @@
 //! Under light load a group is one job and this is an ordinary transaction;
 //! under heavy load the commit cost is shared by everyone who was waiting.
 
-use std::sync::{PoisonError, RwLock, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, mpsc};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -89,12 +90,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the thread that owns `conn`.
-    pub(super) fn spawn(conn: Connection) -> StoreResult<Self> {
+    /// Starts the thread that owns `conn`. When `catch_up` is set (by the
+    /// [`super::checkpointer`]), the thread checkpoints once between two
+    /// groups and clears it.
+    pub(super) fn spawn(conn: Connection, catch_up: Arc<AtomicBool>) -> StoreResult<Self> {
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
-            .name("devauth-sqlite-writer".into())
-            .spawn(move || run(&conn, &jobs))
+            .name("sqlite-writer".into())
+            .spawn(move || run(&conn, &jobs, &catch_up))
             .map_err(|e| StoreError::Other(format!("cannot start the database writer: {e}")))?;
         Ok(Self {
             queue: RwLock::new(Some(queue)),
@@ -144,7 +147,7 @@ fn closed() -> StoreError {
 }
 
 /// The thread's loop: one group per turn until every sender is gone.
-fn run(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>) {
+fn run(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, catch_up: &AtomicBool) {
     while let Ok(first) = jobs.recv() {
         let mut group = Vec::with_capacity(16);
         group.push(first);
@@ -157,6 +160,15 @@ fn run(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>) {
         let outcome = commit_group(conn, &mut group);
         for job in group {
             job.answer(outcome.as_ref().err());
+        }
+        if catch_up.load(Ordering::Acquire) {
+            // No write can land while this runs, so it copies the rest of
+            // the WAL (unless a reader still needs part of it) and the next
+            // group starts the file over.
+            if let Err(e) = exec(conn, "PRAGMA wal_checkpoint(PASSIVE)", []) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+            catch_up.store(false, Ordering::Release);
         }
     }
 }
