@@ -100,3 +100,6 @@ run_wrk "devauth ($backend) poll pending" "$work/d-poll.lua" "http://127.0.0.1:$
 run_wrk "oidc-provider poll pending" "$work/o-poll.lua" "http://127.0.0.1:$oport"
 run_wrk "devauth ($backend) device authorization" "$work/d-auth.lua" "http://127.0.0.1:$dport"
 run_wrk "oidc-provider device authorization" "$work/o-auth.lua" "http://127.0.0.1:$oport"
+# Context: the HTTP stack alone (a GET of the discovery document, no store).
+echo 'request = function() return wrk.format("GET", "/.well-known/openid-configuration") end' >"$work/d-disc.lua"
+run_wrk "devauth discovery document (HTTP stack, no store)" "$work/d-disc.lua" "http://127.0.0.1:$dport"

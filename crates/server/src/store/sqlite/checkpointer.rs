@@ -15,9 +15,11 @@
 //! never reaches the end of the WAL (pages keep being appended while it
 //! copies), so the WAL would never start over and would grow without end.
 //! When the WAL holds more than [`CATCH_UP_FRAMES`] pages at a checkpoint,
-//! this thread asks the writer to finish the job: between two groups, where
-//! nothing can be appended, the writer checkpoints the few pages written
-//! since (a short pause), and the next group starts the WAL over. This
+//! this thread chases the end of the WAL with quick checkpoints (each copies
+//! what was appended during the last), then asks the writer to finish the
+//! job: between two groups, where nothing can be appended, the writer
+//! checkpoints the few pages written since (a pause of about a millisecond),
+//! and the next group starts the WAL over. This
 //! thread does not checkpoint again until the writer has done so, so the
 //! two never compete for the checkpoint lock.
 
@@ -32,11 +34,18 @@ use rusqlite::Connection;
 use crate::store::{StoreError, StoreResult};
 
 /// Time between two checkpoints.
-pub(super) const INTERVAL: Duration = Duration::from_millis(50);
+pub(super) const INTERVAL: Duration = Duration::from_millis(20);
 
-/// WAL pages at a checkpoint that make the writer finish it (4 MiB with
-/// 4 KiB pages).
-pub(super) const CATCH_UP_FRAMES: i64 = 1_000;
+/// WAL pages at a checkpoint that start the chase (16 MiB with 4 KiB
+/// pages).
+pub(super) const CATCH_UP_FRAMES: i64 = 4_096;
+
+/// Pages appended during a checkpoint below which the writer is asked to
+/// copy the rest.
+const SMALL_TAIL: i64 = 128;
+
+/// Most extra checkpoints made to shrink the writer's share.
+const MAX_CHASES: usize = 8;
 
 /// The running thread; it makes a last checkpoint and stops when dropped.
 #[derive(Debug)]
@@ -62,15 +71,8 @@ impl Checkpointer {
                         // The writer has not finished the last one yet.
                         continue;
                     }
-                    match checkpoint(&conn) {
-                        Ok(wal_frames) => {
-                            if wal_frames > CATCH_UP_FRAMES {
-                                catch_up.store(true, Ordering::Release);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
-                        }
+                    if let Err(e) = checkpoint_and_chase(&conn, &catch_up) {
+                        tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
                     }
                     if last {
                         return;
@@ -97,6 +99,27 @@ impl Drop for Checkpointer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A checkpoint; when the WAL has grown past [`CATCH_UP_FRAMES`], more
+/// checkpoints, each copying only what was appended during the one before,
+/// until one copies fewer than [`SMALL_TAIL`] pages (or a few rounds have
+/// passed), then the request for the writer to copy the rest, which is now
+/// little: the writer's pause stays short.
+fn checkpoint_and_chase(conn: &Connection, catch_up: &AtomicBool) -> rusqlite::Result<()> {
+    let mut frames = checkpoint(conn)?;
+    if frames <= CATCH_UP_FRAMES {
+        return Ok(());
+    }
+    for _ in 0..MAX_CHASES {
+        let before = frames;
+        frames = checkpoint(conn)?;
+        if frames - before < SMALL_TAIL {
+            break;
+        }
+    }
+    catch_up.store(true, Ordering::Release);
+    Ok(())
 }
 
 /// One passive checkpoint; the pages in the WAL (it only counts those
