@@ -1398,4 +1398,27 @@ mod tests {
             wal >> 20
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_read_connection_sees_an_answered_write() {
+        let s = store().await;
+        let g = grant("g1", "BCDFGHJK");
+        s.add_device_grant(&g).await.unwrap();
+        let mut current = g.clone();
+        // More rounds than read connections, so each one serves reads right
+        // after a write it did not make.
+        for round in 0..(READERS as i64 * 25) {
+            let mut next = current.clone();
+            next.failed_confirmations = u32::try_from(round + 1).unwrap();
+            assert!(s.update_device_grant(&next, round).await.unwrap());
+            let seen = s
+                .device_grant_by_code(&g.device_code_hash)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(seen.version, round + 1);
+            assert_eq!(seen.failed_confirmations, next.failed_confirmations);
+            current = seen;
+        }
+    }
 }
