@@ -22,7 +22,8 @@
 //! 5. Raw secrets never arrive here: only [`TokenHash`]es.
 //!
 //! # Adding a backend
-//! Implement one or both traits in `store/<name>.rs`, add it to
+//! Implement one or both traits in `store/<name>.rs` (or a folder
+//! `store/<name>/` when it has parts, as `sqlite/` does), add it to
 //! [`Stores::open`]'s URL dispatch, and run the shared suite in
 //! `store/suite.rs` against it (see the SQLite tests for the pattern).
 

@@ -1421,4 +1421,25 @@ mod tests {
             current = seen;
         }
     }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
+        let s = store().await;
+        let boom = s
+            .write_all(|c| -> StoreResult<()> {
+                exec(
+                    c,
+                    "INSERT INTO users (id, username, password_hash, disabled, created_at) \
+                     VALUES ('u9', 'mallory', 'x', 0, 0)",
+                    [],
+                )?;
+                panic!("a bug in a write");
+            })
+            .await;
+        assert!(matches!(boom, Err(StoreError::Other(_))));
+        // Rolled back, and the next write works.
+        assert!(s.user_by_id("u9").await.unwrap().is_none());
+        s.add_user(&user("u1", "alice")).await.unwrap();
+        assert!(s.user_by_id("u1").await.unwrap().is_some());
+    }
 }

@@ -65,7 +65,10 @@ where
         let Some(work) = self.work.take() else {
             return Ok(());
         };
-        let result = work(conn);
+        // A panic must not take the writer thread (and with it every later
+        // write) down: it fails this job only.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Other("a database write panicked".into())));
         let failed = result.is_err();
         self.result = Some(result);
         if failed { Err(()) } else { Ok(()) }
