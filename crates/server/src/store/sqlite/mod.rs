@@ -1442,4 +1442,37 @@ mod tests {
         s.add_user(&user("u1", "alice")).await.unwrap();
         assert!(s.user_by_id("u1").await.unwrap().is_some());
     }
+
+    #[tokio::test]
+    async fn a_transaction_sqlite_gives_up_fails_the_whole_group() {
+        let s = store().await;
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let held = s.write(move |_| {
+            gate.recv().ok();
+            Ok(())
+        });
+        let (alice, carol) = (user("u1", "alice"), user("u3", "carol"));
+        let before = s.add_user(&alice);
+        // What SQLite does on SQLITE_FULL or an I/O error: the transaction
+        // is gone mid-group.
+        let gives_up = s.write(|c| exec(c, "ROLLBACK", []).map(drop));
+        let after = s.add_user(&carol);
+        let releaser = async {
+            tokio::task::yield_now().await;
+            release.send(()).unwrap();
+        };
+        let (_held, before, gives_up, after, ()) =
+            tokio::join!(held, before, gives_up, after, releaser);
+        // (The held job may share their group, or have one of its own.)
+        for result in [before, gives_up, after] {
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        // Nothing of that group is stored, and the writer goes on.
+        assert!(s.list_users().await.unwrap().is_empty());
+        s.add_user(&alice).await.unwrap();
+        assert_eq!(s.list_users().await.unwrap().len(), 1);
+    }
 }

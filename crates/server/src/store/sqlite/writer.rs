@@ -2,17 +2,18 @@
 //! queued while it was busy as one transaction (group commit).
 //!
 //! SQLite admits one writer at a time, and a commit costs more than the
-//! statements it holds (the WAL frames of every page touched, the wal-index
-//! update, and with `synchronous=FULL` an fsync). So requests do not each
+//! statements it holds (a WAL frame for every page touched, the wal-index
+//! update). So requests do not each
 //! take the write lock: each hands the thread a [`Job`] and awaits its answer.
 //! The thread takes the first job, every other job already queued (up to
 //! [`MAX_GROUP`]), and runs them inside one `BEGIN IMMEDIATE … COMMIT`; a job
 //! of several statements runs in its own savepoint and one of a single
 //! statement relies on SQLite undoing a failed statement, so that a job that
-//! fails is rolled back alone. No job
-//! is answered before the transaction holding it has committed, so an `Ok`
-//! always means stored; if the commit fails, every job of the group gets
-//! that error.
+//! fails is rolled back alone. No job is answered before the transaction
+//! holding it has committed, so an `Ok` always means stored; if the commit
+//! fails, or SQLite rolls the whole transaction back after an error (a full
+//! disk, an I/O error), every job of the group gets that error and none of
+//! them is stored.
 //!
 //! Under light load a group is one job and this is an ordinary transaction;
 //! under heavy load the commit cost is shared by everyone who was waiting.
@@ -182,15 +183,23 @@ fn commit_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> StoreResult<()
     sql("BEGIN IMMEDIATE")?;
     let result = (|| {
         for job in group.iter_mut() {
-            if !job.needs_savepoint() {
+            if job.needs_savepoint() {
+                sql("SAVEPOINT job")?;
+                if job.run(conn).is_err() {
+                    sql("ROLLBACK TO job")?;
+                }
+                sql("RELEASE job")?;
+            } else {
                 let _ = job.run(conn);
-                continue;
             }
-            sql("SAVEPOINT job")?;
-            if job.run(conn).is_err() {
-                sql("ROLLBACK TO job")?;
+            if conn.is_autocommit() {
+                // SQLite gave up the whole transaction (SQLITE_FULL, an I/O
+                // error, ...): what ran so far is gone, and what follows
+                // would commit one by one.
+                return Err(StoreError::Unavailable(
+                    "the database rolled back a transaction after an error".into(),
+                ));
             }
-            sql("RELEASE job")?;
         }
         sql("COMMIT")
     })();
