@@ -180,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_stores_every_queued_row_in_order() {
-        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        let store = Arc::new(SqliteStore::open_temporary().await.unwrap());
         let (sink, writer) = AuditWriter::spawn(store.clone());
         let AuditSink::Background(tx) = &sink else {
             panic!("a background sink")
@@ -199,7 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_is_stored_in_order() {
-        let store = SqliteStore::open_in_memory().await.unwrap();
+        let store = SqliteStore::open_temporary().await.unwrap();
         store
             .audit_batch(&[event(1), event(2), event(3)])
             .await
@@ -216,7 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_drops_instead_of_blocking() {
-        let store = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        let store = Arc::new(SqliteStore::open_temporary().await.unwrap());
         // The test runtime has one thread: the writer cannot drain the
         // queue before this loop awaits.
         let (sink, writer) = AuditWriter::spawn_with_capacity(store.clone(), 1);

@@ -94,7 +94,7 @@ mod tests {
 
     /// A store whose one client can be renamed behind the cache's back.
     async fn store_with(c: &Client) -> SqliteStore {
-        let s = SqliteStore::open_in_memory().await.unwrap();
+        let s = SqliteStore::open_temporary().await.unwrap();
         s.add_client(c).await.unwrap();
         s
     }

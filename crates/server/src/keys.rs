@@ -516,7 +516,7 @@ mod tests {
 
     #[tokio::test]
     async fn sign_verify_rotate() {
-        let store = SqliteStore::open_in_memory().await.unwrap();
+        let store = SqliteStore::open_temporary().await.unwrap();
         let now = Timestamp::from_secs(1_700_000_000);
         let keys = Keys::ensure(&store, now, 3600).await.unwrap();
         let set = keys.get();

@@ -19,9 +19,9 @@
 //! what was appended during the last), then asks the writer to finish the
 //! job: between two groups, where nothing can be appended, the writer
 //! checkpoints the few pages written since (a pause of about a millisecond),
-//! and the next group starts the WAL over. This
-//! thread does not checkpoint again until the writer has done so, so the
-//! two never compete for the checkpoint lock.
+//! and the next group starts the WAL over. This thread does not checkpoint
+//! again until the writer has done so, so the two never compete for the
+//! checkpoint lock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -122,9 +122,9 @@ fn checkpoint_and_chase(conn: &Connection, catch_up: &AtomicBool) -> rusqlite::R
     Ok(())
 }
 
-/// One passive checkpoint; the pages in the WAL (it only counts those
-/// committed when the checkpoint began, and copies them all unless a
-/// reader still needs an older version).
-fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+/// One passive checkpoint (this thread's, and the writer's catch-up); the
+/// pages in the WAL (it only counts those committed when the checkpoint
+/// began, and copies them all unless a reader still needs an older version).
+pub(super) fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }

@@ -6,11 +6,12 @@
 //! * the database runs in WAL mode with a busy timeout and foreign keys on,
 //!   so readers never block the one writer;
 //! * every write goes to one connection on its own thread, which commits the
-//!   writes queued together as one transaction, each in a savepoint
-//!   ([`writer`]: group commit); a write is answered only once committed;
+//!   writes queued together as one transaction, a write of several
+//!   statements in a savepoint of its own ([`writer`]: group commit); a
+//!   write is answered only once committed;
 //! * reads run in place on one of a few read connections ([`readers`]);
-//! * versioned records are updated with `WHERE id = ? AND version = ?` and a
-//!   lost race is `Ok(false)`;
+//! * versioned records are updated with `WHERE <key> = ? AND version = ?`
+//!   and a lost race is `Ok(false)`;
 //! * authorization codes are taken with `DELETE … RETURNING`, which is atomic;
 //! * rate-limit hits are one `INSERT … ON CONFLICT DO UPDATE … RETURNING`;
 //! * statements are prepared once per connection and cached; the schema
@@ -110,12 +111,6 @@ impl SqliteStore {
         Self::open_with(&path, Some(dir))
     }
 
-    /// The same as [`SqliteStore::open_temporary`] (kept for callers that
-    /// only want a throwaway database).
-    pub async fn open_in_memory() -> StoreResult<Self> {
-        Self::open_temporary().await
-    }
-
     fn open_with(path: &Path, temp: Option<tempfile::TempDir>) -> StoreResult<Self> {
         create_private_file(path)?;
         let writer = connect(path)?;
@@ -133,7 +128,7 @@ impl SqliteStore {
         writer
             .execute_batch(&format!(
                 "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA temp_store = MEMORY; PRAGMA mmap_size = {MMAP_BYTES}; \
+                 PRAGMA temp_store = MEMORY; \
                  PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
             ))
             .map_err(map_err)?;
@@ -141,10 +136,8 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| {
                 let conn = connect(path)?;
-                conn.execute_batch(&format!(
-                    "PRAGMA query_only = ON; PRAGMA mmap_size = {MMAP_BYTES};"
-                ))
-                .map_err(map_err)?;
+                conn.execute_batch("PRAGMA query_only = ON;")
+                    .map_err(map_err)?;
                 Ok(conn)
             })
             .collect::<StoreResult<Vec<_>>>()?;
@@ -251,8 +244,15 @@ fn connect(path: &Path) -> StoreResult<Connection> {
     )
     .map_err(map_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+    conn.execute_batch(&format!("PRAGMA mmap_size = {MMAP_BYTES};"))
+        .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// What every call gets once [`SqliteStore::close`] has run.
+fn closed() -> StoreError {
+    StoreError::Unavailable("the database is closed".into())
 }
 
 /// Creates an empty database file readable only by its owner, so SQLite (which
@@ -1036,7 +1036,7 @@ mod tests {
     }
 
     async fn store() -> SqliteStore {
-        SqliteStore::open_in_memory().await.unwrap()
+        SqliteStore::open_temporary().await.unwrap()
     }
 
     #[tokio::test]

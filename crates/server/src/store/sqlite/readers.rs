@@ -14,7 +14,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
 
-use crate::store::{StoreError, StoreResult};
+use super::closed;
+use crate::store::StoreResult;
 
 /// A few read connections.
 #[derive(Debug)]
@@ -45,12 +46,12 @@ impl Readers {
             .unwrap_or_else(|| lock(&self.conns[start % n]));
         match guard.as_ref() {
             Some(conn) => work(conn),
-            None => Err(StoreError::Unavailable("the database is closed".into())),
+            None => Err(closed()),
         }
     }
 
     /// Closes every connection; later reads fail with
-    /// [`StoreError::Unavailable`].
+    /// [`crate::store::StoreError::Unavailable`].
     pub(super) fn close(&self) {
         for conn in &self.conns {
             lock(conn).take();

@@ -3,8 +3,8 @@
 //!
 //! SQLite admits one writer at a time, and a commit costs more than the
 //! statements it holds (a WAL frame for every page touched, the wal-index
-//! update). So requests do not each
-//! take the write lock: each hands the thread a [`Job`] and awaits its answer.
+//! update). So requests do not each take the write lock: each hands the
+//! thread a [`Job`] and awaits its answer.
 //! The thread takes the first job, every other job already queued (up to
 //! [`MAX_GROUP`]), and runs them inside one `BEGIN IMMEDIATE … COMMIT`; a job
 //! of several statements runs in its own savepoint and one of a single
@@ -24,7 +24,7 @@ use std::sync::{Arc, PoisonError, RwLock, mpsc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::exec;
+use super::{checkpointer, closed, exec};
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed by one transaction (bounds how long the first job of
@@ -146,10 +146,6 @@ impl Writer {
     }
 }
 
-fn closed() -> StoreError {
-    StoreError::Unavailable("the database is closed".into())
-}
-
 /// The thread's loop: one group per turn until every sender is gone.
 fn run(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, catch_up: &AtomicBool) {
     while let Ok(first) = jobs.recv() {
@@ -169,15 +165,16 @@ fn run(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, catch_up: &Atomic
             // No write can land while this runs, so it copies the rest of
             // the WAL (unless a reader still needs part of it) and the next
             // group starts the file over.
-            if let Err(e) = exec(conn, "PRAGMA wal_checkpoint(PASSIVE)", []) {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
+            if let Err(e) = checkpointer::checkpoint(conn) {
+                tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
             }
             catch_up.store(false, Ordering::Release);
         }
     }
 }
 
-/// Runs every job of `group` in one transaction, each in a savepoint.
+/// Runs every job of `group` in one transaction, a job of several
+/// statements in a savepoint of its own.
 fn commit_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> StoreResult<()> {
     let sql = |text: &str| exec(conn, text, []).map(drop);
     sql("BEGIN IMMEDIATE")?;
