@@ -27,6 +27,7 @@
 //! [`Stores::open`]'s URL dispatch, and run the shared suite in
 //! `store/suite.rs` against it (see the SQLite tests for the pattern).
 
+mod columns;
 pub mod open;
 pub mod postgres;
 pub mod redis;

@@ -31,11 +31,13 @@ use sqlx::Row;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
+use super::columns::{
+    grant_state_columns, grant_state_from, refresh_state_columns, refresh_state_from,
+};
 use super::{DurableStore, FlowStore, StoreError, StoreResult};
 use crate::model::{
-    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, DeviceGrantState,
-    KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, SigningKeyRecord, Timestamp,
-    TokenFamily, TokenHash, User,
+    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, KeyAlgorithm, RefreshToken,
+    Requester, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 
 /// How long a call waits for a pooled connection before answering `Unavailable`.
@@ -242,27 +244,10 @@ fn family_from(row: &PgRow) -> StoreResult<TokenFamily> {
     })
 }
 
-fn refresh_state_parts(state: &RefreshTokenState) -> (&'static str, Option<i64>) {
-    match state {
-        RefreshTokenState::Active => ("active", None),
-        RefreshTokenState::Rotated { rotated_at } => ("rotated", Some(rotated_at.millis())),
-        RefreshTokenState::Revoked { revoked_at } => ("revoked", Some(revoked_at.millis())),
-    }
-}
-
 fn refresh_from(row: &PgRow) -> StoreResult<RefreshToken> {
     let state: String = get(row, "state")?;
     let at = ts_opt(row, "state_at")?;
-    let state = match (state.as_str(), at) {
-        ("active", None) => RefreshTokenState::Active,
-        ("rotated", Some(rotated_at)) => RefreshTokenState::Rotated { rotated_at },
-        ("revoked", Some(revoked_at)) => RefreshTokenState::Revoked { revoked_at },
-        _ => {
-            return Err(StoreError::Inconsistent(format!(
-                "refresh token in impossible state {state}"
-            )));
-        }
-    };
+    let state = refresh_state_from(&state, at)?;
     Ok(RefreshToken {
         id: get(row, "id")?,
         token_hash: TokenHash::from_stored(get(row, "token_hash")?),
@@ -277,38 +262,11 @@ fn refresh_from(row: &PgRow) -> StoreResult<RefreshToken> {
     })
 }
 
-fn grant_state_parts(state: &DeviceGrantState) -> (&'static str, Option<&str>, Option<i64>) {
-    match state {
-        DeviceGrantState::Pending => ("pending", None, None),
-        DeviceGrantState::Approved {
-            user_id,
-            approved_at,
-        } => ("approved", Some(user_id), Some(approved_at.millis())),
-        DeviceGrantState::Denied { denied_at } => ("denied", None, Some(denied_at.millis())),
-        DeviceGrantState::Exchanged { exchanged_at } => {
-            ("exchanged", None, Some(exchanged_at.millis()))
-        }
-    }
-}
-
 fn grant_from(row: &PgRow) -> StoreResult<DeviceGrant> {
     let state: String = get(row, "state")?;
     let user_id: Option<String> = get(row, "state_user_id")?;
     let at = ts_opt(row, "state_at")?;
-    let state = match (state.as_str(), user_id, at) {
-        ("pending", None, None) => DeviceGrantState::Pending,
-        ("approved", Some(user_id), Some(approved_at)) => DeviceGrantState::Approved {
-            user_id,
-            approved_at,
-        },
-        ("denied", None, Some(denied_at)) => DeviceGrantState::Denied { denied_at },
-        ("exchanged", None, Some(exchanged_at)) => DeviceGrantState::Exchanged { exchanged_at },
-        _ => {
-            return Err(StoreError::Inconsistent(format!(
-                "device grant in impossible state {state}"
-            )));
-        }
-    };
+    let state = grant_state_from(&state, user_id, at)?;
     let interval: i32 = get(row, "interval_secs")?;
     let failed: i32 = get(row, "failed_confirmations")?;
     Ok(DeviceGrant {
@@ -380,7 +338,7 @@ fn bind_refresh<'q>(
     q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     t: &'q RefreshToken,
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let (state, at) = refresh_state_parts(&t.state);
+    let (state, at) = refresh_state_columns(&t.state);
     q.bind(&t.id)
         .bind(t.token_hash.as_str())
         .bind(&t.family_id)
@@ -686,7 +644,7 @@ impl DurableStore for PgStore {
     ) -> StoreResult<bool> {
         timed(async {
             let mut tx = self.pool.begin().await.map_err(map_err)?;
-            let (state, at) = refresh_state_parts(&old.state);
+            let (state, at) = refresh_state_columns(&old.state);
             let done = sqlx::query(
                 "UPDATE refresh_tokens SET state = $3, state_at = $4, expires_at = $5, \
                  version = $2 + 1 WHERE id = $1 AND version = $2",
@@ -852,7 +810,7 @@ impl FlowStore for PgStore {
             if live.is_some() {
                 return Err(StoreError::AlreadyExists("user code".into()));
             }
-            let (state, user_id, at) = grant_state_parts(&grant.state);
+            let (state, user_id, at) = grant_state_columns(&grant.state);
             sqlx::query(
                 "INSERT INTO device_grants (id, device_code_hash, user_code, client_id, scope, \
                  requester_ip, requester_user_agent, created_at, expires_at, interval_secs, \
@@ -921,7 +879,7 @@ impl FlowStore for PgStore {
         expected_version: i64,
     ) -> StoreResult<bool> {
         timed(async {
-            let (state, user_id, at) = grant_state_parts(&grant.state);
+            let (state, user_id, at) = grant_state_columns(&grant.state);
             let done = sqlx::query(
                 "UPDATE device_grants SET scope = $3, expires_at = $4, interval_secs = $5, \
                  last_polled_at = $6, failed_confirmations = $7, state = $8, state_user_id = $9, \

@@ -45,10 +45,11 @@ use rusqlite::{Connection, OpenFlags, Params, Row, params};
 use self::checkpointer::Checkpointer;
 use self::readers::Readers;
 use self::rows::{
-    audit_from, client_from, code_from, family_from, grant_from, grant_state_columns, key_from,
-    refresh_from, refresh_state_columns, session_from, user_from,
+    audit_from, client_from, code_from, family_from, grant_from, key_from, refresh_from,
+    session_from, user_from,
 };
 use self::writer::Writer;
+use super::columns::{grant_state_columns, refresh_state_columns};
 use super::{DurableStore, FlowStore, StoreError, StoreResult, Stores};
 use crate::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken,

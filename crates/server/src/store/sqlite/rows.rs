@@ -9,10 +9,10 @@ use rusqlite::types::FromSql;
 
 use super::map_err;
 use crate::model::{
-    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, DeviceGrantState,
-    KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, SigningKeyRecord, Timestamp,
-    TokenFamily, TokenHash, User,
+    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, KeyAlgorithm, RefreshToken,
+    Requester, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
+use crate::store::columns::{grant_state_from, refresh_state_from};
 use crate::store::{StoreError, StoreResult};
 
 fn inconsistent(what: &str) -> StoreError {
@@ -86,23 +86,10 @@ pub(super) fn family_from(row: &Row<'_>) -> StoreResult<TokenFamily> {
     })
 }
 
-pub(super) fn refresh_state_columns(state: &RefreshTokenState) -> (&'static str, Option<i64>) {
-    match state {
-        RefreshTokenState::Active => ("active", None),
-        RefreshTokenState::Rotated { rotated_at } => ("rotated", Some(rotated_at.millis())),
-        RefreshTokenState::Revoked { revoked_at } => ("revoked", Some(revoked_at.millis())),
-    }
-}
-
 pub(super) fn refresh_from(row: &Row<'_>) -> StoreResult<RefreshToken> {
     let state: String = get(row, "state")?;
     let at = opt_ts(row, "state_at")?;
-    let state = match (state.as_str(), at) {
-        ("active", None) => RefreshTokenState::Active,
-        ("rotated", Some(rotated_at)) => RefreshTokenState::Rotated { rotated_at },
-        ("revoked", Some(revoked_at)) => RefreshTokenState::Revoked { revoked_at },
-        _ => return Err(inconsistent("impossible refresh token state")),
-    };
+    let state = refresh_state_from(&state, at)?;
     Ok(RefreshToken {
         id: get(row, "id")?,
         token_hash: TokenHash::from_stored(get(row, "token_hash")?),
@@ -129,36 +116,11 @@ pub(super) fn audit_from(row: &Row<'_>) -> StoreResult<AuditEvent> {
     })
 }
 
-pub(super) fn grant_state_columns(
-    state: &DeviceGrantState,
-) -> (&'static str, Option<&str>, Option<i64>) {
-    match state {
-        DeviceGrantState::Pending => ("pending", None, None),
-        DeviceGrantState::Approved {
-            user_id,
-            approved_at,
-        } => ("approved", Some(user_id), Some(approved_at.millis())),
-        DeviceGrantState::Denied { denied_at } => ("denied", None, Some(denied_at.millis())),
-        DeviceGrantState::Exchanged { exchanged_at } => {
-            ("exchanged", None, Some(exchanged_at.millis()))
-        }
-    }
-}
-
 pub(super) fn grant_from(row: &Row<'_>) -> StoreResult<DeviceGrant> {
     let state: String = get(row, "state")?;
     let user: Option<String> = get(row, "state_user_id")?;
     let at = opt_ts(row, "state_at")?;
-    let state = match (state.as_str(), user, at) {
-        ("pending", None, None) => DeviceGrantState::Pending,
-        ("approved", Some(user_id), Some(approved_at)) => DeviceGrantState::Approved {
-            user_id,
-            approved_at,
-        },
-        ("denied", None, Some(denied_at)) => DeviceGrantState::Denied { denied_at },
-        ("exchanged", None, Some(exchanged_at)) => DeviceGrantState::Exchanged { exchanged_at },
-        _ => return Err(inconsistent("impossible device grant state")),
-    };
+    let state = grant_state_from(&state, user, at)?;
     Ok(DeviceGrant {
         id: get(row, "id")?,
         device_code_hash: TokenHash::from_stored(get(row, "device_code_hash")?),
