@@ -62,12 +62,33 @@ pub struct TokenHash(String);
 impl TokenHash {
     /// Hashes a raw secret.
     pub fn of(raw: &str) -> Self {
-        let digest = Sha256::digest(raw.as_bytes());
         let mut hex = String::with_capacity(64);
-        for b in digest {
-            hex.push_str(&format!("{b:02x}"));
-        }
+        push_sha256_hex(&mut hex, raw);
         Self(hex)
+    }
+
+    /// The stored form of a device code: for a code of the current shape
+    /// (`<12 hex digits of issue time>.<secret>`, see
+    /// [`crate::random::device_code`]) the time prefix in clear, a dot, then
+    /// the SHA-256 of the whole code; for any other string (codes issued
+    /// before that shape, or garbage) the plain hash, as [`TokenHash::of`].
+    ///
+    /// The prefix makes stored device-code hashes grow in issue order, so
+    /// every new grant lands at the same end of the stores' unique index
+    /// instead of at a random page of it. It tells nothing that is not
+    /// stored beside it anyway (`created_at`); the secret part keeps its
+    /// 256 bits, and a changed prefix changes the hash.
+    pub fn of_device_code(raw: &str) -> Self {
+        match raw.split_once('.') {
+            Some((prefix, _)) if is_issue_time_prefix(prefix) => {
+                let mut out = String::with_capacity(prefix.len() + 1 + 64);
+                out.push_str(prefix);
+                out.push('.');
+                push_sha256_hex(&mut out, raw);
+                Self(out)
+            }
+            _ => Self::of(raw),
+        }
     }
     /// Rebuilds a hash read back from storage.
     pub fn from_stored(hex: String) -> Self {
@@ -76,6 +97,21 @@ impl TokenHash {
     /// The hex form, for storage.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Whether `s` is the issue-time prefix of a device code: 12 lowercase hex
+/// digits.
+fn is_issue_time_prefix(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Appends the lowercase hex SHA-256 of `raw` to `out`.
+fn push_sha256_hex(out: &mut String, raw: &str) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in Sha256::digest(raw.as_bytes()) {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
 }
 
@@ -588,5 +624,48 @@ mod tests {
             TokenHash::of("abc").as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn device_code_hashes_keep_the_issue_time_and_hash_the_whole_code() {
+        let code = "0193a1b2c3d4.abc";
+        let key = TokenHash::of_device_code(code);
+        assert_eq!(
+            key.as_str(),
+            format!("0193a1b2c3d4.{}", TokenHash::of(code).as_str())
+        );
+        // The prefix is covered by the hash: another time, another key.
+        let moved = TokenHash::of_device_code("0193a1b2c3d5.abc");
+        assert!(!moved.as_str().ends_with(TokenHash::of(code).as_str()));
+    }
+
+    #[test]
+    fn device_codes_of_other_shapes_hash_plainly() {
+        // Codes issued before the time prefix existed, and garbage, keep
+        // the plain hash, so grants stored under it are still found.
+        for raw in [
+            "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg",
+            "0193A1B2C3D4.abc",
+            "193a1b2c3d4.abc",
+            "0193a1b2c3d4x.abc",
+            "zz93a1b2c3d4.abc",
+            ".",
+            "",
+        ] {
+            assert_eq!(
+                TokenHash::of_device_code(raw),
+                TokenHash::of(raw),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn device_code_hashes_sort_by_issue_time() {
+        let early = crate::random::device_code(Timestamp::from_millis(1_700_000_000_000));
+        let late = crate::random::device_code(Timestamp::from_millis(1_700_000_000_001));
+        let early = TokenHash::of_device_code(early.expose());
+        let late = TokenHash::of_device_code(late.expose());
+        assert!(early.as_str() < late.as_str());
     }
 }

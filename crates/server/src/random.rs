@@ -10,6 +10,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use devauth_proto::{Secret, UserCode};
 
+use crate::model::Timestamp;
+
 /// Fills `buf` from the OS CSPRNG. A failing CSPRNG leaves the server unable
 /// to work safely, so it aborts the request with a panic rather than
 /// continuing with weak values (getrandom fails only on broken systems).
@@ -22,6 +24,17 @@ pub fn secret() -> Secret {
     let mut buf = [0u8; 32];
     fill(&mut buf);
     Secret::new(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// A fresh device code issued at `now`: the issue time in milliseconds as
+/// 12 lowercase hex digits, a dot, then a fresh 256-bit [`secret`]
+/// (56 characters in all, URL-safe). The prefix is not secret and carries
+/// no entropy; it orders the stored hashes by issue time
+/// ([`TokenHash::of_device_code`](crate::model::TokenHash::of_device_code)).
+pub fn device_code(now: Timestamp) -> Secret {
+    let ms = u64::try_from(now.millis()).unwrap_or(0) & 0xffff_ffff_ffff;
+    let secret = secret();
+    Secret::new(format!("{ms:012x}.{}", secret.expose()))
 }
 
 /// A fresh record id (128 bits, base64url): not secret, only unique.
@@ -47,5 +60,20 @@ mod tests {
         assert_ne!(a, secret());
         assert_ne!(id(), id());
         assert_eq!(user_code().as_str().len(), 8);
+    }
+
+    #[test]
+    fn device_codes_are_issue_time_then_secret() {
+        let now = Timestamp::from_millis(0x0193_a1b2_c3d4);
+        let a = device_code(now);
+        let (prefix, secret) = a.expose().split_once('.').unwrap();
+        assert_eq!(prefix, "0193a1b2c3d4");
+        assert_eq!(secret.len(), 43);
+        assert!(
+            secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(a, device_code(now));
     }
 }

@@ -9,9 +9,11 @@
 
 mod support;
 
-use devauth_proto::GrantType;
+use devauth_proto::{GrantType, Scope};
 use devauth_server::clock::Clock as _;
-use devauth_server::model::{AuthorizationCode, MAX_POLL_INTERVAL_SECS, TokenHash};
+use devauth_server::model::{
+    AuthorizationCode, DeviceGrant, DeviceGrantState, MAX_POLL_INTERVAL_SECS, Requester, TokenHash,
+};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use support::{Backend, T0, TestServer};
@@ -108,7 +110,10 @@ fn device_flow_pending_then_approved_then_single_use(backend: Backend) {
     let j = r.json();
     let dc = j["device_code"].as_str().unwrap().to_owned();
     let uc = j["user_code"].as_str().unwrap().to_owned();
-    assert!(dc.len() >= 43, "≥ 256 bits");
+    // `<12 hex digits of issue time>.<256-bit secret, base64url>`
+    let (issued, secret) = dc.split_once('.').expect("time prefix");
+    assert_eq!(issued, format!("{:012x}", s.clock.now().millis()));
+    assert_eq!(secret.len(), 43, "256 bits");
     assert_eq!(uc.len(), 9);
     assert_eq!(&uc[4..5], "-");
     assert!(devauth_proto::UserCode::normalize(&uc).is_some());
@@ -120,9 +125,13 @@ fn device_flow_pending_then_approved_then_single_use(backend: Backend) {
     assert_eq!(j["expires_in"], 600);
     assert_eq!(j["interval"], 5);
 
-    // Stored by hash only, with who asked.
+    // Stored as issue time + hash only, with who asked.
     let g = s.grant_by_user_code(&uc);
-    assert_eq!(g.device_code_hash, TokenHash::of(&dc));
+    assert_eq!(
+        g.device_code_hash.as_str(),
+        format!("{issued}.{}", TokenHash::of(&dc).as_str())
+    );
+    assert!(!g.device_code_hash.as_str().contains(secret));
     assert_eq!(g.requester.ip, "127.0.0.1");
     assert_eq!(g.requester.user_agent, "devauth-http-test/1");
 
@@ -822,6 +831,57 @@ fn concurrent_authorization_code_redemptions_succeed_once(backend: Backend) {
     );
 }
 
+/// A grant stored before device codes carried their issue time (plain
+/// SHA-256 of a bare secret) is still found, approved and redeemed; a code
+/// whose time prefix was changed finds nothing.
+fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
+    let s = TestServer::on(backend);
+    let user = s.add_user("legacy");
+    let now = s.clock.now();
+    let legacy = "Q2hhbmdlZCB0aGUgZm9ybWF0IGFmdGVyIHRoaXMgb25l";
+    let grant = DeviceGrant {
+        id: "legacy-grant".into(),
+        device_code_hash: TokenHash::of(legacy),
+        user_code: "BCDFGHJK".into(),
+        client_id: "devauth-cli".into(),
+        scope: Scope::parse("openid").unwrap(),
+        requester: Requester {
+            ip: "127.0.0.1".into(),
+            user_agent: "old-client/1".into(),
+        },
+        created_at: now,
+        expires_at: now.plus_secs(600),
+        interval_secs: 5,
+        last_polled_at: None,
+        failed_confirmations: 0,
+        state: DeviceGrantState::Pending,
+        version: 0,
+    };
+    s.block_on(s.state.stores.flow.add_device_grant(&grant))
+        .unwrap();
+    s.poll(legacy).assert_error(400, "authorization_pending");
+    s.approve("BCDFGHJK", &user);
+    s.clock.advance_secs(5);
+    let r = s.poll(legacy);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["access_token"].is_string());
+    s.clock.advance_secs(5);
+    s.poll(legacy).assert_error(400, "invalid_grant");
+
+    // A fresh code with its issue time moved by a millisecond is unknown.
+    let r = s.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli")],
+    );
+    let dc = r.json()["device_code"].as_str().unwrap().to_owned();
+    let (issued, secret) = dc.split_once('.').unwrap();
+    let moved = u64::from_str_radix(issued, 16).unwrap() + 1;
+    s.poll(&format!("{moved:012x}.{secret}"))
+        .assert_error(400, "invalid_grant");
+    s.poll(secret).assert_error(400, "invalid_grant");
+    s.poll(&dc).assert_error(400, "authorization_pending");
+}
+
 /// Expands each named test into one `#[test]` per storage combination.
 macro_rules! on_each_backend {
     ($($name:ident),* $(,)?) => {
@@ -848,6 +908,7 @@ macro_rules! on_each_backend {
 on_each_backend!(
     discovery_documents_advertise_what_is_implemented,
     device_flow_pending_then_approved_then_single_use,
+    device_codes_issued_before_the_time_prefix_still_work,
     slow_down_grows_the_interval_and_it_is_persisted,
     slow_down_at_the_interval_cap_stores_nothing,
     denied_and_expired_codes,

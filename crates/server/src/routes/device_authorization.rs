@@ -3,8 +3,11 @@
 //! Guards, in order: the per-IP rate limit (`--device-rate-limit` per
 //! minute, 0 = off; over it → 429 `slow_down`), client identification,
 //! the client's right to the device grant (`unauthorized_client`), the scope
-//! (`invalid_scope`). The device code is 256 bits from the OS CSPRNG and only
-//! its SHA-256 is stored; the user code is redrawn on a collision.
+//! (`invalid_scope`). The device code is its issue time (12 hex digits, not
+//! secret) and 256 bits from the OS CSPRNG; only the time and the SHA-256 of
+//! the whole code are stored ([`TokenHash::of_device_code`]), so new grants
+//! land at one end of the store's index. The user code is redrawn on a
+//! collision.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -59,10 +62,10 @@ pub async fn handle(
     let default = default_scope(client.client());
     let scope = resolve_scope(&client, form.get("scope"), &default)?;
 
-    let device_code = crate::random::secret();
+    let device_code = crate::random::device_code(now);
     let mut grant = DeviceGrant {
         id: crate::random::id(),
-        device_code_hash: TokenHash::of(device_code.expose()),
+        device_code_hash: TokenHash::of_device_code(device_code.expose()),
         user_code: String::new(),
         client_id: client.id().to_owned(),
         scope,

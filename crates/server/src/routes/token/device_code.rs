@@ -28,7 +28,7 @@ pub(super) async fn handle(
     form: &OAuthForm,
     requester: &Requester,
 ) -> Result<Response, OAuthError> {
-    let hash = TokenHash::of(form.require("device_code")?);
+    let hash = TokenHash::of_device_code(form.require("device_code")?);
     for _ in 0..MAX_ATTEMPTS {
         let Some(grant) = state.stores.flow.device_grant_by_code(&hash).await? else {
             return Err(OAuthError::invalid_grant("unknown device code"));
