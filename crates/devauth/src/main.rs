@@ -9,6 +9,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: the server allocates a little
+/// on every request from every worker thread, and glibc's malloc costs it
+/// measurably under load (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Log in from machines that have no browser.
 ///
 /// devauth gets OAuth 2.0 tokens with the device authorization grant (RFC 8628),
