@@ -23,9 +23,15 @@ use crate::store::{StoreError, Stores};
 /// larger one with 400 `invalid_request`, axum extractors with 413).
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-/// What every handler can reach (cheap to clone).
+/// What every handler can reach: one [`Arc`] around [`Shared`], so the
+/// clones axum makes on every request (the route's service, the `State`
+/// extractor) cost one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The fields of an [`AppState`], reached through it by `Deref`.
+#[derive(Clone)]
+pub struct Shared {
     /// Storage.
     pub stores: Stores,
     /// Time.
@@ -37,8 +43,15 @@ pub struct AppState {
     /// Recently read client records (see [`crate::client_cache`]).
     pub clients: ClientCache,
     /// Where audit rows go ([`AuditSink::Direct`] unless the server starts
-    /// an [`crate::audit::AuditWriter`]).
+    /// an [`crate::audit::AuditWriter`], see [`AppState::with_audit`]).
     pub audit: AuditSink,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Start-up failed.
@@ -55,14 +68,24 @@ pub enum InitError {
 impl AppState {
     /// A state with no keys loaded yet; call [`AppState::init`] before serving.
     pub fn new(stores: Stores, clock: Arc<dyn Clock>, config: Config) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             stores,
             clock,
             config: Arc::new(config),
             keys: Keys::default(),
             clients: ClientCache::default(),
             audit: AuditSink::Direct,
-        }
+        }))
+    }
+
+    /// The same state with audit rows going to `audit` (keys and cached
+    /// clients stay shared with `self`).
+    #[must_use]
+    pub fn with_audit(&self, audit: AuditSink) -> Self {
+        Self(Arc::new(Shared {
+            audit,
+            ..Shared::clone(&self.0)
+        }))
     }
 
     /// Migrates both stores, makes sure signing keys and the default client

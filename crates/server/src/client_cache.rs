@@ -21,16 +21,25 @@ pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(5);
 /// How many clients the cache holds at most.
 const MAX_ENTRIES: usize = 1024;
 
+/// A cached client record and when it was read.
+type Entry = (Instant, Arc<Client>);
+
 /// Client records by id, each with when it was read (cheap to clone).
 #[derive(Debug, Clone, Default)]
 pub struct ClientCache {
-    entries: Arc<Mutex<HashMap<String, (Instant, Client)>>>,
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
 }
 
 impl ClientCache {
     /// The client `id`, from the cache when read less than
-    /// [`CLIENT_CACHE_TTL`] ago, else from `store`.
-    pub async fn get(&self, store: &dyn DurableStore, id: &str) -> StoreResult<Option<Client>> {
+    /// [`CLIENT_CACHE_TTL`] ago, else from `store`. Shared, not copied: a
+    /// client record is a handful of strings and lists, read on every
+    /// request.
+    pub async fn get(
+        &self,
+        store: &dyn DurableStore,
+        id: &str,
+    ) -> StoreResult<Option<Arc<Client>>> {
         self.get_at(store, id, Instant::now()).await
     }
 
@@ -39,18 +48,18 @@ impl ClientCache {
         store: &dyn DurableStore,
         id: &str,
         now: Instant,
-    ) -> StoreResult<Option<Client>> {
+    ) -> StoreResult<Option<Arc<Client>>> {
         if let Some(client) = self.fresh(id, now) {
             return Ok(Some(client));
         }
-        let client = store.client(id).await?;
+        let client = store.client(id).await?.map(Arc::new);
         let mut entries = self.lock();
         match &client {
             Some(c) => {
                 if entries.len() >= MAX_ENTRIES {
                     entries.clear();
                 }
-                entries.insert(id.to_owned(), (now, c.clone()));
+                entries.insert(id.to_owned(), (now, Arc::clone(c)));
             }
             None => {
                 entries.remove(id);
@@ -59,13 +68,13 @@ impl ClientCache {
         Ok(client)
     }
 
-    fn fresh(&self, id: &str, now: Instant) -> Option<Client> {
+    fn fresh(&self, id: &str, now: Instant) -> Option<Arc<Client>> {
         let entries = self.lock();
         let (read_at, client) = entries.get(id)?;
-        (now.saturating_duration_since(*read_at) < CLIENT_CACHE_TTL).then(|| client.clone())
+        (now.saturating_duration_since(*read_at) < CLIENT_CACHE_TTL).then(|| Arc::clone(client))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Client)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock leaves a plain map behind; keep using it.
         self.entries
             .lock()

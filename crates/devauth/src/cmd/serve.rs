@@ -254,7 +254,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.verification_uri_complete = v;
     }
     let issuer = config.issuer.clone();
-    let mut state = AppState::new(stores, Arc::new(SystemClock), config);
+    let state = AppState::new(stores, Arc::new(SystemClock), config);
     state
         .init()
         .await
@@ -279,7 +279,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // line stays synchronous (see devauth_server::audit).
     let (audit, audit_writer) =
         devauth_server::audit::AuditWriter::spawn(state.stores.durable.clone());
-    state.audit = audit;
+    let state = state.with_audit(audit);
     let sweeper = devauth_server::sweeper::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%bound, %issuer, "listening");

@@ -6,6 +6,8 @@
 //! as SHA-256 hashes in constant time. Any failure is 401 `invalid_client`
 //! with `WWW-Authenticate`; using two methods at once is `invalid_request`.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -19,7 +21,7 @@ use crate::model::{Client, TokenHash};
 /// Proof that the client of this request authenticated (or, for a public
 /// client, identified itself).
 #[derive(Debug, Clone)]
-pub struct AuthenticatedClient(Client);
+pub struct AuthenticatedClient(Arc<Client>);
 
 impl AuthenticatedClient {
     /// The client.
