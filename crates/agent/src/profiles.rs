@@ -52,6 +52,15 @@ pub struct ProfileBackend {
     pub store: ProfileStore,
     /// The refresh calls of adopted logins.
     pub refresher: Refresher,
+    /// Keep only this profile (`devauth agent --profile NAME`); `None`
+    /// keeps every profile.
+    pub only: Option<String>,
+}
+
+impl ProfileBackend {
+    fn kept(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only == name)
+    }
 }
 
 impl From<ClientStoreError> for Failure {
@@ -113,6 +122,7 @@ impl Backend for ProfileBackend {
             .into_iter()
             .filter_map(Result::ok)
             .map(|p| p.name)
+            .filter(|name| self.kept(name))
             .collect())
     }
 
@@ -238,6 +248,7 @@ impl Backend for ProfileBackend {
         };
         all.into_iter()
             .filter_map(Result::ok)
+            .filter(|p| self.kept(&p.name))
             .filter_map(|p| {
                 let cred = profile::credential_of(&p).ok().flatten()?;
                 Some((p.name, cred.source.path().to_path_buf()))

@@ -48,6 +48,7 @@ fn a_refresh_that_waited_for_the_lock_finds_the_work_done() {
                 kiro_auth: None,
             },
         },
+        only: None,
     };
 
     // "devauth token" holds the lock and refreshes meanwhile

@@ -53,6 +53,7 @@ fn device_flow_profiles_are_refreshed_and_dead_ones_marked() {
     let backend = ProfileBackend {
         store: store.clone(),
         refresher: Refresher::default(),
+        only: None,
     };
     let metrics = Metrics::default();
     let stop = AtomicBool::new(false);

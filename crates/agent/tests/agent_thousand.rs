@@ -164,6 +164,7 @@ fn a_thousand_profiles() {
                     kiro_auth: None,
                 },
             },
+            only: None,
         },
         rereads: Mutex::new(HashMap::new()),
     };

@@ -1,5 +1,5 @@
 //! `devauth agent` through the real binary: a `--once` pass that refreshes
-//! and writes back into kiro-cli's database, a dead login that ends in
+//! and writes back into kiro-cli's database, `--profile` keeping one profile, a dead login that ends in
 //! `needs-login` with notifications, `--listen` with a clean SIGTERM, and
 //! `--watch` healing a profile after a new login.
 
@@ -132,6 +132,49 @@ fn once_refreshes_and_writes_back_into_kiro_cli() {
 }
 
 /// Accepts one HTTP request on 127.0.0.1 and hands over its body.
+#[test]
+fn profile_keeps_only_the_named_profile() {
+    let env = Env::new();
+    for name in ["work", "home"] {
+        let db = env.root.join(format!("{name}.sqlite3"));
+        create_kiro_db(&db);
+        put_auth(
+            &db,
+            "kirocli:social:token",
+            &social_token(Casing::Snake, &format!("ok.{name}.0"), &from_now(60)),
+        );
+        let out = env.run(&[
+            "import",
+            "kiro-cli",
+            "--db",
+            db.to_str().unwrap(),
+            "--profile",
+            name,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let home_before = env.profile("home");
+
+    let out = env.run(&["agent", "--once", "--profile", "work"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(summary.contains("1 profiles: "), "{summary}");
+    assert!(summary.contains("1 refreshed"), "{summary}");
+    assert_eq!(env.server.total(), 1, "one refresh call, for work only");
+    assert_ne!(env.profile("work"), home_before);
+    assert_eq!(env.profile("home"), home_before, "home left alone");
+    assert!(env.record("home").is_none(), "no agent record for home");
+
+    // Without --profile, every profile: now home is due, work is fresh.
+    let out = env.run(&["agent", "--once"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(summary.contains("2 profiles: "), "{summary}");
+    assert!(summary.contains("1 refreshed"), "{summary}");
+    assert_eq!(env.server.total(), 2);
+    assert_ne!(env.profile("home"), home_before);
+}
+
 fn webhook() -> (String, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());

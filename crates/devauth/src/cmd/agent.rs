@@ -25,8 +25,9 @@ use crate::exit::{self, UsageError};
 
 /// Flags of `devauth agent`.
 ///
-/// Refreshes every profile whose access token expires within the threshold,
-/// at most --concurrency at a time, each under the profile's lock. A dead
+/// Refreshes every profile (only --profile NAME when given) whose access
+/// token expires within the threshold, at most --concurrency at a time,
+/// each under the profile's lock. A dead
 /// refresh token (permanent failure) is retried once from its source, then
 /// the profile is marked needs-login and left alone; a network or server
 /// failure is retried with exponential backoff.
@@ -98,7 +99,7 @@ fn summary_line(s: &Summary) -> String {
 }
 
 /// Runs the command.
-pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     if args.concurrency == 0 {
         return Err(UsageError("--concurrency must be at least 1".into()).into());
     }
@@ -114,6 +115,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<ExitCode> {
                 http: Http::default(),
                 endpoints: Endpoints::from_env(),
             },
+            only: global.chosen_profile().map(str::to_owned),
         }),
         clock: clock.clone(),
         config: Config {

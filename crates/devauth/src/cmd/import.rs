@@ -99,8 +99,8 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let store = ProfileStore::open_default()?;
     let clock = SystemClock;
     let result = match args.source {
-        Source::KiroCli(a) => import_kiro(&store, &clock, &global.profile, a),
-        Source::AwsSso(a) => import_aws(&store, &clock, &global.profile, a),
+        Source::KiroCli(a) => import_kiro(&store, &clock, global.profile(), a),
+        Source::AwsSso(a) => import_aws(&store, &clock, global.profile(), a),
     };
     match result {
         Ok(code) => Ok(code),

@@ -110,7 +110,7 @@ impl Args {
 
 /// Runs the command.
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    devauth_client::store::validate_name(&global.profile)?;
+    devauth_client::store::validate_name(global.profile())?;
     let store = ProfileStore::open_default()?;
     let clock = SystemClock;
     let profile = if args.with_token {
@@ -158,7 +158,7 @@ fn new_profile(
     let acct = account::from_response(resp);
     let scope = resp.scope.as_deref().unwrap_or(requested_scope);
     let mut p = Profile::new(
-        &global.profile,
+        global.profile(),
         source,
         Tokens::from_response(resp, now, None),
         now,

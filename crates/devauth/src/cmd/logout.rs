@@ -20,9 +20,9 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let store = ProfileStore::open_default()?;
-    store.with_lock(&global.profile, |lock| {
+    store.with_lock(global.profile(), |lock| {
         let Some(p) = lock.load()? else {
-            eprintln!("Not logged in (profile `{}`); nothing to do.", global.profile);
+            eprintln!("Not logged in (profile `{}`); nothing to do.", global.profile());
             return Ok(ExitCode::SUCCESS);
         };
         let revoked = if args.no_revoke { None } else { Some(revoke(&p)) };

@@ -15,12 +15,26 @@ pub mod token;
 /// Options every client command takes.
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Profile to use: each profile holds one issuer + account.
+    /// Profile to use: each profile holds one issuer + account [default:
+    /// default]. `devauth agent` keeps only this profile when it is given,
+    /// every profile when not.
     #[arg(
-        long,
+        long = "profile",
         global = true,
         env = "DEVAUTH_PROFILE",
-        default_value = "default"
+        value_name = "NAME"
     )]
-    pub profile: String,
+    chosen_profile: Option<String>,
+}
+
+impl Global {
+    /// The profile a command works on: the one asked for, else `default`.
+    pub fn profile(&self) -> &str {
+        self.chosen_profile.as_deref().unwrap_or("default")
+    }
+
+    /// The profile asked for with `--profile` or `DEVAUTH_PROFILE`, if any.
+    pub fn chosen_profile(&self) -> Option<&str> {
+        self.chosen_profile.as_deref()
+    }
 }

@@ -28,14 +28,14 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             .map(|e| match e {
                 Ok(p) => {
                     let mut v = super::status::profile_json(p, &store, now);
-                    v["current"] = json!(p.name == global.profile);
+                    v["current"] = json!(p.name == global.profile());
                     v
                 }
                 Err(err) => json!({ "error": err.to_string() }),
             })
             .collect();
         let v = json!({
-            "current": global.profile,
+            "current": global.profile(),
             "store": { "backend": super::status::backend_for_new(), "path": store.dir() },
             "profiles": list,
         });
@@ -55,7 +55,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     for e in &entries {
         match e {
             Ok(p) => {
-                let mark = if p.name == global.profile { '*' } else { ' ' };
+                let mark = if p.name == global.profile() { '*' } else { ' ' };
                 let expires = match p.tokens.expires_at {
                     None => "-".to_owned(),
                     Some(at) if at > now => super::status::human(secs_until(now, at)),

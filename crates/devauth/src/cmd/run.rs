@@ -33,7 +33,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     if args.env.is_empty() || args.env.contains(['=', '\0']) {
         return Err(UsageError(format!("--env `{}` is not a variable name", args.env)).into());
     }
-    let token = super::token::access_token(&global.profile, args.min_ttl)?;
+    let token = super::token::access_token(global.profile(), args.min_ttl)?;
     let (program, rest) = args
         .command
         .split_first()

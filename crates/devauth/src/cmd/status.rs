@@ -99,19 +99,19 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     let store = super::token::store_for_reading()?;
     let now = SystemClock.now();
     let mut out = std::io::stdout().lock();
-    let Some(p) = store.load(&global.profile)? else {
+    let Some(p) = store.load(global.profile())? else {
         if args.json {
             let v = json!({
-                "profile": global.profile,
+                "profile": global.profile(),
                 "logged_in": false,
                 "state": "not-logged-in",
-                "store": { "backend": backend_for_new(), "path": store.path_of(&global.profile) },
+                "store": { "backend": backend_for_new(), "path": store.path_of(global.profile()) },
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             return Ok(ExitCode::from(exit::NOT_LOGGED_IN));
         }
         return Err(devauth_client::Error::NotLoggedIn {
-            profile: global.profile.clone(),
+            profile: global.profile().to_owned(),
         }
         .into());
     };

@@ -50,7 +50,7 @@ pub fn access_token(profile: &str, min_ttl: u64) -> anyhow::Result<String> {
 
 /// Prints the token.
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let token = access_token(&global.profile, args.min_ttl)?;
+    let token = access_token(global.profile(), args.min_ttl)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{token}")?;
     out.flush()?;
