@@ -9,11 +9,9 @@
 
 mod support;
 
-use devauth_proto::{GrantType, Scope};
+use devauth_proto::GrantType;
 use devauth_server::clock::Clock as _;
-use devauth_server::model::{
-    AuthorizationCode, DeviceGrant, DeviceGrantState, MAX_POLL_INTERVAL_SECS, Requester, TokenHash,
-};
+use devauth_server::model::{AuthorizationCode, DeviceGrant, MAX_POLL_INTERVAL_SECS, TokenHash};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use support::{Backend, T0, TestServer};
@@ -840,22 +838,9 @@ fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
     let now = s.clock.now();
     let legacy = "Q2hhbmdlZCB0aGUgZm9ybWF0IGFmdGVyIHRoaXMgb25l";
     let grant = DeviceGrant {
-        id: "legacy-grant".into(),
         device_code_hash: TokenHash::of(legacy),
         user_code: "BCDFGHJK".into(),
-        client_id: "devauth-cli".into(),
-        scope: Scope::parse("openid").unwrap(),
-        requester: Requester {
-            ip: "127.0.0.1".into(),
-            user_agent: "old-client/1".into(),
-        },
-        created_at: now,
-        expires_at: now.plus_secs(600),
-        interval_secs: 5,
-        last_polled_at: None,
-        failed_confirmations: 0,
-        state: DeviceGrantState::Pending,
-        version: 0,
+        ..devauth_server::store::suite::sample_grant(now)
     };
     s.block_on(s.state.stores.flow.add_device_grant(&grant))
         .unwrap();
