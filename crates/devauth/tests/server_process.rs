@@ -6,15 +6,18 @@
 //! port. Approvals are written straight into the server's SQLite file with
 //! the store's Pending → Approved transition (what the consent page does).
 
+mod serve_child;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use devauth_server::clock::{Clock as _, SystemClock};
 use devauth_server::store::sqlite::SqliteStore;
+use serve_child::ServeChild;
 
 /// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy, for machines
 /// where several checkouts share one target folder), else Cargo's build.
@@ -28,76 +31,14 @@ const DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Upper bound for anything to happen; a test stuck longer fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(90);
 
-/// A running `devauth serve`.
-struct Serve {
-    child: Child,
-    base: String,
-    port: u16,
-    /// Every stderr line so far (logs are checked for secrets).
-    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+/// `devauth serve --listen LISTEN --poll-interval 1` in `home`.
+fn serve(home: &Path, listen: &str) -> ServeChild {
+    serve_with(home, &["--listen", listen, "--poll-interval", "1"], &[])
 }
 
-impl Serve {
-    fn start(home: &Path, listen: &str) -> Self {
-        Self::start_with(home, &["--listen", listen, "--poll-interval", "1"], &[])
-    }
-
-    fn start_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(devauth_bin())
-            .arg("serve")
-            .args(args)
-            .env("DEVAUTH_LOG", "warn")
-            .envs(env.iter().copied())
-            .env("DEVAUTH_HOME", home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("devauth serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let keep = lines.clone();
-        // Keeps draining stderr for the life of the process.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                keep.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let base = loop {
-            let line = match rx.recv_timeout(PATIENCE) {
-                Ok(line) => line,
-                Err(e) => {
-                    let _ = child.kill();
-                    panic!("devauth serve did not report its address: {e}");
-                }
-            };
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        let port = base.rsplit(':').next().unwrap().parse().unwrap();
-        Self {
-            child,
-            base,
-            port,
-            stderr: lines,
-        }
-    }
-
-    /// SIGKILL: no chance to flush or clean up.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `devauth serve ARGS` with `env` in `home`.
+fn serve_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeChild {
+    ServeChild::start(&devauth_bin(), home, args, env, PATIENCE)
 }
 
 fn agent() -> ureq::Agent {
@@ -230,7 +171,7 @@ fn jwt_kid(jwt: &str) -> String {
 fn sigkill_while_pending_and_after_approval_loses_nothing() {
     let home = tempfile::tempdir().unwrap();
     add_user(home.path(), "alice");
-    let s1 = Serve::start(home.path(), "127.0.0.1:0");
+    let mut s1 = serve(home.path(), "127.0.0.1:0");
     let jwks_before = get(&s1.base, "/oauth/jwks.json");
     let (status, da) = post(
         &s1.base,
@@ -248,11 +189,11 @@ fn sigkill_while_pending_and_after_approval_loses_nothing() {
         (status, body["error"].as_str()),
         (400, Some("authorization_pending"))
     );
-    let listen = format!("127.0.0.1:{}", s1.port);
+    let listen = format!("127.0.0.1:{}", s1.port());
     s1.kill();
 
     // Pending survived the crash.
-    let s2 = Serve::start(home.path(), &listen);
+    let mut s2 = serve(home.path(), &listen);
     let (status, body) = poll(&s2.base, &dc);
     assert_eq!(
         (status, body["error"].as_str()),
@@ -262,7 +203,7 @@ fn sigkill_while_pending_and_after_approval_loses_nothing() {
     s2.kill();
 
     // The approval survived the crash; the flow completes.
-    let s3 = Serve::start(home.path(), &listen);
+    let mut s3 = serve(home.path(), &listen);
     let (status, tokens) = poll(&s3.base, &dc);
     assert_eq!(status, 200, "{tokens}");
     let at = tokens["access_token"].as_str().unwrap();
@@ -294,7 +235,7 @@ fn sigkill_while_pending_and_after_approval_loses_nothing() {
     let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
     s3.kill();
 
-    let s4 = Serve::start(home.path(), &listen);
+    let s4 = serve(home.path(), &listen);
     let (status, body) = post(
         &s4.base,
         "/oauth/token",
@@ -307,16 +248,8 @@ fn sigkill_while_pending_and_after_approval_loses_nothing() {
     assert_eq!(status, 200, "{body}");
 
     // SIGTERM: a graceful, successful exit.
-    let pid = s4.child.id().to_string();
     let mut s4 = s4;
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = s4.child.wait().unwrap();
+    let status = s4.terminate();
     assert!(status.success(), "{status:?}");
 }
 
@@ -342,7 +275,7 @@ fn openid_client_completes_the_device_flow() {
     }
     let home = tempfile::tempdir().unwrap();
     add_user(home.path(), "bob");
-    let s = Serve::start(home.path(), "127.0.0.1:0");
+    let s = serve(home.path(), "127.0.0.1:0");
     let mut node = Command::new("node")
         .arg(root.join("tests/interop/device_flow.mjs"))
         .arg(&s.base)
@@ -455,7 +388,7 @@ fn admin_manages_users_clients_and_keys() {
     assert_eq!(keys_after.matches("\tretired ").count(), 2);
 
     // The server signs with the new key and still publishes the old ones.
-    let s = Serve::start(h, "127.0.0.1:0");
+    let s = serve(h, "127.0.0.1:0");
     let mut res = agent()
         .post(format!("{}/oauth/token", s.base))
         .header(
@@ -499,7 +432,7 @@ fn serve_reads_environment_and_config_file() {
     )
     .unwrap();
     let config = config.to_str().unwrap();
-    let s = Serve::start_with(
+    let s = serve_with(
         home.path(),
         &["--config", config],
         &[
@@ -595,7 +528,7 @@ fn unsupported_or_unreachable_storage_urls_fail_clearly_without_the_password() {
 fn logs_are_json_and_never_contain_secrets() {
     let home = tempfile::tempdir().unwrap();
     add_user(home.path(), "judy");
-    let mut s = Serve::start_with(
+    let mut s = serve_with(
         home.path(),
         &["--listen", "127.0.0.1:0", "--poll-interval", "1", "--demo"],
         &[("DEVAUTH_LOG", "debug")],
@@ -640,17 +573,9 @@ fn logs_are_json_and_never_contain_secrets() {
             ("client_id", "devauth-cli"),
         ],
     );
-    let pid = s.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(s.child.wait().unwrap().success());
+    assert!(s.terminate().success());
     std::thread::sleep(Duration::from_millis(200));
-    let lines = s.stderr.lock().unwrap().clone();
+    let lines = s.lines();
     let demo_password = lines
         .iter()
         .find_map(|l| l.split("with password ").nth(1))

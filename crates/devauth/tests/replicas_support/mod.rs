@@ -11,16 +11,19 @@
     reason = "each replicas_* test file uses a different part of this module"
 )]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use devauth_server::store::redis::RedisFlowStore;
 use devauth_server::store::suite::PgTestSchema;
+use serve_child::ServeChild;
+
+#[path = "../serve_child/mod.rs"]
+mod serve_child;
 
 /// The PostgreSQL every test gets a private schema in.
 pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -299,71 +302,34 @@ impl Backends {
 
 /// A running `devauth serve`.
 pub struct Replica {
-    child: Child,
+    process: ServeChild,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Replica {
     pub fn start(home: &Path, args: &[String]) -> Self {
-        let mut child = Command::new(devauth_bin())
-            .arg("serve")
-            .args(args)
-            .env("DEVAUTH_LOG", "warn")
-            .env("DEVAUTH_HOME", home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("devauth serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let keep = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                keep.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let base = loop {
-            let line = match rx.recv_timeout(PATIENCE) {
-                Ok(line) => line,
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "devauth serve did not report its address ({e}): {:?}",
-                        lines.lock().unwrap()
-                    );
-                }
-            };
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let process = ServeChild::start(&devauth_bin(), home, &args, &[], PATIENCE);
         Self {
-            child,
-            base,
-            stderr: lines,
+            base: process.base.clone(),
+            process,
         }
     }
 
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.process.alive()
     }
 
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 
     /// Everything the process wrote on stderr so far.
     pub fn logs(&self) -> String {
-        self.stderr.lock().unwrap().join("\n")
+        self.process.lines().join("\n")
     }
 
     /// `POST /oauth/device_authorization` for `devauth-cli`.
@@ -396,12 +362,6 @@ impl Replica {
     /// `GET /oauth/userinfo` with a bearer token.
     pub fn userinfo(&self, access_token: &str) -> (u16, serde_json::Value) {
         get(&self.base, "/oauth/userinfo", Some(access_token))
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
