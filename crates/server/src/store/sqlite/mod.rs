@@ -45,8 +45,8 @@ use rusqlite::{Connection, OpenFlags, Params, Row, params};
 use self::checkpointer::Checkpointer;
 use self::readers::Readers;
 use self::rows::{
-    audit_from, client_from, code_from, family_from, grant_from, key_from, refresh_from,
-    session_from, user_from,
+    audit_from, client_from, code_from, family_from, grant_columns, grant_from, key_from,
+    refresh_from, session_from, user_from,
 };
 use self::writer::Writer;
 use super::columns::{grant_state_columns, refresh_state_columns};
@@ -793,7 +793,11 @@ impl FlowStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT * FROM device_grants WHERE device_code_hash = ?",
+                concat!(
+                    "SELECT ",
+                    grant_columns!(),
+                    " FROM device_grants WHERE device_code_hash = ?"
+                ),
                 [hash.as_str()],
                 grant_from,
             )
@@ -804,7 +808,11 @@ impl FlowStore for SqliteStore {
         self.read(|c| {
             one(
                 c,
-                "SELECT * FROM device_grants WHERE user_code = ?",
+                concat!(
+                    "SELECT ",
+                    grant_columns!(),
+                    " FROM device_grants WHERE user_code = ?"
+                ),
                 [user_code],
                 grant_from,
             )
@@ -980,9 +988,12 @@ impl FlowStore for SqliteStore {
         self.write_all(move |c| {
             let expired = all(
                 c,
-                "UPDATE device_grants SET expiry_reported = 1 \
-                 WHERE state = 'pending' AND expires_at <= ? AND expiry_reported = 0 \
-                 RETURNING *",
+                concat!(
+                    "UPDATE device_grants SET expiry_reported = 1 \
+                     WHERE state = 'pending' AND expires_at <= ? AND expiry_reported = 0 \
+                     RETURNING ",
+                    grant_columns!()
+                ),
                 [now.millis()],
                 grant_from,
             )?;
