@@ -57,7 +57,7 @@ fn scope(s: &str) -> Scope {
 pub fn sample_grant(at: Timestamp) -> DeviceGrant {
     DeviceGrant {
         id: uniq("grant"),
-        device_code_hash: TokenHash::of(&uniq("device-code")),
+        device_code_hash: TokenHash::of_device_code(crate::random::device_code(at).expose()),
         user_code: user_code(),
         client_id: "devauth-cli".into(),
         scope: scope("openid offline_access"),
