@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use devauth_server::clock::{Clock, SystemClock};
+use devauth_server::random;
 use devauth_server::store::redis::RedisFlowStore;
 use devauth_server::store::suite::sample_grant;
-use devauth_server::store::{FlowStore, StoreResult};
+use devauth_server::store::{FlowStore, StoreError, StoreResult};
 use tokio::task::JoinSet;
 
 /// Grants in flight at once.
@@ -79,7 +80,20 @@ async fn main() {
             sample = Some(grant.clone());
         }
         let store = Arc::clone(&store);
-        tasks.spawn(async move { store.add_device_grant(&grant).await });
+        tasks.spawn(async move {
+            // As the server does: a user code already taken is drawn again
+            // (with 100,000 codes of 20^8 a clash happens in about one run
+            // out of five).
+            let mut grant = grant;
+            loop {
+                match store.add_device_grant(&grant).await {
+                    Err(StoreError::AlreadyExists(_)) => {
+                        grant.user_code = random::user_code().as_str().to_owned();
+                    }
+                    done => return done,
+                }
+            }
+        });
     }
     while let Some(done) = tasks.join_next().await {
         done.expect("task ran").expect("add grant");
