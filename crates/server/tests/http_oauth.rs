@@ -7,6 +7,7 @@
 //! Approved transition, as the consent page does (its browser path is tested
 //! with the pages).
 
+#[macro_use]
 mod support;
 
 use devauth_proto::GrantType;
@@ -865,29 +866,6 @@ fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
         .assert_error(400, "invalid_grant");
     s.poll(secret).assert_error(400, "invalid_grant");
     s.poll(&dc).assert_error(400, "authorization_pending");
-}
-
-/// Expands each named test into one `#[test]` per storage combination.
-macro_rules! on_each_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::Backend::Sqlite) })*
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                if super::Backend::Postgres.available() {
-                    super::$name(super::Backend::Postgres)
-                }
-            })*
-        }
-        mod postgres_redis {
-            $(#[test] fn $name() {
-                if super::Backend::PostgresRedis.available() {
-                    super::$name(super::Backend::PostgresRedis)
-                }
-            })*
-        }
-    };
 }
 
 on_each_backend!(

@@ -1,17 +1,21 @@
 //! The device verification pages over real HTTP: code entry, login, confirm,
-//! CSRF, rate limits, locking, and what every response carries.
+//! CSRF, rate limits, locking, and what every response carries — each on
+//! SQLite, PostgreSQL, and PostgreSQL + Redis (modules `sqlite`, `postgres`,
+//! `postgres_redis`; see `backends/mod.rs`), since sessions, rate-limit
+//! counters and grants live in different stores on each.
 
 #[expect(dead_code, reason = "each test file uses part of the shared harness")]
+#[macro_use]
 mod pages_support;
 
 use devauth_server::model::DeviceGrantState;
-use pages_support::{Browser, TestServer};
+use pages_support::{Backend, Browser, TestServer};
 
 const CODE: &str = "BCDFGHJK";
 const INVALID: &str = "That code is not valid.";
 
-fn server() -> TestServer {
-    let s = TestServer::start();
+fn server(backend: Backend) -> TestServer {
+    let s = TestServer::on(backend);
     s.add_user("alice", "correct horse battery staple");
     s
 }
@@ -47,9 +51,8 @@ fn reach_confirm(s: &TestServer, b: &Browser, typed: &str) -> pages_support::Pag
     b.get(&next)
 }
 
-#[test]
-fn every_page_is_uncached_unframed_and_script_free() {
-    let s = server();
+fn every_page_is_uncached_unframed_and_script_free(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     for path in [
         "/device",
@@ -76,9 +79,8 @@ fn every_page_is_uncached_unframed_and_script_free() {
     assert_eq!(bad.header("cache-control"), Some("no-store"));
 }
 
-#[test]
-fn device_page_prefills_the_code_and_starts_a_session() {
-    let s = server();
+fn device_page_prefills_the_code_and_starts_a_session(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let p = b.get("/device?user_code=bcdf-ghjk");
     p.expect(200)
@@ -117,9 +119,8 @@ fn https_issuer_sets_a_secure_host_cookie() {
     assert!(c.contains("; Secure"), "{c}");
 }
 
-#[test]
-fn approve_marks_the_grant_approved_and_audits() {
-    let s = server();
+fn approve_marks_the_grant_approved_and_audits(backend: Backend) {
+    let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
     let confirm = reach_confirm(&s, &b, "bcdf ghjk");
@@ -176,9 +177,8 @@ fn approve_marks_the_grant_approved_and_audits() {
     ));
 }
 
-#[test]
-fn deny_marks_the_grant_denied() {
-    let s = server();
+fn deny_marks_the_grant_denied(backend: Backend) {
+    let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
     let confirm = reach_confirm(&s, &b, CODE);
@@ -198,9 +198,8 @@ fn deny_marks_the_grant_denied() {
     assert!(s.audit_kinds().contains(&"device_code.denied".to_owned()));
 }
 
-#[test]
-fn logged_in_code_entry_goes_straight_to_confirm() {
-    let s = server();
+fn logged_in_code_entry_goes_straight_to_confirm(backend: Backend) {
+    let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
     b.login("alice", "correct horse battery staple").expect(303);
@@ -209,9 +208,8 @@ fn logged_in_code_entry_goes_straight_to_confirm() {
         .contains("Approve this device?");
 }
 
-#[test]
-fn unknown_expired_and_used_codes_read_the_same() {
-    let s = server();
+fn unknown_expired_and_used_codes_read_the_same(backend: Backend) {
+    let s = server(backend);
     s.add_grant("devauth-cli", "CCCCCCCC");
     s.add_grant("devauth-cli", "DDDDDDDD");
     let b = s.browser();
@@ -249,9 +247,8 @@ fn unknown_expired_and_used_codes_read_the_same() {
         .contains(INVALID);
 }
 
-#[test]
-fn code_entry_is_rate_limited_per_session_and_per_ip() {
-    let s = server();
+fn code_entry_is_rate_limited_per_session_and_per_ip(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let form = b.get("/device");
     let csrf = form.csrf();
@@ -288,9 +285,8 @@ fn code_entry_is_rate_limited_per_session_and_per_ip() {
     assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
 }
 
-#[test]
-fn new_sessions_are_limited_per_ip() {
-    let s = server();
+fn new_sessions_are_limited_per_ip(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     for _ in 0..60 {
         b.clear_cookies();
@@ -306,9 +302,8 @@ fn new_sessions_are_limited_per_ip() {
     }
 }
 
-#[test]
-fn forged_confirmations_are_refused_and_lock_the_code() {
-    let s = server();
+fn forged_confirmations_are_refused_and_lock_the_code(backend: Backend) {
+    let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
     let confirm = reach_confirm(&s, &b, CODE);
@@ -354,9 +349,8 @@ fn forged_confirmations_are_refused_and_lock_the_code() {
     .contains(INVALID);
 }
 
-#[test]
-fn fetch_metadata_and_origin_are_checked() {
-    let s = server();
+fn fetch_metadata_and_origin_are_checked(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let csrf = b.get("/device").csrf();
     let fields = [("csrf", csrf.as_str()), ("user_code", "BBBB-BBBB")];
@@ -371,9 +365,8 @@ fn fetch_metadata_and_origin_are_checked() {
     same.expect(400).contains(INVALID);
 }
 
-#[test]
-fn posts_need_a_session_and_its_token() {
-    let s = server();
+fn posts_need_a_session_and_its_token(backend: Backend) {
+    let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
     // No cookie at all.
@@ -401,9 +394,8 @@ fn posts_need_a_session_and_its_token() {
     );
 }
 
-#[test]
-fn malformed_forms_get_a_readable_400() {
-    let s = server();
+fn malformed_forms_get_a_readable_400(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let csrf = b.get("/device").csrf();
     for body in [
@@ -430,9 +422,8 @@ fn malformed_forms_get_a_readable_400() {
         .contains("This request was refused");
 }
 
-#[test]
-fn login_failures_read_the_same_and_are_limited() {
-    let s = server();
+fn login_failures_read_the_same_and_are_limited(backend: Backend) {
+    let s = server(backend);
     s.add_user("bob", "bob's password");
     s.disable_user("bob");
     let b = s.browser();
@@ -461,9 +452,8 @@ fn login_failures_read_the_same_and_are_limited() {
     b.login("alice", "correct horse battery staple").expect(303);
 }
 
-#[test]
-fn login_rotates_the_session() {
-    let s = server();
+fn login_rotates_the_session(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let form = b.get("/login");
     let before = form.set_cookies()[0].split(';').next().unwrap().to_owned();
@@ -492,9 +482,8 @@ fn login_rotates_the_session() {
     assert_ne!(b.get("/device").csrf(), form.csrf());
 }
 
-#[test]
-fn logout_ends_the_session() {
-    let s = server();
+fn logout_ends_the_session(backend: Backend) {
+    let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
     let confirm = reach_confirm(&s, &b, CODE);
@@ -534,3 +523,21 @@ fn storage_outage_is_a_readable_503() {
     memory.down.store(false, Ordering::SeqCst);
     b.get("/device").expect(200);
 }
+
+on_each_backend!(
+    every_page_is_uncached_unframed_and_script_free,
+    device_page_prefills_the_code_and_starts_a_session,
+    approve_marks_the_grant_approved_and_audits,
+    deny_marks_the_grant_denied,
+    logged_in_code_entry_goes_straight_to_confirm,
+    unknown_expired_and_used_codes_read_the_same,
+    code_entry_is_rate_limited_per_session_and_per_ip,
+    new_sessions_are_limited_per_ip,
+    forged_confirmations_are_refused_and_lock_the_code,
+    fetch_metadata_and_origin_are_checked,
+    posts_need_a_session_and_its_token,
+    malformed_forms_get_a_readable_400,
+    login_failures_read_the_same_and_are_limited,
+    login_rotates_the_session,
+    logout_ends_the_session,
+);

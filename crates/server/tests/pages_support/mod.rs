@@ -1,12 +1,19 @@
 //! Shared harness of the page tests: a real server on an ephemeral loopback
-//! port (the `devauth_server` router, served with `ConnectInfo`), a
+//! port (the `devauth_server` router, served with `ConnectInfo`) on one of
+//! the storage combinations of `backends/mod.rs` (SQLite by default), a
 //! cookie-aware blocking HTTP client that does not follow redirects, and
 //! fixtures (users, clients, device grants) written straight to the store.
 
 pub mod memory;
 
+#[macro_use]
+#[path = "../backends/mod.rs"]
+mod backends;
+
+pub use backends::Backend;
+use backends::Opened;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use devauth_proto::{GrantType, Scope};
@@ -31,7 +38,18 @@ pub struct TestServer {
     pub clock: MockClock,
     /// Runs the server and store calls of the test.
     pub rt: tokio::runtime::Runtime,
+    /// The stores opened for the test (`None` when the test brought its
+    /// own); dropped after `rt`.
+    opened: Option<Opened>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(opened) = self.opened.as_mut() {
+            self.rt.block_on(opened.clean_up());
+        }
+    }
 }
 
 /// How to start a server.
@@ -39,7 +57,9 @@ pub struct TestServer {
 pub struct Options {
     /// Issuer override (default: the server's own `http://127.0.0.1:PORT`).
     pub issuer: Option<String>,
-    /// Stores override (default: a temporary SQLite database).
+    /// Where state lives (default: a temporary SQLite database).
+    pub backend: Backend,
+    /// Stores override (instead of `backend`'s).
     pub stores: Option<Stores>,
 }
 
@@ -47,6 +67,15 @@ impl TestServer {
     /// A server on a fresh temporary database.
     pub fn start() -> Self {
         Self::start_with(Options::default())
+    }
+
+    /// A server on `backend` (whose services the caller checked with
+    /// [`Backend::available`]).
+    pub fn on(backend: Backend) -> Self {
+        Self::start_with(Options {
+            backend,
+            ..Options::default()
+        })
     }
 
     /// A server with options.
@@ -62,9 +91,12 @@ impl TestServer {
             .expect("bind an ephemeral loopback port");
         let addr = listener.local_addr().expect("local addr");
         let base = format!("http://{addr}");
-        let stores = match options.stores {
-            Some(stores) => stores,
-            None => rt.block_on(open_stores(dir.path().to_path_buf())),
+        let (stores, opened) = match options.stores {
+            Some(stores) => (stores, None),
+            None => {
+                let opened = rt.block_on(backends::open(options.backend, dir.path()));
+                (opened.stores.clone(), Some(opened))
+            }
         };
         let mut config = Config::new(
             options.issuer.unwrap_or_else(|| base.clone()),
@@ -89,6 +121,7 @@ impl TestServer {
             state,
             clock,
             rt,
+            opened,
             _dir: dir,
         }
     }
@@ -193,13 +226,6 @@ impl TestServer {
     pub fn clock_now(&self) -> Timestamp {
         devauth_server::clock::Clock::now(&self.clock)
     }
-}
-
-/// The stores of a test server: SQLite in a temporary folder.
-pub async fn open_stores(dir: PathBuf) -> Stores {
-    devauth_server::store::sqlite::SqliteStore::open_stores(&dir.join("devauth.db"))
-        .await
-        .expect("open SQLite")
 }
 
 /// One HTTP answer, read whole.

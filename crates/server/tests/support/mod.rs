@@ -13,64 +13,14 @@ use devauth_server::app::{AppState, router};
 use devauth_server::clock::{Clock as _, MockClock};
 use devauth_server::config::Config;
 use devauth_server::model::{Client, DeviceGrant, Timestamp, TokenHash, User};
-use devauth_server::store::Stores;
-use devauth_server::store::postgres::PgStore;
-use devauth_server::store::redis::RedisFlowStore;
 use devauth_server::store::sqlite::SqliteStore;
-use devauth_server::store::suite::PgTestSchema;
 
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const PG_ADDR: &str = "127.0.0.1:5432";
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
-const REDIS_ADDR: &str = "127.0.0.1:6379";
+#[macro_use]
+#[path = "../backends/mod.rs"]
+mod backends;
 
-/// Where the server under test keeps its state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// Everything in a temporary SQLite file.
-    Sqlite,
-    /// Everything in a private PostgreSQL schema.
-    Postgres,
-    /// Durable state in a private PostgreSQL schema, device flows in Redis
-    /// under a random key prefix.
-    PostgresRedis,
-}
-
-impl Backend {
-    /// Whether the services this backend needs answer; prints why not (the
-    /// test then skips), or panics under `DEVAUTH_REQUIRE_SERVICES=1`.
-    pub fn available(self) -> bool {
-        let needs: &[(&str, &str)] = match self {
-            Self::Sqlite => &[],
-            Self::Postgres => &[("PostgreSQL", PG_ADDR)],
-            Self::PostgresRedis => &[("PostgreSQL", PG_ADDR), ("Redis", REDIS_ADDR)],
-        };
-        for (name, addr) in needs {
-            let up = std::net::TcpStream::connect_timeout(
-                &addr.parse().unwrap(),
-                std::time::Duration::from_secs(2),
-            )
-            .is_ok();
-            if !up {
-                assert!(
-                    std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                    "{name} is not reachable at {addr} and DEVAUTH_REQUIRE_SERVICES=1"
-                );
-                eprintln!("SKIPPED: {name} is not reachable at {addr}");
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// Per-test state outside the server that must be cleaned up.
-struct Private {
-    /// Dropped after the server's runtime: drops the schema.
-    _schema: Option<PgTestSchema>,
-    /// Deleted (its keys) when the test ends.
-    redis: Option<RedisFlowStore>,
-}
+pub use backends::Backend;
+use backends::Opened;
 
 /// A running test server.
 pub struct TestServer {
@@ -81,16 +31,14 @@ pub struct TestServer {
     /// it and simulate an outage).
     pub sqlite: Option<SqliteStore>,
     runtime: tokio::runtime::Runtime,
-    private: Private,
+    opened: Opened,
     _dir: tempfile::TempDir,
     agent: ureq::Agent,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(redis) = self.private.redis.take() {
-            let _ = self.runtime.block_on(redis.delete_all());
-        }
+        self.runtime.block_on(self.opened.clean_up());
     }
 }
 
@@ -146,52 +94,22 @@ impl TestServer {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let clock = MockClock::new(T0);
-        let (state, base, sqlite, private) = runtime.block_on(async {
+        let (state, base, opened) = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let base = format!("http://{addr}");
             let mut config = Config::new(base.clone(), addr, dir.path().to_owned());
             config.device_rate_limit = 0;
             adjust(&mut config);
-            let (stores, sqlite, private) = match backend {
-                Backend::Sqlite => {
-                    let sqlite = SqliteStore::open(&dir.path().join("devauth.db"))
-                        .await
-                        .unwrap();
-                    let private = Private {
-                        _schema: None,
-                        redis: None,
-                    };
-                    (sqlite.clone().into_stores(), Some(sqlite), private)
-                }
-                Backend::Postgres | Backend::PostgresRedis => {
-                    let schema = PgTestSchema::create(PG_URL).await.expect("test schema");
-                    let pg: Arc<PgStore> = Arc::new(schema.store());
-                    let redis = (backend == Backend::PostgresRedis).then(|| {
-                        let prefix = format!("devauth-http-test:{}:", devauth_server::random::id());
-                        RedisFlowStore::connect_with_prefix(REDIS_URL, &prefix).expect("redis")
-                    });
-                    let stores = Stores {
-                        durable: pg.clone(),
-                        flow: match &redis {
-                            Some(r) => Arc::new(r.clone()),
-                            None => pg,
-                        },
-                    };
-                    let private = Private {
-                        _schema: Some(schema),
-                        redis,
-                    };
-                    (stores, None, private)
-                }
-            };
+            let opened = backends::open(backend, dir.path()).await;
+            let stores = opened.stores.clone();
             let state = AppState::new(stores, Arc::new(clock.clone()), config);
             state.init().await.unwrap();
             let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
             tokio::spawn(async move {
                 axum::serve(listener, app).await.unwrap();
             });
-            (state, base, sqlite, private)
+            (state, base, opened)
         });
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -201,9 +119,9 @@ impl TestServer {
             base,
             state,
             clock,
-            sqlite,
+            sqlite: opened.sqlite.clone(),
             runtime,
-            private,
+            opened,
             _dir: dir,
             agent,
         }
