@@ -1,18 +1,21 @@
 //! `/oauth/authorize` (loopback + PKCE) over real HTTP: refusals that stay on
-//! the page, refusals sent back to the client, login, consent, and the code.
+//! the page, refusals sent back to the client, login, consent, and the code
+//! — each on SQLite, PostgreSQL, and PostgreSQL + Redis (modules `sqlite`,
+//! `postgres`, `postgres_redis`), where sessions and codes live apart.
 
 #[expect(dead_code, reason = "each test file uses part of the shared harness")]
+#[macro_use]
 mod pages_support;
 
 use devauth_server::model::TokenHash;
-use pages_support::{Browser, TestServer};
+use pages_support::{Backend, Browser, TestServer};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const REDIRECT: &str = "http://127.0.0.1:53123/callback";
 
-fn server() -> TestServer {
-    let s = TestServer::start();
+fn server(backend: Backend) -> TestServer {
+    let s = TestServer::on(backend);
     s.add_client(
         "test-app",
         "Test App",
@@ -118,9 +121,8 @@ fn post_consent(b: &Browser, fields: &[(String, String)]) -> pages_support::Page
     b.post("/oauth/authorize", &borrowed)
 }
 
-#[test]
-fn unknown_client_or_redirect_stays_on_an_error_page() {
-    let s = server();
+fn unknown_client_or_redirect_stays_on_an_error_page(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     for path in [
         with(&[("client_id", Some("nobody"))]),
@@ -140,9 +142,8 @@ fn unknown_client_or_redirect_stays_on_an_error_page() {
     }
 }
 
-#[test]
-fn other_errors_go_back_to_the_client_with_state_and_iss() {
-    let s = server();
+fn other_errors_go_back_to_the_client_with_state_and_iss(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     for (path, error) in [
         (with(&[("code_challenge", None)]), "invalid_request"),
@@ -183,9 +184,8 @@ fn other_errors_go_back_to_the_client_with_state_and_iss() {
     }
 }
 
-#[test]
-fn approval_issues_a_single_use_code_bound_to_pkce() {
-    let s = server();
+fn approval_issues_a_single_use_code_bound_to_pkce(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let page = consent(&s, &b);
     page.expect(200)
@@ -236,9 +236,8 @@ fn approval_issues_a_single_use_code_bound_to_pkce() {
     assert_eq!(stored.expires_at.millis_since(stored.created_at), 60_000);
 }
 
-#[test]
-fn denial_redirects_with_access_denied() {
-    let s = server();
+fn denial_redirects_with_access_denied(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let page = consent(&s, &b);
     let done = post_consent(&b, &consent_fields(&page, "deny"));
@@ -249,9 +248,8 @@ fn denial_redirects_with_access_denied() {
     assert!(param(location, "code").is_none());
 }
 
-#[test]
-fn consent_needs_the_csrf_token_and_a_login() {
-    let s = server();
+fn consent_needs_the_csrf_token_and_a_login(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     let page = consent(&s, &b);
     let mut fields = consent_fields(&page, "approve");
@@ -279,12 +277,20 @@ fn consent_needs_the_csrf_token_and_a_login() {
     assert!(p.location().is_none());
 }
 
-#[test]
-fn logged_in_people_see_consent_directly() {
-    let s = server();
+fn logged_in_people_see_consent_directly(backend: Backend) {
+    let s = server(backend);
     let b = s.browser();
     b.login("alice", "correct horse battery staple").expect(303);
     b.get(&query(&good()))
         .expect(200)
         .contains("Allow Test App?");
 }
+
+on_each_backend!(
+    unknown_client_or_redirect_stays_on_an_error_page,
+    other_errors_go_back_to_the_client_with_state_and_iss,
+    approval_issues_a_single_use_code_bound_to_pkce,
+    denial_redirects_with_access_denied,
+    consent_needs_the_csrf_token_and_a_login,
+    logged_in_people_see_consent_directly,
+);
