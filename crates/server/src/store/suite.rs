@@ -39,14 +39,9 @@ fn uniq(tag: &str) -> String {
     format!("{tag}-{}", random_hex(6))
 }
 
-/// A random canonical user code (8 characters of the RFC 8628 §6.1 alphabet).
+/// A random canonical user code, drawn as the server draws them.
 fn user_code() -> String {
-    const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
-    let mut buf = [0u8; 8];
-    getrandom::fill(&mut buf).expect("the OS random source works");
-    buf.iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+    crate::random::user_code().as_str().to_owned()
 }
 
 fn scope(s: &str) -> Scope {
