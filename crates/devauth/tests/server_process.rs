@@ -17,15 +17,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use devauth_server::clock::{Clock as _, SystemClock};
 use devauth_server::store::sqlite::SqliteStore;
-use serve_child::ServeChild;
-
-/// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy, for machines
-/// where several checkouts share one target folder), else Cargo's build.
-fn devauth_bin() -> PathBuf {
-    std::env::var_os("DEVAUTH_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_devauth")))
-}
+use serve_child::{ServeChild, devauth_bin};
 
 const DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Upper bound for anything to happen; a test stuck longer fails instead of hanging.
@@ -38,7 +30,7 @@ fn serve(home: &Path, listen: &str) -> ServeChild {
 
 /// `devauth serve ARGS` with `env` in `home`.
 fn serve_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeChild {
-    ServeChild::start(&devauth_bin(), home, args, env, PATIENCE)
+    ServeChild::start(home, args, env, PATIENCE)
 }
 
 fn agent() -> ureq::Agent {

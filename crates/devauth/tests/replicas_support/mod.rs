@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use devauth_server::store::redis::RedisFlowStore;
 use devauth_server::store::suite::PgTestSchema;
 use serve_child::ServeChild;
+pub use serve_child::devauth_bin;
 
 #[path = "../serve_child/mod.rs"]
 mod serve_child;
@@ -47,13 +48,6 @@ pub fn skip(why: &str) {
         "cannot run: {why} (DEVAUTH_REQUIRE_SERVICES=1)"
     );
     eprintln!("SKIPPED: {why}");
-}
-
-/// The binary under test: `DEVAUTH_TEST_BIN` when set, else Cargo's build.
-pub fn devauth_bin() -> PathBuf {
-    std::env::var_os("DEVAUTH_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_devauth")))
 }
 
 /// A port nobody listens on right now (the kernel's pick).
@@ -310,7 +304,7 @@ pub struct Replica {
 impl Replica {
     pub fn start(home: &Path, args: &[String]) -> Self {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let process = ServeChild::start(&devauth_bin(), home, &args, &[], PATIENCE);
+        let process = ServeChild::start(home, &args, &[], PATIENCE);
         Self {
             base: process.base.clone(),
             process,

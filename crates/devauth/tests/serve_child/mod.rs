@@ -9,10 +9,18 @@
 #![allow(dead_code, reason = "each test crate uses a part")]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
+
+/// The binary under test: `DEVAUTH_TEST_BIN` when set (a copy, for machines
+/// where several checkouts share one target folder), else Cargo's build.
+pub fn devauth_bin() -> PathBuf {
+    std::env::var_os("DEVAUTH_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_devauth")))
+}
 
 /// A running `devauth serve`.
 pub struct ServeChild {
@@ -23,17 +31,11 @@ pub struct ServeChild {
 }
 
 impl ServeChild {
-    /// Runs `bin serve ARGS` with `env` in `home` and waits up to `patience`
-    /// for it to say where it listens; a server that does not is killed and
-    /// the test fails with what it printed.
-    pub fn start(
-        bin: &Path,
-        home: &Path,
-        args: &[&str],
-        env: &[(&str, &str)],
-        patience: Duration,
-    ) -> Self {
-        let mut child = Command::new(bin)
+    /// Runs `devauth serve ARGS` with `env` in `home` and waits up to
+    /// `patience` for it to say where it listens; a server that does not is
+    /// killed and the test fails with what it printed.
+    pub fn start(home: &Path, args: &[&str], env: &[(&str, &str)], patience: Duration) -> Self {
+        let mut child = Command::new(devauth_bin())
             .arg("serve")
             .args(args)
             .env("DEVAUTH_LOG", "warn")
