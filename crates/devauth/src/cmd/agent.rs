@@ -27,10 +27,10 @@ use crate::exit::{self, UsageError};
 ///
 /// Refreshes every profile (only --profile NAME when given) whose access
 /// token expires within the threshold, at most --concurrency at a time,
-/// each under the profile's lock. A dead
-/// refresh token (permanent failure) is retried once from its source, then
-/// the profile is marked needs-login and left alone; a network or server
-/// failure is retried with exponential backoff.
+/// each under the profile's lock. A dead refresh token (permanent failure)
+/// is retried once from its source, then the profile is marked needs-login
+/// and left alone; a network or server failure is retried with exponential
+/// backoff.
 ///
 /// $ devauth agent --once
 /// $ devauth agent --listen 127.0.0.1:9464 --watch --notify-command 'notify-send "$DEVAUTH_PROFILE: $DEVAUTH_STATE"'
