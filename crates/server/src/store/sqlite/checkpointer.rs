@@ -22,7 +22,19 @@
 //! and the next group starts the WAL over. This thread does not checkpoint
 //! again until the writer has done so, so the two never compete for the
 //! checkpoint lock.
+//!
+//! A checkpoint that does not reach the end of the WAL (every one made
+//! beside the writer) copies pages into the database file without syncing
+//! it: SQLite syncs the database file only at the checkpoint that copies
+//! the last frame, which under steady writes is the writer's. Left alone,
+//! that one sync would flush every page copied since the last catch-up
+//! (megabytes) while no write can commit. So before asking for the catch-up
+//! this thread flushes the database file and the WAL itself
+//! ([`flush_files`]); the writer's own syncs, which still make the restart
+//! safe, then have only the last few pages left to write.
 
+use std::fs::File;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -58,6 +70,7 @@ impl Checkpointer {
     /// Starts the thread that owns `conn`; it sets `catch_up` for the
     /// writer when the WAL has grown past [`CATCH_UP_FRAMES`].
     pub(super) fn spawn(conn: Connection, catch_up: Arc<AtomicBool>) -> StoreResult<Self> {
+        let files = DbFiles::open(&conn);
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("sqlite-ckpt".into())
@@ -71,7 +84,7 @@ impl Checkpointer {
                         // The writer has not finished the last one yet.
                         continue;
                     }
-                    if let Err(e) = checkpoint_and_chase(&conn, &catch_up) {
+                    if let Err(e) = checkpoint_and_chase(&conn, &files, &catch_up) {
                         tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
                     }
                     if last {
@@ -105,8 +118,13 @@ impl Drop for Checkpointer {
 /// checkpoints, each copying only what was appended during the one before,
 /// until one copies fewer than [`SMALL_TAIL`] pages (or a few rounds have
 /// passed), then the request for the writer to copy the rest, which is now
-/// little: the writer's pause stays short.
-fn checkpoint_and_chase(conn: &Connection, catch_up: &AtomicBool) -> rusqlite::Result<()> {
+/// little and, once [`flush_files`] has run, quick to sync: the writer's
+/// pause stays short.
+fn checkpoint_and_chase(
+    conn: &Connection,
+    files: &DbFiles,
+    catch_up: &AtomicBool,
+) -> rusqlite::Result<()> {
     let mut frames = checkpoint(conn)?;
     if frames <= CATCH_UP_FRAMES {
         return Ok(());
@@ -118,8 +136,44 @@ fn checkpoint_and_chase(conn: &Connection, catch_up: &AtomicBool) -> rusqlite::R
             break;
         }
     }
+    flush_files(files);
     catch_up.store(true, Ordering::Release);
     Ok(())
+}
+
+/// The database file and its WAL, opened read-only by this thread only to
+/// flush them ([`flush_files`]); `None` for an in-memory database or a file
+/// that cannot be opened (the flush is an optimisation only).
+#[derive(Debug)]
+struct DbFiles {
+    db: Option<File>,
+    wal: Option<File>,
+}
+
+impl DbFiles {
+    fn open(conn: &Connection) -> Self {
+        let Some(path) = conn.path().filter(|p| !p.is_empty()) else {
+            return Self {
+                db: None,
+                wal: None,
+            };
+        };
+        let open = |p: &Path| File::open(p).ok();
+        Self {
+            db: open(Path::new(path)),
+            wal: open(Path::new(&format!("{path}-wal"))),
+        }
+    }
+}
+
+/// Writes out what earlier checkpoints copied into the database file (and
+/// what the writer appended to the WAL) so that the syncs of the writer's
+/// catch-up find little left to write. Durability never depends on it:
+/// SQLite's own syncs still run. Failures are ignored for that reason.
+fn flush_files(files: &DbFiles) {
+    for file in [&files.wal, &files.db].into_iter().flatten() {
+        let _ = file.sync_data();
+    }
 }
 
 /// One passive checkpoint (this thread's, and the writer's catch-up); the
@@ -127,4 +181,40 @@ fn checkpoint_and_chase(conn: &Connection, catch_up: &AtomicBool) -> rusqlite::R
 /// began, and copies them all unless a reader still needs an older version).
 pub(super) fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_to_flush_are_the_database_and_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("devauth.db");
+        let conn = Connection::open(&path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let files = DbFiles::open(&conn);
+        let same = |file: &Option<File>, p: &Path| {
+            use std::os::unix::fs::MetadataExt as _;
+            let a = file.as_ref().expect("opened").metadata().unwrap();
+            let b = std::fs::metadata(p).unwrap();
+            (a.dev(), a.ino()) == (b.dev(), b.ino())
+        };
+        assert!(same(&files.db, &path), "the database file");
+        assert!(
+            same(&files.wal, &dir.path().join("devauth.db-wal")),
+            "its WAL"
+        );
+        flush_files(&files);
+
+        let memory = Connection::open_in_memory().unwrap();
+        let none = DbFiles::open(&memory);
+        assert!(none.db.is_none() && none.wal.is_none());
+        flush_files(&none);
+    }
 }
