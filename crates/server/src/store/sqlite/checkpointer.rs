@@ -187,6 +187,7 @@ pub(super) fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn the_files_to_flush_are_the_database_and_its_wal() {
         let dir = tempfile::tempdir().unwrap();
