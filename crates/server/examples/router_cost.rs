@@ -10,7 +10,8 @@
 //! Device authorizations are left out: their cost is mostly the writer
 //! thread's, which `store_ceiling` measures.
 //!
-//! Usage: `cargo run --release -p devauth-server --example router_cost -- [N]`
+//! Usage: `cargo run --release -p devauth-server --example router_cost -- [N [PATH]]`
+//! (PATH: only that one, e.g. to profile it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,11 @@ use devauth_server::clock::SystemClock;
 use devauth_server::config::Config;
 use devauth_server::store::sqlite::SqliteStore;
 use tower::ServiceExt as _;
+
+// The allocator `devauth serve` runs with, so allocation costs what it
+// costs there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A benchmarked path: its name, how to make one request, the status expected.
 type Path = (&'static str, Box<dyn Fn() -> Request<Body>>, u16);
@@ -55,9 +61,11 @@ async fn send(app: &axum::Router, req: Request<Body>) -> (u16, axum::body::Bytes
 }
 
 fn main() {
-    let n: u32 = std::env::args()
-        .nth(1)
+    let mut args = std::env::args().skip(1);
+    let n: u32 = args
+        .next()
         .map_or(100_000, |s| s.parse().expect("N is a number"));
+    let only = args.next();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -104,6 +112,9 @@ fn main() {
             ),
         ];
         for (name, make, expected) in &paths {
+            if only.as_deref().is_some_and(|o| o != *name) {
+                continue;
+            }
             // Warm up (and, for `poll`, let the interval reach its cap).
             for _ in 0..1000 {
                 send(&app, make()).await;

@@ -29,6 +29,10 @@ use devauth_server::store::sqlite::SqliteStore;
 use devauth_server::store::suite::sample_grant;
 use devauth_server::store::{FlowStore, StoreError};
 
+// The allocator `devauth serve` runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Requests in flight at once (wrk's connections in `bench/load.sh`).
 const CONCURRENCY: usize = 32;
 
