@@ -85,20 +85,24 @@ async fn run(mode: &str, dir: &std::path::Path, length: Duration) {
         codes.push(grant.device_code_hash.clone());
     }
     let codes: Arc<Vec<TokenHash>> = Arc::new(codes);
+    assert!(
+        matches!(mode, "create" | "create-bare" | "poll"),
+        "MODE is create, create-bare or poll"
+    );
+    let create = mode.starts_with("create");
+    let with_audit = mode == "create";
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
+    // Audit rows the full queue refused (the server drops them too, and
+    // counts them in `devauth_audit_dropped_total`): each is writer work
+    // not done, so it is reported beside the figure.
+    let dropped = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let cpu_start = cpu_time();
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..CONCURRENCY {
         let (store, audit, codes) = (store.clone(), audit.clone(), codes.clone());
-        let (stop, done) = (stop.clone(), done.clone());
-        let create = mode.starts_with("create");
-        let with_audit = mode == "create";
-        assert!(
-            matches!(mode, "create" | "create-bare" | "poll"),
-            "MODE is create, create-bare or poll"
-        );
+        let (stop, done, dropped) = (stop.clone(), done.clone(), dropped.clone());
         tasks.spawn(async move {
             let mut i = t;
             while !stop.load(Ordering::Relaxed) {
@@ -127,7 +131,9 @@ async fn run(mode: &str, dir: &std::path::Path, length: Duration) {
                         ip: Some(grant.requester.ip.clone()),
                         details: serde_json::json!({ "grant_id": grant.id, "scope": grant.scope.to_string() }),
                     };
-                    let _ = audit.try_send(row);
+                    if audit.try_send(row).is_err() {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                 } else {
                     let hash = &codes[i % codes.len()];
                     store
@@ -159,4 +165,8 @@ async fn run(mode: &str, dir: &std::path::Path, length: Duration) {
         wall.as_secs_f64(),
         cpu.as_secs_f64() / wall.as_secs_f64(),
     );
+    let dropped = dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        println!("  audit rows dropped (queue full): {dropped} of {ops}");
+    }
 }
