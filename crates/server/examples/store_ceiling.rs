@@ -107,10 +107,10 @@ async fn run(mode: &str, dir: &std::path::Path, length: Duration) {
             let mut i = t;
             while !stop.load(Ordering::Relaxed) {
                 if create {
+                    // A fresh device code (and its hash) and user code,
+                    // drawn as the endpoint draws them.
                     let now = SystemClock.now();
                     let mut grant = sample_grant(now);
-                    grant.device_code_hash =
-                        TokenHash::of_device_code(random::device_code(now).expose());
                     loop {
                         match store.add_device_grant(&grant).await {
                             Err(StoreError::AlreadyExists(_)) => {
@@ -119,20 +119,18 @@ async fn run(mode: &str, dir: &std::path::Path, length: Duration) {
                             other => break other.expect("store a grant"),
                         }
                     }
-                    if !with_audit {
-                        done.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    let row = AuditEvent {
-                        at: now,
-                        kind: "device_code.issued".into(),
-                        client_id: Some(grant.client_id.clone()),
-                        user_id: None,
-                        ip: Some(grant.requester.ip.clone()),
-                        details: serde_json::json!({ "grant_id": grant.id, "scope": grant.scope.to_string() }),
-                    };
-                    if audit.try_send(row).is_err() {
-                        dropped.fetch_add(1, Ordering::Relaxed);
+                    if with_audit {
+                        let row = AuditEvent {
+                            at: now,
+                            kind: "device_code.issued".into(),
+                            client_id: Some(grant.client_id.clone()),
+                            user_id: None,
+                            ip: Some(grant.requester.ip.clone()),
+                            details: serde_json::json!({ "grant_id": grant.id, "scope": grant.scope.to_string() }),
+                        };
+                        if audit.try_send(row).is_err() {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 } else {
                     let hash = &codes[i % codes.len()];
