@@ -321,6 +321,26 @@ impl DeviceGrant {
         }
     }
 
+    /// Exchanged → Approved again, for a redemption whose tokens could not be
+    /// issued (a store or signing failure after the poll was stored). `before`
+    /// is the grant as it was read before that poll: its approval and its
+    /// `last_polled_at` come back, so the device's next poll redeems the
+    /// approval instead of being told the code was already used.
+    pub fn undo_exchange(self, before: &DeviceGrant) -> Result<Self, InvalidTransition> {
+        match (&self.state, &before.state) {
+            (DeviceGrantState::Exchanged { .. }, DeviceGrantState::Approved { .. })
+                if self.id == before.id =>
+            {
+                Ok(Self {
+                    state: before.state.clone(),
+                    last_polled_at: before.last_polled_at,
+                    ..self
+                })
+            }
+            _ => Err(InvalidTransition("only a fresh exchange can be undone")),
+        }
+    }
+
     /// Pending → Denied.
     pub fn deny(mut self, now: Timestamp) -> Result<Self, InvalidTransition> {
         match self.state {
@@ -534,6 +554,47 @@ mod tests {
             state: DeviceGrantState::Pending,
             version: 0,
         }
+    }
+
+    #[test]
+    fn an_exchange_that_could_not_issue_is_undone_to_the_approval() {
+        let t0 = Timestamp::from_secs(1_000);
+        let before = grant(t0).approve("u1".into(), t0).unwrap();
+        let (v, exchanged) = before.clone().poll(t0.plus_secs(6));
+        assert_eq!(
+            v,
+            PollVerdict::Redeem {
+                user_id: "u1".into()
+            }
+        );
+        let back = exchanged.undo_exchange(&before).unwrap();
+        assert_eq!(back.state, before.state);
+        assert_eq!(back.last_polled_at, before.last_polled_at);
+        // The device's next poll redeems the same approval.
+        let (v, _) = back.poll(t0.plus_secs(12));
+        assert_eq!(
+            v,
+            PollVerdict::Redeem {
+                user_id: "u1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn only_a_fresh_exchange_can_be_undone() {
+        let t0 = Timestamp::from_secs(1_000);
+        let pending = grant(t0);
+        assert!(pending.clone().undo_exchange(&pending).is_err());
+        let approved = pending.clone().approve("u1".into(), t0).unwrap();
+        // Not exchanged: nothing to undo.
+        assert!(approved.clone().undo_exchange(&approved).is_err());
+        // Exchanged, but the grant read before was not an approval.
+        let (_, exchanged) = approved.clone().poll(t0.plus_secs(6));
+        assert!(exchanged.clone().undo_exchange(&pending).is_err());
+        // Another grant's approval.
+        let mut other = approved.clone();
+        other.id = "other".into();
+        assert!(exchanged.undo_exchange(&other).is_err());
     }
 
     #[test]

@@ -15,6 +15,11 @@ use devauth_server::clock::Clock as _;
 use devauth_server::model::{AuthorizationCode, DeviceGrant, MAX_POLL_INTERVAL_SECS, TokenHash};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
+use std::sync::{Arc, OnceLock};
+
+use devauth_server::model::DeviceGrantState;
+use devauth_server::store::Stores;
+use support::faults::FaultyDurable;
 use support::{Backend, T0, TestServer};
 
 const DEVICE: &str = devauth_proto::grant::DEVICE_CODE_GRANT;
@@ -185,6 +190,58 @@ fn device_flow_pending_then_approved_then_single_use(backend: Backend) {
         ],
     )
     .assert_error(400, "invalid_grant");
+}
+
+/// A server whose durable store fails on demand.
+fn faulty_server(backend: Backend) -> (TestServer, Arc<FaultyDurable>) {
+    let slot = Arc::new(OnceLock::new());
+    let s = TestServer::on_wrapped(
+        backend,
+        |_| {},
+        |stores| {
+            let faulty = Arc::new(FaultyDurable::new(stores.durable));
+            slot.set(faulty.clone()).ok().unwrap();
+            Stores {
+                durable: faulty,
+                flow: stores.flow,
+            }
+        },
+    );
+    let faulty = slot.get().unwrap().clone();
+    (s, faulty)
+}
+
+fn an_approval_survives_a_store_failure_while_issuing(backend: Backend) {
+    let (s, faulty) = faulty_server(backend);
+    let user = s.add_user("erin");
+    for step in ["add_family", "add_refresh_token"] {
+        let (dc, uc) = s.device_auth("openid offline_access");
+        s.approve(&uc, &user);
+        s.clock.advance_secs(5);
+        faulty.fail(step, 1);
+        // The exchange is stored, then issuing fails: the device is told to
+        // retry, not that its code was used.
+        s.poll(&dc).assert_error(503, "temporarily_unavailable");
+        assert_eq!(faulty.pending(step), 0, "the fault at {step} was hit");
+        let g = s.grant_by_user_code(&uc);
+        assert!(
+            matches!(g.state, DeviceGrantState::Approved { .. }),
+            "after a failure at {step} the approval is back: {:?}",
+            g.state
+        );
+        // The next poll, one interval later, redeems the same approval.
+        s.clock.advance_secs(5);
+        let r = s.poll(&dc);
+        assert_eq!(r.status, 200, "after a failure at {step}: {}", r.body);
+        let t = r.json();
+        let claims = verify_with_jwks(&s, t["access_token"].as_str().unwrap(), &s.base);
+        assert_eq!(claims["sub"], user.id);
+        let rt = t["refresh_token"].as_str().unwrap();
+        assert_eq!(s.refresh(rt).status, 200);
+        // Still single use.
+        s.clock.advance_secs(5);
+        s.poll(&dc).assert_error(400, "invalid_grant");
+    }
 }
 
 fn slow_down_grows_the_interval_and_it_is_persisted(backend: Backend) {
@@ -872,6 +929,7 @@ on_each_backend!(
     discovery_documents_advertise_what_is_implemented,
     device_flow_pending_then_approved_then_single_use,
     device_codes_issued_before_the_time_prefix_still_work,
+    an_approval_survives_a_store_failure_while_issuing,
     slow_down_grows_the_interval_and_it_is_persisted,
     slow_down_at_the_interval_cap_stores_nothing,
     denied_and_expired_codes,

@@ -158,24 +158,40 @@ pub async fn issue_login(
         revoked_at: None,
     };
     state.stores.durable.add_family(&family).await?;
-    let refresh = if wants_refresh(client, scope) {
-        let (raw, record) = new_refresh_token(state, &family, scope, now);
-        state.stores.durable.add_refresh_token(&record).await?;
-        Some(raw)
-    } else {
-        None
+    let issued = async {
+        let refresh = if wants_refresh(client, scope) {
+            let (raw, record) = new_refresh_token(state, &family, scope, now);
+            state.stores.durable.add_refresh_token(&record).await?;
+            Some(raw)
+        } else {
+            None
+        };
+        let minted = mint(
+            state,
+            client.id(),
+            &user.id,
+            Some(user),
+            scope,
+            Some(&family.id),
+            Some(auth_time),
+            nonce,
+            now,
+        )?;
+        Ok::<_, OAuthError>((refresh, minted))
+    }
+    .await;
+    let (refresh, minted) = match issued {
+        Ok(issued) => issued,
+        Err(e) => {
+            // Nothing reached the client: a refresh token stored before the
+            // failure must not stay usable. Best effort; the sweeper removes
+            // an empty family in any case.
+            if let Err(revoke) = state.stores.durable.revoke_family(&family.id, now).await {
+                tracing::warn!(family_id = %family.id, error = %revoke, "cannot revoke an unissued family");
+            }
+            return Err(e);
+        }
     };
-    let minted = mint(
-        state,
-        client.id(),
-        &user.id,
-        Some(user),
-        scope,
-        Some(&family.id),
-        Some(auth_time),
-        nonce,
-        now,
-    )?;
     audit::record(
         state,
         Event {

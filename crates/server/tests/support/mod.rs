@@ -13,11 +13,14 @@ use devauth_server::app::{AppState, router};
 use devauth_server::clock::{Clock as _, MockClock};
 use devauth_server::config::Config;
 use devauth_server::model::{Client, DeviceGrant, Timestamp, TokenHash, User};
+use devauth_server::store::Stores;
 use devauth_server::store::sqlite::SqliteStore;
 
 #[macro_use]
 #[path = "../backends/mod.rs"]
 mod backends;
+
+pub mod faults;
 
 pub use backends::Backend;
 use backends::Opened;
@@ -87,6 +90,16 @@ impl TestServer {
 
     /// Same, with the configuration adjusted.
     pub fn on_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::on_wrapped(backend, adjust, |stores| stores)
+    }
+
+    /// A server whose stores are wrapped first (to inject faults, see
+    /// [`faults::FaultyDurable`]).
+    pub fn on_wrapped(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+        wrap: impl FnOnce(Stores) -> Stores,
+    ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -102,7 +115,7 @@ impl TestServer {
             config.device_rate_limit = 0;
             adjust(&mut config);
             let opened = backends::open(backend, dir.path()).await;
-            let stores = opened.stores.clone();
+            let stores = wrap(opened.stores.clone());
             let state = AppState::new(stores, Arc::new(clock.clone()), config);
             state.init().await.unwrap();
             let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();

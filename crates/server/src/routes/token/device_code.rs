@@ -7,6 +7,10 @@
 //! that leaves the grant unchanged (`slow_down` once the interval is at
 //! [`crate::model::MAX_POLL_INTERVAL_SECS`], or an expired code) is answered
 //! from one read without a write.
+//!
+//! The exchange is stored before the tokens are issued (so two concurrent
+//! polls cannot both redeem); when issuing then fails, the approval is given
+//! back ([`DeviceGrant::undo_exchange`]) and the device's next poll succeeds.
 
 use axum::response::Response;
 use devauth_proto::{ErrorCode, GrantType};
@@ -17,7 +21,7 @@ use super::super::form::OAuthForm;
 use super::super::issue::issue_login;
 use crate::app::AppState;
 use crate::audit::{self, Event};
-use crate::model::{DeviceGrantState, PollVerdict, Requester, TokenHash};
+use crate::model::{DeviceGrant, DeviceGrantState, PollVerdict, Requester, TokenHash};
 
 /// Attempts before a run of lost races becomes `slow_down`.
 const MAX_ATTEMPTS: usize = 5;
@@ -95,7 +99,7 @@ pub(super) async fn handle(
                     },
                 )
                 .await;
-                issue_login(
+                let issued = issue_login(
                     state,
                     client,
                     &user,
@@ -105,7 +109,11 @@ pub(super) async fn handle(
                     &GrantType::DeviceCode,
                     &requester.ip,
                 )
-                .await
+                .await;
+                if issued.is_err() {
+                    give_back(state, &grant, updated).await;
+                }
+                issued
             }
         };
     }
@@ -115,4 +123,40 @@ pub(super) async fn handle(
         ErrorCode::SlowDown,
         "this device code is being polled concurrently; slow down",
     ))
+}
+
+/// Puts the approval back after tokens could not be issued for it (a store
+/// or signing failure after the exchange was stored), so the device's next
+/// poll redeems it instead of hearing `invalid_grant`. `exchanged` is the
+/// grant as this poll stored it; if anything changed it since, or the store
+/// fails again, the approval stays spent and the person starts over (the
+/// only case where an approval is lost, logged as an error).
+async fn give_back(state: &AppState, before: &DeviceGrant, exchanged: DeviceGrant) {
+    let stored_version = before.version + 1;
+    let restored = match exchanged.undo_exchange(before) {
+        Ok(restored) => restored,
+        Err(e) => {
+            tracing::error!(grant_id = %before.id, error = %e, "cannot give the approval back");
+            return;
+        }
+    };
+    match state
+        .stores
+        .flow
+        .update_device_grant(&restored, stored_version)
+        .await
+    {
+        Ok(true) => {
+            tracing::warn!(
+                grant_id = %before.id,
+                "tokens could not be issued; the approval stays redeemable"
+            );
+        }
+        Ok(false) => {
+            tracing::error!(grant_id = %before.id, "approval changed meanwhile; not given back");
+        }
+        Err(e) => {
+            tracing::error!(grant_id = %before.id, error = %e, "approval lost: store failed twice");
+        }
+    }
 }
