@@ -391,8 +391,80 @@ pub struct RefreshToken {
     pub expires_at: Timestamp,
     /// The state.
     pub state: RefreshTokenState,
+    /// The token this one replaced (`None` for the first of its family).
+    pub parent_id: Option<String>,
     /// Optimistic-concurrency version.
     pub version: i64,
+}
+
+/// How long after a rotation a retry with the rotated token is forgiven, in
+/// milliseconds (the response carrying its successor was probably lost).
+pub const REFRESH_GRACE_MILLIS: i64 = 10_000;
+
+/// What presenting a refresh token means, once the token is known to belong
+/// to the presenting client, to be unexpired and to sit in a live family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshVerdict {
+    /// It is the family's live token: rotate it.
+    Rotate,
+    /// A retry of the newest rotated token, within the grace window, whose
+    /// successor was never used: the successor dies in its place and the
+    /// retry gets a new pair.
+    Retry {
+        /// The unused successor, to be replaced.
+        successor: RefreshToken,
+    },
+    /// Any other spent token: reuse. Revoke the family.
+    Reuse,
+}
+
+impl RefreshToken {
+    /// Judges a presentation of this token at `now` (RFC 9700 §4.14.2).
+    /// `latest` is the newest token of the family; it is read only when this
+    /// token is not active ([`RefreshToken::is_active`]).
+    ///
+    /// At most one refresh token of a family is ever live: rotation and
+    /// retry both spend exactly one live token (compare-and-swap on its
+    /// version) to make the next, so of N concurrent presentations of one
+    /// token one rotates it, one may retry in the grace window, and the rest
+    /// are reuse.
+    pub fn presented(&self, now: Timestamp, latest: Option<&RefreshToken>) -> RefreshVerdict {
+        match &self.state {
+            RefreshTokenState::Active => RefreshVerdict::Rotate,
+            RefreshTokenState::Revoked { .. } => RefreshVerdict::Reuse,
+            RefreshTokenState::Rotated { rotated_at } => {
+                let in_grace = now.millis_since(*rotated_at) <= REFRESH_GRACE_MILLIS;
+                match latest {
+                    Some(next)
+                        if in_grace
+                            && next.state == RefreshTokenState::Active
+                            && next.parent_id.as_deref() == Some(self.id.as_str()) =>
+                    {
+                        RefreshVerdict::Retry {
+                            successor: next.clone(),
+                        }
+                    }
+                    _ => RefreshVerdict::Reuse,
+                }
+            }
+        }
+    }
+
+    /// Whether this token is the family's live one.
+    pub fn is_active(&self) -> bool {
+        self.state == RefreshTokenState::Active
+    }
+
+    /// The state this token is stored in once spent at `now`: `Rotated` by a
+    /// normal use (a retry of it may still be forgiven), `Revoked` when it
+    /// dies unused in a retry's place (so presenting it later is reuse).
+    pub fn spent(mut self, verdict: &RefreshVerdict, now: Timestamp) -> Self {
+        self.state = match verdict {
+            RefreshVerdict::Retry { .. } => RefreshTokenState::Revoked { revoked_at: now },
+            _ => RefreshTokenState::Rotated { rotated_at: now },
+        };
+        self
+    }
 }
 
 /// A refresh-token family: everything issued from one login. Revoking it ends
@@ -595,6 +667,75 @@ mod tests {
         let mut other = approved.clone();
         other.id = "other".into();
         assert!(exchanged.undo_exchange(&other).is_err());
+    }
+
+    fn refresh(id: &str, parent: Option<&str>, state: RefreshTokenState) -> RefreshToken {
+        RefreshToken {
+            id: id.into(),
+            token_hash: TokenHash::of(id),
+            family_id: "f".into(),
+            client_id: "devauth-cli".into(),
+            user_id: "u".into(),
+            scope: Scope::parse("openid offline_access").unwrap(),
+            created_at: Timestamp::from_secs(0),
+            expires_at: Timestamp::from_secs(100_000),
+            state,
+            parent_id: parent.map(str::to_owned),
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn refresh_presentations_rotate_retry_or_are_reuse() {
+        let t = Timestamp::from_secs(1_000);
+        let rotated = RefreshTokenState::Rotated { rotated_at: t };
+        let active = refresh("a", None, RefreshTokenState::Active);
+        assert_eq!(active.presented(t, None), RefreshVerdict::Rotate);
+
+        let spent = refresh("a", None, rotated.clone());
+        let successor = refresh("b", Some("a"), RefreshTokenState::Active);
+        // Within the grace window, the successor unused: a retry.
+        assert_eq!(
+            spent.presented(t.plus_millis(REFRESH_GRACE_MILLIS), Some(&successor)),
+            RefreshVerdict::Retry {
+                successor: successor.clone()
+            }
+        );
+        // Past the window: reuse.
+        assert_eq!(
+            spent.presented(t.plus_millis(REFRESH_GRACE_MILLIS + 1), Some(&successor)),
+            RefreshVerdict::Reuse
+        );
+        // The latest is not this token's successor (it was used): reuse.
+        let grandchild = refresh("c", Some("b"), RefreshTokenState::Active);
+        assert_eq!(spent.presented(t, Some(&grandchild)), RefreshVerdict::Reuse);
+        // The successor is not live any more: reuse.
+        let dead = refresh("b", Some("a"), RefreshTokenState::Revoked { revoked_at: t });
+        assert_eq!(spent.presented(t, Some(&dead)), RefreshVerdict::Reuse);
+        assert_eq!(spent.presented(t, None), RefreshVerdict::Reuse);
+        // A token that died unused in a retry's place: reuse.
+        let revoked = refresh("b", Some("a"), RefreshTokenState::Revoked { revoked_at: t });
+        assert_eq!(
+            revoked.presented(t, Some(&grandchild)),
+            RefreshVerdict::Reuse
+        );
+    }
+
+    #[test]
+    fn a_retry_revokes_the_successor_and_a_rotation_marks_it_rotated() {
+        let t = Timestamp::from_secs(1_000);
+        let live = refresh("b", Some("a"), RefreshTokenState::Active);
+        let retry = RefreshVerdict::Retry {
+            successor: live.clone(),
+        };
+        assert_eq!(
+            live.clone().spent(&retry, t).state,
+            RefreshTokenState::Revoked { revoked_at: t }
+        );
+        assert_eq!(
+            live.spent(&RefreshVerdict::Rotate, t).state,
+            RefreshTokenState::Rotated { rotated_at: t }
+        );
     }
 
     #[test]

@@ -426,6 +426,123 @@ fn refresh_retry_within_grace_window_gets_fresh_tokens(backend: Backend) {
     s.refresh(&r4).assert_error(400, "invalid_grant");
 }
 
+/// Whether a refresh token would still be honoured: active, in a live family.
+fn live(s: &TestServer, refresh_token: &str) -> bool {
+    let durable = &s.state.stores.durable;
+    let Some(t) = s
+        .block_on(durable.refresh_token(&TokenHash::of(refresh_token)))
+        .unwrap()
+    else {
+        return false;
+    };
+    let family = s.block_on(durable.family(&t.family_id)).unwrap().unwrap();
+    t.is_active() && family.revoked_at.is_none()
+}
+
+fn reuse_events(s: &TestServer) -> usize {
+    s.block_on(s.state.stores.durable.recent_audit(200))
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "refresh.reuse_detected")
+        .count()
+}
+
+fn refresh_grace_forgives_only_a_retry_of_the_newest_rotated_token(backend: Backend) {
+    let s = TestServer::on(backend);
+    let user = s.add_user("ivan");
+
+    // The successor was used: a retry of its parent, even within the grace
+    // window, is reuse and kills the family.
+    let r1 = s.login(&user, "openid offline_access")["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r2 = s.refresh(&r1).json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r3 = s.refresh(&r2).json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.clock.advance_secs(1);
+    s.refresh(&r1).assert_error(400, "invalid_grant");
+    assert!(!live(&s, &r3), "the family died with the reuse");
+    s.refresh(&r3).assert_error(400, "invalid_grant");
+    assert_eq!(reuse_events(&s), 1);
+
+    // A retry is forgiven once: the unused successor dies, and neither the
+    // retried token nor the dead successor is forgiven again.
+    let r1 = s.login(&user, "openid offline_access")["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lost = s.refresh(&r1).json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s.refresh(&r1);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let retried = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!live(&s, &lost), "the unused successor died");
+    assert!(live(&s, &retried));
+    s.refresh(&r1).assert_error(400, "invalid_grant");
+    assert!(!live(&s, &retried), "a second retry is reuse");
+    assert_eq!(reuse_events(&s), 2);
+
+    // The successor that died unused, presented later (it was intercepted):
+    // reuse too.
+    let r1 = s.login(&user, "openid offline_access")["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lost = s.refresh(&r1).json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let retried = s.refresh(&r1).json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.refresh(&lost).assert_error(400, "invalid_grant");
+    assert!(!live(&s, &retried));
+    assert_eq!(reuse_events(&s), 3);
+}
+
+fn concurrent_presentations_of_one_refresh_token_leave_at_most_one_alive(backend: Backend) {
+    let s = TestServer::on(backend);
+    let user = s.add_user("judy");
+    let r1 = s.login(&user, "openid offline_access")["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replies: Vec<(u16, Option<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..60)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = s.refresh(&r1);
+                    let rt = (r.status == 200)
+                        .then(|| r.json()["refresh_token"].as_str().unwrap().to_owned());
+                    (r.status, rt)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let issued: Vec<&String> = replies.iter().filter_map(|(_, rt)| rt.as_ref()).collect();
+    assert!(!issued.is_empty(), "one presentation rotates: {replies:?}");
+    for (status, _) in &replies {
+        assert!(matches!(status, 200 | 400 | 503), "{replies:?}");
+    }
+    let alive = issued.iter().filter(|rt| live(&s, rt)).count();
+    assert!(
+        alive <= 1,
+        "{alive} of {} issued refresh tokens live",
+        issued.len()
+    );
+    assert!(!live(&s, &r1));
+}
+
 fn add_code(s: &TestServer, code: &str, user_id: &str, redirect: &str, verifier: &str) {
     let now = s.clock.now();
     let record = AuthorizationCode {
@@ -937,6 +1054,8 @@ on_each_backend!(
     device_authorization_rate_limit_per_ip,
     refresh_rotates_and_reuse_revokes_the_family,
     refresh_retry_within_grace_window_gets_fresh_tokens,
+    refresh_grace_forgives_only_a_retry_of_the_newest_rotated_token,
+    concurrent_presentations_of_one_refresh_token_leave_at_most_one_alive,
     authorization_code_with_pkce,
     client_credentials_with_basic_and_post,
     revocation,

@@ -21,12 +21,14 @@ use crate::model::{
     KeyAlgorithm, RefreshToken, RefreshTokenState, Timestamp, TokenFamily, TokenHash, User,
 };
 
-/// A fresh refresh token in `family`: the raw value (to send once) and its record.
+/// A fresh refresh token in `family`, replacing `parent` (none for the first
+/// of a family): the raw value (to send once) and its record.
 pub fn new_refresh_token(
     state: &AppState,
     family: &TokenFamily,
     scope: &Scope,
     now: Timestamp,
+    parent: Option<&str>,
 ) -> (Secret, RefreshToken) {
     let raw = crate::random::secret();
     let record = RefreshToken {
@@ -39,6 +41,7 @@ pub fn new_refresh_token(
         created_at: now,
         expires_at: now.plus_secs(i64::from(state.config.refresh_token_ttl_secs)),
         state: RefreshTokenState::Active,
+        parent_id: parent.map(str::to_owned),
         version: 0,
     };
     (raw, record)
@@ -160,7 +163,7 @@ pub async fn issue_login(
     state.stores.durable.add_family(&family).await?;
     let issued = async {
         let refresh = if wants_refresh(client, scope) {
-            let (raw, record) = new_refresh_token(state, &family, scope, now);
+            let (raw, record) = new_refresh_token(state, &family, scope, now, None);
             state.stores.durable.add_refresh_token(&record).await?;
             Some(raw)
         } else {

@@ -258,6 +258,7 @@ fn refresh_from(row: &PgRow) -> StoreResult<RefreshToken> {
         created_at: ts(row, "created_at")?,
         expires_at: ts(row, "expires_at")?,
         state,
+        parent_id: get(row, "parent_id")?,
         version: get(row, "version")?,
     })
 }
@@ -331,8 +332,8 @@ fn audit_from(row: &PgRow) -> StoreResult<AuditEvent> {
 }
 
 const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens \
-     (id, token_hash, family_id, client_id, user_id, scope, created_at, expires_at, state, state_at, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     (id, token_hash, family_id, client_id, user_id, scope, created_at, expires_at, state, state_at, version, parent_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 fn bind_refresh<'q>(
     q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
@@ -350,6 +351,7 @@ fn bind_refresh<'q>(
         .bind(state)
         .bind(at)
         .bind(t.version)
+        .bind(&t.parent_id)
 }
 
 #[async_trait]

@@ -103,6 +103,7 @@ fn sample_refresh(family_id: &str, created_at: Timestamp) -> RefreshToken {
         created_at,
         expires_at: created_at.plus_secs(30 * 24 * 3600),
         state: RefreshTokenState::Active,
+        parent_id: None,
         version: 0,
     }
 }

@@ -1,14 +1,18 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection
 //! (RFC 9700 §4.14.2).
 //!
-//! Every use rotates: the presented token becomes `Rotated` and a new one is
-//! issued in the same family, in one compare-and-swap transaction. Presenting
-//! a rotated token again:
-//! * within [`GRACE_MILLIS`] of its rotation (the response was probably lost
-//!   in transit): the family's latest token is rotated in its place and fresh
-//!   tokens are returned, so the retry succeeds and the lost token dies;
-//! * later: reuse — the whole family is revoked (every refresh token, and the
-//!   access tokens carrying its `sid`), and the answer is `invalid_grant`.
+//! Every use rotates: the presented token is spent and a new one is issued
+//! in the same family, in one compare-and-swap transaction, so a family has
+//! at most one live refresh token. What a presentation means is decided by
+//! [`RefreshToken::presented`]:
+//! * the live token: rotated;
+//! * the newest rotated token again, within
+//!   [`crate::model::REFRESH_GRACE_MILLIS`], while its successor was never
+//!   used (the response carrying it was probably lost): the successor dies
+//!   in its place and the retry gets a new pair;
+//! * any other spent token: reuse — the whole family is revoked (every
+//!   refresh token, and the access tokens carrying its `sid`), the event
+//!   `refresh.reuse_detected` is recorded, and the answer is `invalid_grant`.
 
 use axum::response::Response;
 use devauth_proto::{ErrorCode, Scope};
@@ -19,10 +23,7 @@ use super::super::form::OAuthForm;
 use super::super::issue::{mint, new_refresh_token, respond};
 use crate::app::AppState;
 use crate::audit::{self, Event};
-use crate::model::{RefreshToken, RefreshTokenState, Requester, TokenFamily, TokenHash};
-
-/// How long after a rotation a retry with the old token is forgiven.
-pub const GRACE_MILLIS: i64 = 10_000;
+use crate::model::{RefreshToken, RefreshVerdict, Requester, TokenFamily, TokenHash};
 
 /// Attempts before a run of lost races becomes `temporarily_unavailable`.
 const MAX_ATTEMPTS: usize = 5;
@@ -65,39 +66,40 @@ pub(super) async fn handle(
                 "the requested scope exceeds what was granted",
             ));
         }
-        let to_rotate = match &token.state {
-            RefreshTokenState::Active => token,
-            RefreshTokenState::Revoked { .. } => return Err(invalid()),
-            RefreshTokenState::Rotated { rotated_at } => {
-                if now.millis_since(*rotated_at) > GRACE_MILLIS {
-                    state.stores.durable.revoke_family(&family.id, now).await?;
-                    audit::record(
-                        state,
-                        Event {
-                            kind: "refresh.reuse_detected",
-                            client_id: Some(client.id()),
-                            user_id: Some(&family.user_id),
-                            ip: Some(&requester.ip),
-                            details: serde_json::json!({
-                                "family_id": family.id,
-                                "token_id": token.id,
-                            }),
-                        },
-                    )
-                    .await;
-                    return Err(invalid());
-                }
-                match state.stores.durable.latest_in_family(&family.id).await? {
-                    Some(latest) if latest.state == RefreshTokenState::Active => latest,
-                    _ => return Err(invalid()),
-                }
+        let latest = if token.is_active() {
+            None
+        } else {
+            state.stores.durable.latest_in_family(&family.id).await?
+        };
+        let verdict = token.presented(now, latest.as_ref());
+        let to_spend = match &verdict {
+            RefreshVerdict::Rotate => token,
+            RefreshVerdict::Retry { successor } => successor.clone(),
+            RefreshVerdict::Reuse => {
+                state.stores.durable.revoke_family(&family.id, now).await?;
+                audit::record(
+                    state,
+                    Event {
+                        kind: "refresh.reuse_detected",
+                        client_id: Some(client.id()),
+                        user_id: Some(&family.user_id),
+                        ip: Some(&requester.ip),
+                        details: serde_json::json!({
+                            "family_id": family.id,
+                            "token_id": token.id,
+                        }),
+                    },
+                )
+                .await;
+                return Err(invalid());
             }
         };
         match rotate(
             state,
             client,
             &family,
-            to_rotate,
+            to_spend,
+            &verdict,
             requested.as_ref(),
             requester,
         )
@@ -114,12 +116,15 @@ pub(super) async fn handle(
     ))
 }
 
-/// Rotates `old` and issues tokens; `None` when another request rotated it first.
+/// Spends `old` (the family's live token) and issues tokens; `None` when
+/// another request spent it first.
+#[expect(clippy::too_many_arguments, reason = "each is part of the grant")]
 async fn rotate(
     state: &AppState,
     client: &AuthenticatedClient,
     family: &TokenFamily,
     old: RefreshToken,
+    verdict: &RefreshVerdict,
     requested: Option<&Scope>,
     requester: &Requester,
 ) -> Result<Option<Response>, OAuthError> {
@@ -129,9 +134,8 @@ async fn rotate(
     };
     let now = state.clock.now();
     let version = old.version;
-    let (raw, new) = new_refresh_token(state, family, &old.scope, now);
-    let mut used = old;
-    used.state = RefreshTokenState::Rotated { rotated_at: now };
+    let (raw, new) = new_refresh_token(state, family, &old.scope, now, Some(&old.id));
+    let used = old.spent(verdict, now);
     if !state
         .stores
         .durable

@@ -705,8 +705,8 @@ fn insert_refresh(c: &Connection, token: &RefreshToken) -> StoreResult<()> {
         c,
         "INSERT INTO refresh_tokens \
          (id, token_hash, family_id, client_id, user_id, scope, created_at, expires_at, \
-          state, state_at, version) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          state, state_at, version, parent_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             token.id,
             token.token_hash.as_str(),
@@ -718,7 +718,8 @@ fn insert_refresh(c: &Connection, token: &RefreshToken) -> StoreResult<()> {
             token.expires_at.millis(),
             state,
             at,
-            token.version
+            token.version,
+            token.parent_id
         ],
     )
     .map(drop)
@@ -1137,6 +1138,7 @@ mod tests {
             created_at: at,
             expires_at: at.plus_secs(3600),
             state: RefreshTokenState::Active,
+            parent_id: None,
             version: 0,
         };
         let first = rt("r1", t0());
@@ -1356,8 +1358,8 @@ mod tests {
             .unwrap()
             .unwrap();
         // 0001 was taken over, not re-run; 0002 rebuilt device_grants
-        // with the row in it.
-        assert_eq!(version, 2);
+        // with the row in it; 0003 added refresh_tokens.parent_id.
+        assert_eq!(version, 3);
         let g = s
             .device_grant_by_user_code("BCDFGHJK")
             .await

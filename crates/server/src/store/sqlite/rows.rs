@@ -103,6 +103,7 @@ pub(super) fn refresh_from(row: &Row<'_>) -> StoreResult<RefreshToken> {
         created_at: ts(row, "created_at")?,
         expires_at: ts(row, "expires_at")?,
         state,
+        parent_id: get(row, "parent_id")?,
         version: get(row, "version")?,
     })
 }

@@ -21,6 +21,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_device_grants_by_hash.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_refresh_token_parent.sql"),
+    ),
 ];
 
 /// Brings the database up to the newest schema this build knows.

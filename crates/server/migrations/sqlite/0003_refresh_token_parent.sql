@@ -1,0 +1,3 @@
+-- The token a refresh token replaced (NULL for the first of a family), so
+-- that the grace window forgives only a retry of the newest rotated token.
+ALTER TABLE refresh_tokens ADD COLUMN parent_id TEXT;
