@@ -412,7 +412,7 @@ pub enum RefreshVerdict {
     /// retry gets a new pair.
     Retry {
         /// The unused successor, to be replaced.
-        successor: RefreshToken,
+        successor: Box<RefreshToken>,
     },
     /// Any other spent token: reuse. Revoke the family.
     Reuse,
@@ -441,7 +441,7 @@ impl RefreshToken {
                             && next.parent_id.as_deref() == Some(self.id.as_str()) =>
                     {
                         RefreshVerdict::Retry {
-                            successor: next.clone(),
+                            successor: Box::new(next.clone()),
                         }
                     }
                     _ => RefreshVerdict::Reuse,
@@ -698,7 +698,7 @@ mod tests {
         assert_eq!(
             spent.presented(t.plus_millis(REFRESH_GRACE_MILLIS), Some(&successor)),
             RefreshVerdict::Retry {
-                successor: successor.clone()
+                successor: Box::new(successor.clone())
             }
         );
         // Past the window: reuse.
@@ -726,7 +726,7 @@ mod tests {
         let t = Timestamp::from_secs(1_000);
         let live = refresh("b", Some("a"), RefreshTokenState::Active);
         let retry = RefreshVerdict::Retry {
-            successor: live.clone(),
+            successor: Box::new(live.clone()),
         };
         assert_eq!(
             live.clone().spent(&retry, t).state,

@@ -74,7 +74,7 @@ pub(super) async fn handle(
         let verdict = token.presented(now, latest.as_ref());
         let to_spend = match &verdict {
             RefreshVerdict::Rotate => token,
-            RefreshVerdict::Retry { successor } => successor.clone(),
+            RefreshVerdict::Retry { successor } => (**successor).clone(),
             RefreshVerdict::Reuse => {
                 state.stores.durable.revoke_family(&family.id, now).await?;
                 audit::record(
@@ -118,7 +118,6 @@ pub(super) async fn handle(
 
 /// Spends `old` (the family's live token) and issues tokens; `None` when
 /// another request spent it first.
-#[expect(clippy::too_many_arguments, reason = "each is part of the grant")]
 async fn rotate(
     state: &AppState,
     client: &AuthenticatedClient,
