@@ -140,7 +140,45 @@ pub struct Client {
     pub created_at: Timestamp,
 }
 
+/// Why a requested scope is refused (`invalid_scope` on every grant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeRefusal {
+    /// Not a valid RFC 6749 §3.3 scope string.
+    #[error("the scope is malformed")]
+    Malformed,
+    /// A scope the client may not ask for (outside its list, or, for a
+    /// client without a list, outside what the server supports).
+    #[error("the requested scope is not allowed for this client")]
+    NotAllowed,
+}
+
 impl Client {
+    /// The scope this client gets for `requested` (`default` when none is
+    /// asked): the one rule every grant applies. A client with a scope list
+    /// may ask for a subset of it; a client without one, for the scopes the
+    /// server supports (`supported`).
+    pub fn grantable_scope(
+        &self,
+        requested: Option<&str>,
+        default: &Scope,
+        supported: &[&str],
+    ) -> Result<Scope, ScopeRefusal> {
+        let scope = match requested {
+            Some(s) => Scope::parse(s).map_err(|_| ScopeRefusal::Malformed)?,
+            None => default.clone(),
+        };
+        let allowed = if self.allowed_scopes.is_empty() {
+            scope.iter().all(|t| supported.contains(&t))
+        } else {
+            scope.is_subset(&self.allowed_scopes)
+        };
+        if allowed {
+            Ok(scope)
+        } else {
+            Err(ScopeRefusal::NotAllowed)
+        }
+    }
+
     /// Whether the client is public (no secret).
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()

@@ -286,6 +286,49 @@ fn logged_in_people_see_consent_directly(backend: Backend) {
         .contains("Allow Test App?");
 }
 
+fn scopes_are_checked_by_one_rule_on_every_grant(backend: Backend) {
+    let s = server(backend);
+    // A client without a scope list may ask for what the server supports,
+    // and nothing else, whichever grant it uses.
+    s.add_client("any-app", "Any App", &["http://127.0.0.1/callback"], "");
+    let b = s.browser();
+    let ask = |scope: &'static str| {
+        let mut pairs = good();
+        pairs.retain(|(k, _)| *k != "client_id" && *k != "scope");
+        pairs.push(("client_id", "any-app"));
+        pairs.push(("scope", scope));
+        b.get(&query(&pairs))
+    };
+    for made_up in ["admin", "openid admin", "repo:write"] {
+        let p = ask(made_up);
+        p.expect(303);
+        let location = p.location().unwrap();
+        assert_eq!(
+            param(location, "error").as_deref(),
+            Some("invalid_scope"),
+            "{made_up}: {location}"
+        );
+        let device = b.post(
+            "/oauth/device_authorization",
+            &[("client_id", "any-app"), ("scope", made_up)],
+        );
+        device.expect(400).contains("invalid_scope");
+    }
+    // Supported scopes pass on both: the sign-in page, and a device code.
+    let p = ask("openid profile");
+    p.expect(303);
+    assert!(
+        p.location().unwrap().starts_with("/login?"),
+        "{:?}",
+        p.location()
+    );
+    let device = b.post(
+        "/oauth/device_authorization",
+        &[("client_id", "any-app"), ("scope", "openid profile")],
+    );
+    device.expect(200).contains("device_code");
+}
+
 on_each_backend!(
     unknown_client_or_redirect_stays_on_an_error_page,
     other_errors_go_back_to_the_client_with_state_and_iss,
@@ -293,4 +336,5 @@ on_each_backend!(
     denial_redirects_with_access_denied,
     consent_needs_the_csrf_token_and_a_login,
     logged_in_people_see_consent_directly,
+    scopes_are_checked_by_one_rule_on_every_grant,
 );

@@ -16,7 +16,7 @@ use devauth_proto::{ErrorCode, GrantType, Scope};
 use url::Url;
 
 use crate::app::AppState;
-use crate::model::Client;
+use crate::model::{Client, ScopeRefusal};
 
 use super::error::PageError;
 use super::view::{self, HiddenField};
@@ -223,15 +223,23 @@ pub async fn check(
     {
         return refuse(ErrorCode::InvalidRequest, "code_challenge is malformed");
     }
-    let Ok(scope) = Scope::parse(scope.as_deref().unwrap_or_default()) else {
-        return refuse(ErrorCode::InvalidScope, "the scope is malformed");
+    // The rule every grant applies (`Client::grantable_scope`).
+    let scope = match client.grantable_scope(
+        scope.as_deref(),
+        &Scope::default(),
+        crate::config::SUPPORTED_SCOPES,
+    ) {
+        Ok(scope) => scope,
+        Err(ScopeRefusal::Malformed) => {
+            return refuse(ErrorCode::InvalidScope, "the scope is malformed");
+        }
+        Err(ScopeRefusal::NotAllowed) => {
+            return refuse(
+                ErrorCode::InvalidScope,
+                "the scope exceeds what this client may ask for",
+            );
+        }
     };
-    if !client.allowed_scopes.is_empty() && !scope.is_subset(&client.allowed_scopes) {
-        return refuse(
-            ErrorCode::InvalidScope,
-            "the scope exceeds what this client may ask for",
-        );
-    }
     Ok(Ok(Valid {
         client,
         redirect_uri,

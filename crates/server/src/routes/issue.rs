@@ -221,23 +221,10 @@ pub fn resolve_scope(
     requested: Option<&str>,
     default: &Scope,
 ) -> Result<Scope, OAuthError> {
-    let invalid = || {
-        OAuthError::bad(
-            devauth_proto::ErrorCode::InvalidScope,
-            "the requested scope is invalid or not allowed for this client",
-        )
-    };
-    let scope = match requested {
-        Some(s) => Scope::parse(s).map_err(|_| invalid())?,
-        None => default.clone(),
-    };
-    let allowed = &client.client().allowed_scopes;
-    let ok = if allowed.is_empty() {
-        scope
-            .iter()
-            .all(|t| crate::config::SUPPORTED_SCOPES.contains(&t))
-    } else {
-        scope.is_subset(allowed)
-    };
-    if ok { Ok(scope) } else { Err(invalid()) }
+    client
+        .client()
+        .grantable_scope(requested, default, crate::config::SUPPORTED_SCOPES)
+        .map_err(|refusal| {
+            OAuthError::bad(devauth_proto::ErrorCode::InvalidScope, refusal.to_string())
+        })
 }
