@@ -361,6 +361,37 @@ fn admin_manages_users_clients_and_keys() {
         out.contains("svc\tconfidential\tclient_credentials\tService"),
         "{out}"
     );
+    // A resource server gets the right to introspect others' tokens; a
+    // public client cannot be given it.
+    let (code, _, err) = admin(h, &["client", "update", "svc", "--introspect", "true"], "");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = admin(
+        h,
+        &["client", "update", "devauth-cli", "--introspect", "true"],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("public client"), "{err}");
+    let (code, _, err) = admin(h, &["client", "update", "nobody", "--name", "N"], "");
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = admin(
+        h,
+        &["client", "update", "svc", "--id-token-alg", "HS256"],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = admin(
+        h,
+        &["client", "update", "svc", "--id-token-alg", "es256"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = admin(h, &["client", "list"], "");
+    assert!(
+        out.contains("svc\tconfidential\tclient_credentials\tService\tintrospect\tES256"),
+        "{out}"
+    );
+    assert!(out.contains("\t-\tRS256"), "{out}");
     let db_bytes = std::fs::read(db(h)).unwrap();
     assert!(
         !db_bytes

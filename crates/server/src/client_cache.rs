@@ -5,7 +5,8 @@
 //! so a client added by `devauth admin` in another process works at once),
 //! and an entry is trusted for at most [`CLIENT_CACHE_TTL`]: a change made
 //! to a client's record outside this process shows within that time. Clients
-//! are only ever added today, so the bound matters only for future edits.
+//! edited by `devauth admin client update` in another process are seen
+//! within that bound.
 //! The cache holds at most [`MAX_ENTRIES`] clients and starts over when full.
 
 use std::collections::HashMap;
@@ -85,7 +86,7 @@ impl ClientCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Timestamp;
+    use crate::model::{KeyAlgorithm, Timestamp};
     use crate::store::sqlite::SqliteStore;
     use devauth_proto::{GrantType, Scope};
 
@@ -97,6 +98,8 @@ mod tests {
             grant_types: vec![GrantType::DeviceCode],
             redirect_uris: vec![],
             allowed_scopes: Scope::parse("openid").unwrap(),
+            may_introspect: false,
+            id_token_alg: KeyAlgorithm::Rs256,
             created_at: Timestamp::from_secs(1_700_000_000),
         }
     }

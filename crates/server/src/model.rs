@@ -136,6 +136,11 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     /// Scopes the client may ask for; empty = any scope the server supports.
     pub allowed_scopes: Scope,
+    /// Whether it may introspect tokens issued to other clients (a resource
+    /// server); every confidential client may introspect its own.
+    pub may_introspect: bool,
+    /// The algorithm of its ID tokens (`id_token_signed_response_alg`).
+    pub id_token_alg: KeyAlgorithm,
     /// When it was created.
     pub created_at: Timestamp,
 }

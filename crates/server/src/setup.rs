@@ -4,7 +4,7 @@
 use devauth_proto::{GrantType, Scope, Secret};
 
 use crate::config::{DEFAULT_CLIENT_ID, SUPPORTED_SCOPES};
-use crate::model::{Client, Timestamp, User};
+use crate::model::{Client, KeyAlgorithm, Timestamp, User};
 use crate::store::{DurableStore, StoreError, StoreResult};
 
 /// The redirect URIs of the default client: loopback, any port (RFC 8252 §7.3).
@@ -30,6 +30,8 @@ pub async fn ensure_default_client(store: &dyn DurableStore, now: Timestamp) -> 
             .map(|s| (*s).to_owned())
             .collect(),
         allowed_scopes: Scope::from_tokens(SUPPORTED_SCOPES.iter().copied()),
+        may_introspect: false,
+        id_token_alg: KeyAlgorithm::Rs256,
         created_at: now,
     };
     match store.add_client(&client).await {

@@ -17,7 +17,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use std::sync::{Arc, OnceLock};
 
-use devauth_server::model::DeviceGrantState;
+use devauth_server::model::{Client, DeviceGrantState, KeyAlgorithm};
 use devauth_server::store::Stores;
 use support::faults::FaultyDurable;
 use support::{Backend, T0, TestServer};
@@ -66,7 +66,7 @@ fn discovery_documents_advertise_what_is_implemented(backend: Backend) {
     );
     assert_eq!(
         m["id_token_signing_alg_values_supported"],
-        serde_json::json!(["RS256"])
+        serde_json::json!(["RS256", "ES256"])
     );
     let grants = m["grant_types_supported"].as_array().unwrap();
     for g in [
@@ -739,6 +739,7 @@ fn introspection(backend: Backend) {
     let s = TestServer::on(backend);
     let user = s.add_user("frank");
     let secret = s.add_confidential("rs", &[GrantType::ClientCredentials], "");
+    update_client(&s, "rs", |c| c.may_introspect = true);
     let t = s.login(&user, "openid offline_access");
     let at = t["access_token"].as_str().unwrap();
     let rt = t["refresh_token"].as_str().unwrap();
@@ -784,6 +785,107 @@ fn introspection(backend: Backend) {
     .assert_error(401, "invalid_client");
     s.post_auth("/oauth/introspect", &[("token", at)], Some(("rs", "bad")))
         .assert_error(401, "invalid_client");
+}
+
+/// Changes a stored client as `devauth admin client update` does.
+fn update_client(s: &TestServer, id: &str, change: impl FnOnce(&mut Client)) {
+    let durable = &s.state.stores.durable;
+    let mut client = s.block_on(durable.client(id)).unwrap().expect("client");
+    change(&mut client);
+    assert!(s.block_on(durable.update_client(&client)).unwrap());
+}
+
+fn introspecting_other_clients_tokens_needs_the_right(backend: Backend) {
+    let s = TestServer::on(backend);
+    let user = s.add_user("grace");
+    let bot = s.add_confidential("bot", &[GrantType::ClientCredentials], "");
+    let rs = s.add_confidential("rs", &[GrantType::ClientCredentials], "");
+    update_client(&s, "rs", |c| c.may_introspect = true);
+    let t = s.login(&user, "openid offline_access");
+    let at = t["access_token"].as_str().unwrap();
+    let rt = t["refresh_token"].as_str().unwrap();
+    let introspect = |who: &str, secret: &str, token: &str| {
+        let r = s.post_auth(
+            "/oauth/introspect",
+            &[("token", token)],
+            Some((who, secret)),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
+    };
+    // An unrelated client learns nothing about someone else's tokens, not
+    // even that they are alive: the answer is the same as for garbage.
+    for token in [at, rt, "garbage"] {
+        assert_eq!(introspect("bot", &bot, token).body, r#"{"active":false}"#);
+    }
+    // Its own tokens it may see.
+    let own = s.post_auth(
+        "/oauth/token",
+        &[("grant_type", "client_credentials")],
+        Some(("bot", &bot)),
+    );
+    assert_eq!(own.status, 200, "{}", own.body);
+    let own = own.json()["access_token"].as_str().unwrap().to_owned();
+    let j = introspect("bot", &bot, &own).json();
+    assert_eq!(j["active"], true);
+    assert_eq!(j["client_id"], "bot");
+    // The resource server given the right sees everyone's.
+    let j = introspect("rs", &rs, at).json();
+    assert_eq!(j["active"], true);
+    assert_eq!(j["username"], "grace");
+    assert_eq!(introspect("rs", &rs, rt).json()["active"], true);
+    assert_eq!(introspect("rs", &rs, &own).json()["active"], true);
+}
+
+fn id_tokens_are_signed_with_the_clients_algorithm(backend: Backend) {
+    let s = TestServer::on(backend);
+    let user = s.add_user("heidi");
+    let disco = s.get("/.well-known/openid-configuration").json();
+    let algs = &disco["id_token_signing_alg_values_supported"];
+    assert_eq!(algs, &serde_json::json!(["RS256", "ES256"]));
+    let jwks: JwkSet = serde_json::from_str(&s.get("/oauth/jwks.json").body).unwrap();
+    let published: Vec<String> = jwks
+        .keys
+        .iter()
+        .map(|k| format!("{:?}", k.common.key_algorithm))
+        .collect();
+    assert!(
+        published.iter().any(|a| a.contains("RS256")),
+        "{published:?}"
+    );
+    assert!(
+        published.iter().any(|a| a.contains("ES256")),
+        "{published:?}"
+    );
+
+    // RS256 by default.
+    let t = s.login(&user, "openid");
+    let id = t["id_token"].as_str().unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(id).unwrap().alg,
+        jsonwebtoken::Algorithm::RS256
+    );
+    // ES256 for a client registered with it; access tokens stay RS256.
+    update_client(&s, "devauth-cli", |c| c.id_token_alg = KeyAlgorithm::Es256);
+    // The server caches client records for a few seconds of real time.
+    std::thread::sleep(devauth_server::client_cache::CLIENT_CACHE_TTL);
+    let t = s.login(&user, "openid profile");
+    let id = t["id_token"].as_str().unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(id).unwrap().alg,
+        jsonwebtoken::Algorithm::ES256
+    );
+    let claims = verify_with_jwks(&s, id, "devauth-cli");
+    assert_eq!(claims["sub"], user.id);
+    assert_eq!(
+        claims["at_hash"],
+        devauth_server::keys::at_hash(t["access_token"].as_str().unwrap())
+    );
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(at).unwrap().alg,
+        jsonwebtoken::Algorithm::RS256
+    );
 }
 
 fn userinfo(backend: Backend) {
@@ -1060,6 +1162,8 @@ on_each_backend!(
     client_credentials_with_basic_and_post,
     revocation,
     introspection,
+    introspecting_other_clients_tokens_needs_the_right,
+    id_tokens_are_signed_with_the_clients_algorithm,
     userinfo,
     malformed_requests_are_400_never_500,
     concurrent_polls_redeem_an_approval_exactly_once,

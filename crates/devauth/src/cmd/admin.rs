@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use devauth_proto::{GrantType, Scope, Secret};
 use devauth_server::clock::{Clock as _, SystemClock};
-use devauth_server::model::{Client, TokenHash};
+use devauth_server::model::{Client, KeyAlgorithm, TokenHash};
 use devauth_server::store::StoreError;
 
 use super::serve::StorageArgs;
@@ -90,9 +90,34 @@ enum ClientCommand {
         /// Allowed scope; repeatable [default: any scope the server knows].
         #[arg(long = "scope", value_name = "S")]
         scopes: Vec<String>,
+        /// May introspect tokens issued to other clients (a resource server).
+        #[arg(long)]
+        introspect: bool,
+        /// Algorithm of its ID tokens (`id_token_signed_response_alg`).
+        #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
+        id_token_alg: KeyAlgorithm,
+    },
+    /// Change a client: its name, the introspection right, the ID-token algorithm.
+    Update {
+        /// client_id.
+        id: String,
+        /// Name shown on the confirm page.
+        #[arg(long)]
+        name: Option<String>,
+        /// Allow (`true`) or withdraw (`false`) introspection of other clients' tokens.
+        #[arg(long, value_name = "BOOL")]
+        introspect: Option<bool>,
+        /// Algorithm of its ID tokens: RS256 or ES256.
+        #[arg(long, value_name = "ALG", value_parser = parse_alg)]
+        id_token_alg: Option<KeyAlgorithm>,
     },
     /// List clients.
     List,
+}
+
+fn parse_alg(s: &str) -> Result<KeyAlgorithm, String> {
+    KeyAlgorithm::parse(&s.to_ascii_uppercase())
+        .ok_or_else(|| format!("{s:?} is not RS256 or ES256"))
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -183,6 +208,8 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             grants,
             redirect_uris,
             scopes,
+            introspect,
+            id_token_alg,
         }) => {
             let mut grant_types = Vec::new();
             for g in &grants {
@@ -216,6 +243,12 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             }
             let allowed_scopes =
                 Scope::parse(&scopes.join(" ")).map_err(|e| UsageError(format!("--scope: {e}")))?;
+            if public && introspect {
+                return Err(UsageError(
+                    "a public client cannot introspect: it has no secret to prove who it is".into(),
+                )
+                .into());
+            }
             let secret = (!public).then(devauth_server::random::secret);
             let client = Client {
                 id: id.clone(),
@@ -224,6 +257,8 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 grant_types,
                 redirect_uris,
                 allowed_scopes,
+                may_introspect: introspect,
+                id_token_alg,
                 created_at: now,
             };
             match store.add_client(&client).await {
@@ -240,6 +275,35 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 println!("{}", secret.expose());
             }
         }
+        Command::Client(ClientCommand::Update {
+            id,
+            name,
+            introspect,
+            id_token_alg,
+        }) => {
+            let Some(mut client) = store.client(&id).await? else {
+                return Err(UsageError(format!("no client {id}")).into());
+            };
+            if name.is_none() && introspect.is_none() && id_token_alg.is_none() {
+                return Err(UsageError(
+                    "nothing to change: give --name, --introspect or --id-token-alg".into(),
+                )
+                .into());
+            }
+            if introspect == Some(true) && client.is_public() {
+                return Err(UsageError(
+                    "a public client cannot introspect: it has no secret to prove who it is".into(),
+                )
+                .into());
+            }
+            client.name = name.unwrap_or(client.name);
+            client.may_introspect = introspect.unwrap_or(client.may_introspect);
+            client.id_token_alg = id_token_alg.unwrap_or(client.id_token_alg);
+            if !store.update_client(&client).await? {
+                return Err(UsageError(format!("no client {id}")).into());
+            }
+            eprintln!("updated client {id} (a running server sees it within 5 seconds)");
+        }
         Command::Client(ClientCommand::List) => {
             for c in store.list_clients().await? {
                 let kind = if c.is_public() {
@@ -248,7 +312,16 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                     "confidential"
                 };
                 let grants: Vec<&str> = c.grant_types.iter().map(GrantType::as_str).collect();
-                println!("{}\t{}\t{}\t{}", c.id, kind, grants.join(","), c.name);
+                let rights = if c.may_introspect { "introspect" } else { "-" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    c.id,
+                    kind,
+                    grants.join(","),
+                    c.name,
+                    rights,
+                    c.id_token_alg.as_str()
+                );
             }
         }
         Command::Keys(KeysCommand::Rotate) => {

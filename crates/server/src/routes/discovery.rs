@@ -50,7 +50,7 @@ pub fn metadata(config: &Config) -> AuthorizationServerMetadata {
         ]),
         code_challenge_methods_supported: strings(&["S256"]),
         subject_types_supported: strings(&["public"]),
-        id_token_signing_alg_values_supported: strings(&["RS256"]),
+        id_token_signing_alg_values_supported: strings(&["RS256", "ES256"]),
         claims_supported: strings(&[
             "iss",
             "sub",

@@ -1,6 +1,10 @@
 //! `POST /oauth/introspect` (RFC 7662). Only confidential clients may ask
-//! (a public client cannot prove who it is); anything not active answers
-//! exactly `{"active": false}`.
+//! (a public client cannot prove who it is). A client may introspect the
+//! tokens issued to it; only a client given the right (`devauth admin client
+//! add|update --introspect`, a resource server) may introspect other
+//! clients' tokens. Anything not active, or not the caller's to see, answers
+//! exactly `{"active": false}` (RFC 7662 §2.2), so the answer does not tell
+//! a foreign token from a dead one.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -28,6 +32,8 @@ pub async fn handle(
         return Err(OAuthError::invalid_client());
     }
     let token = form.require("token")?;
+    let caller = client.client();
+    let may_see = |owner: &str| caller.may_introspect || owner == caller.id;
     let issuer = state.config.issuer.clone();
     let now = state.clock.now();
 
@@ -39,7 +45,8 @@ pub async fn handle(
     {
         let family = state.stores.durable.family(&rt.family_id).await?;
         let user = state.stores.durable.user_by_id(&rt.user_id).await?;
-        let active = rt.state == RefreshTokenState::Active
+        let active = may_see(&rt.client_id)
+            && rt.state == RefreshTokenState::Active
             && now < rt.expires_at
             && family.is_some_and(|f| f.revoked_at.is_none());
         return Ok(match user.filter(|u| active && !u.disabled) {
@@ -60,7 +67,7 @@ pub async fn handle(
         });
     }
     Ok(match super::access::check(&state, token).await? {
-        Some(active) => {
+        Some(active) if may_see(&active.claims.client_id) => {
             let c = active.claims;
             no_store_json(&IntrospectionResponse {
                 active: true,
@@ -76,6 +83,6 @@ pub async fn handle(
                 jti: Some(c.jti),
             })
         }
-        None => no_store_json(&IntrospectionResponse::inactive()),
+        _ => no_store_json(&IntrospectionResponse::inactive()),
     })
 }

@@ -18,7 +18,7 @@ use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::keys::{AccessClaims, IdClaims, at_hash};
 use crate::model::{
-    KeyAlgorithm, RefreshToken, RefreshTokenState, Timestamp, TokenFamily, TokenHash, User,
+    Client, KeyAlgorithm, RefreshToken, RefreshTokenState, Timestamp, TokenFamily, TokenHash, User,
 };
 
 /// A fresh refresh token in `family`, replacing `parent` (none for the first
@@ -62,7 +62,7 @@ pub struct Minted {
 #[expect(clippy::too_many_arguments, reason = "each is a claim")]
 pub fn mint(
     state: &AppState,
-    client_id: &str,
+    client: &Client,
     sub: &str,
     user: Option<&User>,
     scope: &Scope,
@@ -71,6 +71,7 @@ pub fn mint(
     nonce: Option<String>,
     now: Timestamp,
 ) -> Result<Minted, OAuthError> {
+    let client_id = client.id.as_str();
     let keys = state.keys.get();
     let key = keys.current(KeyAlgorithm::Rs256)?;
     let ttl = i64::from(state.config.access_token_ttl_secs);
@@ -102,7 +103,9 @@ pub fn mint(
                 at_hash: Some(at_hash(&access_token)),
                 preferred_username: scope.contains("profile").then(|| user.username.clone()),
             };
-            Some(Secret::new(key.sign("JWT", &id)?))
+            // The client's `id_token_signed_response_alg` (RS256 unless set).
+            let id_key = keys.current(client.id_token_alg)?;
+            Some(Secret::new(id_key.sign("JWT", &id)?))
         }
         _ => None,
     };
@@ -171,7 +174,7 @@ pub async fn issue_login(
         };
         let minted = mint(
             state,
-            client.id(),
+            client.client(),
             &user.id,
             Some(user),
             scope,

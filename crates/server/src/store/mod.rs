@@ -90,6 +90,10 @@ pub trait DurableStore: Send + Sync + 'static {
 
     /// Adds a client; [`StoreError::AlreadyExists`] on a duplicate id.
     async fn add_client(&self, client: &Client) -> StoreResult<()>;
+    /// Replaces what can change of a client (name, grants, redirect URIs,
+    /// scopes, introspection right, ID-token algorithm; not its id, secret
+    /// or creation time); `false` when there is no such client.
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
     /// Finds a client.
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// All clients, by id.

@@ -217,6 +217,12 @@ fn client_from(row: &PgRow) -> StoreResult<Client> {
             .collect(),
         redirect_uris: get(row, "redirect_uris")?,
         allowed_scopes: scope(row, "allowed_scopes")?,
+        may_introspect: get(row, "may_introspect")?,
+        id_token_alg: {
+            let alg: String = get(row, "id_token_alg")?;
+            KeyAlgorithm::parse(&alg)
+                .ok_or_else(|| StoreError::Inconsistent("bad id_token_alg".into()))?
+        },
         created_at: ts(row, "created_at")?,
     })
 }
@@ -446,8 +452,9 @@ impl DurableStore for PgStore {
                 .collect();
             sqlx::query(
                 "INSERT INTO clients \
-                 (id, name, secret_hash, grant_types, redirect_uris, allowed_scopes, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (id, name, secret_hash, grant_types, redirect_uris, allowed_scopes, created_at, \
+                  may_introspect, id_token_alg) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&client.id)
             .bind(&client.name)
@@ -456,10 +463,34 @@ impl DurableStore for PgStore {
             .bind(&client.redirect_uris)
             .bind(client.allowed_scopes.to_string())
             .bind(client.created_at.millis())
+            .bind(client.may_introspect)
+            .bind(client.id_token_alg.as_str())
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        timed(async {
+            let grants: Vec<&str> = client.grant_types.iter().map(GrantType::as_str).collect();
+            let done = sqlx::query(
+                "UPDATE clients SET name = $2, grant_types = $3, redirect_uris = $4, \
+                 allowed_scopes = $5, may_introspect = $6, id_token_alg = $7 WHERE id = $1",
+            )
+            .bind(&client.id)
+            .bind(&client.name)
+            .bind(grants)
+            .bind(&client.redirect_uris)
+            .bind(client.allowed_scopes.to_string())
+            .bind(client.may_introspect)
+            .bind(client.id_token_alg.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
         })
         .await
     }

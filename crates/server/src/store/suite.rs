@@ -208,6 +208,8 @@ pub async fn clients(stores: &Stores) {
         grant_types: vec![GrantType::DeviceCode, GrantType::RefreshToken],
         redirect_uris: vec![],
         allowed_scopes: Scope::default(),
+        may_introspect: false,
+        id_token_alg: KeyAlgorithm::Rs256,
         created_at: T0,
     };
     let confidential = Client {
@@ -224,6 +226,8 @@ pub async fn clients(stores: &Stores) {
             "https://app.example/cb".into(),
         ],
         allowed_scopes: scope("openid profile email"),
+        may_introspect: false,
+        id_token_alg: KeyAlgorithm::Rs256,
         created_at: T0.plus_secs(1),
     };
     d.add_client(&confidential).await.expect("add client");

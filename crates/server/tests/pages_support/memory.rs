@@ -87,6 +87,21 @@ impl DurableStore for Memory {
             Ok(())
         })
     }
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        self.with(|d| {
+            Ok(match d.clients.iter_mut().find(|c| c.id == client.id) {
+                Some(stored) => {
+                    *stored = Client {
+                        secret_hash: stored.secret_hash.clone(),
+                        created_at: stored.created_at,
+                        ..client.clone()
+                    };
+                    true
+                }
+                None => false,
+            })
+        })
+    }
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         self.with(|d| Ok(d.clients.iter().find(|c| c.id == id).cloned()))
     }

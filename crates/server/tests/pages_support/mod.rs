@@ -169,6 +169,8 @@ impl TestServer {
             ],
             redirect_uris: redirect_uris.iter().map(|s| (*s).to_owned()).collect(),
             allowed_scopes: Scope::parse(allowed).expect("scope"),
+            may_introspect: false,
+            id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
             created_at: T0,
         };
         self.rt

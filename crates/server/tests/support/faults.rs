@@ -83,6 +83,10 @@ impl DurableStore for FaultyDurable {
         self.fault("add_client")?;
         self.inner.add_client(client).await
     }
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        self.fault("update_client")?;
+        self.inner.update_client(client).await
+    }
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         self.fault("client")?;
         self.inner.client(id).await

@@ -232,6 +232,8 @@ impl TestServer {
             grant_types: grants.to_vec(),
             redirect_uris: vec![],
             allowed_scopes: Scope::parse(scopes).unwrap(),
+            may_introspect: false,
+            id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
             created_at: self.clock.now(),
         };
         self.block_on(self.state.stores.durable.add_client(&client))
@@ -248,6 +250,8 @@ impl TestServer {
             grant_types: grants.to_vec(),
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
             allowed_scopes: Scope::default(),
+            may_introspect: false,
+            id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
             created_at: self.clock.now(),
         };
         self.block_on(self.state.stores.durable.add_client(&client))

@@ -43,7 +43,7 @@ pub(super) async fn handle(
     let now = state.clock.now();
     let minted = mint(
         state,
-        client.id(),
+        client.client(),
         client.id(),
         None,
         &scope,

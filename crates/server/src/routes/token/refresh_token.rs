@@ -146,7 +146,7 @@ async fn rotate(
     let scope = requested.cloned().unwrap_or_else(|| new.scope.clone());
     let minted = mint(
         state,
-        client.id(),
+        client.client(),
         &user.id,
         Some(&user),
         &scope,

@@ -421,8 +421,9 @@ impl DurableStore for SqliteStore {
             exec(
                 c,
                 "INSERT INTO clients \
-                 (id, name, secret_hash, grant_types, redirect_uris, allowed_scopes, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (id, name, secret_hash, grant_types, redirect_uris, allowed_scopes, created_at, \
+                  may_introspect, id_token_alg) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 params![
                     client.id,
                     client.name,
@@ -430,10 +431,42 @@ impl DurableStore for SqliteStore {
                     grants,
                     uris,
                     client.allowed_scopes.to_string(),
-                    client.created_at.millis()
+                    client.created_at.millis(),
+                    client.may_introspect,
+                    client.id_token_alg.as_str()
                 ],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        let grants = client
+            .grant_types
+            .iter()
+            .map(GrantType::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let uris = serde_json::to_string(&client.redirect_uris)
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let client = client.clone();
+        self.write(move |c| {
+            exec(
+                c,
+                "UPDATE clients SET name = ?, grant_types = ?, redirect_uris = ?, \
+                 allowed_scopes = ?, may_introspect = ?, id_token_alg = ? WHERE id = ?",
+                params![
+                    client.name,
+                    grants,
+                    uris,
+                    client.allowed_scopes.to_string(),
+                    client.may_introspect,
+                    client.id_token_alg.as_str(),
+                    client.id
+                ],
+            )
+            .map(|n| n > 0)
         })
         .await
     }
@@ -1358,8 +1391,8 @@ mod tests {
             .unwrap()
             .unwrap();
         // 0001 was taken over, not re-run; 0002 rebuilt device_grants
-        // with the row in it; 0003 added refresh_tokens.parent_id.
-        assert_eq!(version, 3);
+        // with the row in it; 0003 and 0004 added columns.
+        assert_eq!(version, 4);
         let g = s
             .device_grant_by_user_code("BCDFGHJK")
             .await

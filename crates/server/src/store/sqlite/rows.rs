@@ -63,6 +63,11 @@ pub(super) fn client_from(row: &Row<'_>) -> StoreResult<Client> {
         redirect_uris: serde_json::from_str(&uris)
             .map_err(|_| inconsistent("bad redirect_uris"))?,
         allowed_scopes: scope(row, "allowed_scopes")?,
+        may_introspect: get(row, "may_introspect")?,
+        id_token_alg: {
+            let alg: String = get(row, "id_token_alg")?;
+            KeyAlgorithm::parse(&alg).ok_or_else(|| inconsistent("bad id_token_alg"))?
+        },
         created_at: ts(row, "created_at")?,
     })
 }

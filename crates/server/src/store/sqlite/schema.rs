@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_refresh_token_parent.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_client_rights.sql"),
+    ),
 ];
 
 /// Brings the database up to the newest schema this build knows.
