@@ -524,6 +524,9 @@ pub struct TokenFamily {
     pub auth_time: Timestamp,
     /// When it was created.
     pub created_at: Timestamp,
+    /// The authorization code it was issued from (loopback flow), so that
+    /// a replay of the code revokes it (RFC 6749 §4.1.2).
+    pub code_hash: Option<TokenHash>,
     /// Set once the family is revoked.
     pub revoked_at: Option<Timestamp>,
 }

@@ -613,6 +613,57 @@ fn authorization_code_with_pkce(backend: Backend) {
     redeem("code-4", redirect, verifier).assert_error(400, "invalid_grant");
 }
 
+fn a_replayed_authorization_code_revokes_what_its_first_use_issued(backend: Backend) {
+    let s = TestServer::on(backend);
+    let user = s.add_user("mallory-victim");
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let redirect = "http://127.0.0.1:49152/callback";
+    let redeem = |code: &str| {
+        s.post(
+            "/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+                ("client_id", "devauth-cli"),
+            ],
+        )
+    };
+    add_code(&s, "code-a", &user.id, redirect, verifier);
+    let first = redeem("code-a");
+    assert_eq!(first.status, 200, "{}", first.body);
+    let t = first.json();
+    let at = t["access_token"].as_str().unwrap().to_owned();
+    let rt = t["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(s.get_bearer("/oauth/userinfo", &at).status, 200);
+
+    // An untouched login of the same person must survive the replay.
+    add_code(&s, "code-b", &user.id, redirect, verifier);
+    let other = redeem("code-b").json();
+
+    // The code is presented again (intercepted, or the client was tricked).
+    redeem("code-a").assert_error(400, "invalid_grant");
+    s.get_bearer("/oauth/userinfo", &at)
+        .assert_error(401, "invalid_token");
+    s.refresh(&rt).assert_error(400, "invalid_grant");
+    let events = s.block_on(s.state.stores.durable.recent_audit(50)).unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "authorization_code.replayed")
+            .count(),
+        1
+    );
+    let other_at = other["access_token"].as_str().unwrap();
+    assert_eq!(s.get_bearer("/oauth/userinfo", other_at).status, 200);
+    let r = s.refresh(other["refresh_token"].as_str().unwrap());
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // A code never redeemed (unknown or burnt by a failed try) revokes nothing.
+    redeem("never-issued").assert_error(400, "invalid_grant");
+}
+
 fn client_credentials_with_basic_and_post(backend: Backend) {
     let s = TestServer::on(backend);
     let secret = s.add_confidential("svc", &[GrantType::ClientCredentials], "api:read api:write");
@@ -1159,6 +1210,7 @@ on_each_backend!(
     refresh_grace_forgives_only_a_retry_of_the_newest_rotated_token,
     concurrent_presentations_of_one_refresh_token_leave_at_most_one_alive,
     authorization_code_with_pkce,
+    a_replayed_authorization_code_revokes_what_its_first_use_issued,
     client_credentials_with_basic_and_post,
     revocation,
     introspection,

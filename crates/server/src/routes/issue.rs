@@ -152,6 +152,7 @@ pub async fn issue_login(
     auth_time: Timestamp,
     nonce: Option<String>,
     grant: &GrantType,
+    code_hash: Option<&TokenHash>,
     ip: &str,
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
@@ -161,6 +162,7 @@ pub async fn issue_login(
         user_id: user.id.clone(),
         auth_time,
         created_at: now,
+        code_hash: code_hash.cloned(),
         revoked_at: None,
     };
     state.stores.durable.add_family(&family).await?;

@@ -112,6 +112,8 @@ pub trait DurableStore: Send + Sync + 'static {
     async fn add_family(&self, family: &TokenFamily) -> StoreResult<()>;
     /// Finds a family.
     async fn family(&self, id: &str) -> StoreResult<Option<TokenFamily>>;
+    /// Finds the family issued from an authorization code (by the code's hash).
+    async fn family_by_code(&self, code_hash: &TokenHash) -> StoreResult<Option<TokenFamily>>;
     /// Revokes a family and every refresh token in it; `false` if it was already revoked or absent.
     async fn revoke_family(&self, id: &str, at: Timestamp) -> StoreResult<bool>;
 

@@ -246,6 +246,7 @@ fn family_from(row: &PgRow) -> StoreResult<TokenFamily> {
         user_id: get(row, "user_id")?,
         auth_time: ts(row, "auth_time")?,
         created_at: ts(row, "created_at")?,
+        code_hash: get::<Option<String>>(row, "code_hash")?.map(TokenHash::from_stored),
         revoked_at: ts_opt(row, "revoked_at")?,
     })
 }
@@ -584,8 +585,9 @@ impl DurableStore for PgStore {
     async fn add_family(&self, family: &TokenFamily) -> StoreResult<()> {
         timed(async {
             sqlx::query(
-                "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, revoked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO token_families \
+                 (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&family.id)
             .bind(&family.client_id)
@@ -593,6 +595,7 @@ impl DurableStore for PgStore {
             .bind(family.auth_time.millis())
             .bind(family.created_at.millis())
             .bind(family.revoked_at.map(Timestamp::millis))
+            .bind(family.code_hash.as_ref().map(TokenHash::as_str))
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -605,6 +608,20 @@ impl DurableStore for PgStore {
         timed(async {
             sqlx::query("SELECT * FROM token_families WHERE id = $1")
                 .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
+                .as_ref()
+                .map(family_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn family_by_code(&self, code_hash: &TokenHash) -> StoreResult<Option<TokenFamily>> {
+        timed(async {
+            sqlx::query("SELECT * FROM token_families WHERE code_hash = $1")
+                .bind(code_hash.as_str())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_err)?

@@ -88,6 +88,7 @@ fn sample_family(id: &str) -> TokenFamily {
         user_id: "u1".into(),
         auth_time: T0,
         created_at: T0,
+        code_hash: None,
         revoked_at: None,
     }
 }
@@ -249,6 +250,30 @@ pub async fn clients(stores: &Stores) {
     let ids: Vec<&str> = listed.iter().map(|c| c.id.as_str()).collect();
     assert!(ids.is_sorted(), "clients are listed by id");
     assert!(ids.contains(&public.id.as_str()) && ids.contains(&confidential.id.as_str()));
+
+    // Update: what can change does, the id, secret and creation time do not.
+    let mut changed = confidential.clone();
+    changed.name = "Renamed".into();
+    changed.grant_types = vec![GrantType::ClientCredentials];
+    changed.redirect_uris = vec![];
+    changed.allowed_scopes = scope("api:read");
+    changed.may_introspect = true;
+    changed.id_token_alg = KeyAlgorithm::Es256;
+    changed.secret_hash = Some(TokenHash::of("not-this"));
+    changed.created_at = T0.plus_secs(99);
+    assert!(d.update_client(&changed).await.unwrap());
+    let stored = d.client(&confidential.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        Client {
+            secret_hash: confidential.secret_hash.clone(),
+            created_at: confidential.created_at,
+            ..changed.clone()
+        }
+    );
+    let mut ghost = changed;
+    ghost.id = uniq("no-such-client");
+    assert!(!d.update_client(&ghost).await.unwrap(), "absent: false");
 }
 
 /// Signing keys: newest first, retirement, deletion of long-retired keys.
@@ -317,6 +342,18 @@ pub async fn family_revoke(stores: &Stores) {
     d.add_family(&family).await.expect("add family");
     assert_eq!(d.family(&family.id).await.unwrap(), Some(family.clone()));
     assert_eq!(d.family("no-such-family").await.unwrap(), None);
+    // A family issued from an authorization code is found by the code's hash.
+    let mut from_code = sample_family(&uniq("fam-code"));
+    let code_hash = TokenHash::of(&uniq("code"));
+    from_code.code_hash = Some(code_hash.clone());
+    d.add_family(&from_code).await.unwrap();
+    assert_eq!(d.family_by_code(&code_hash).await.unwrap(), Some(from_code));
+    assert_eq!(
+        d.family_by_code(&TokenHash::of("no-such-code"))
+            .await
+            .unwrap(),
+        None
+    );
     let t1 = sample_refresh(&family.id, T0);
     let t2 = sample_refresh(&family.id, T0.plus_secs(1));
     d.add_refresh_token(&t1).await.unwrap();

@@ -143,6 +143,9 @@ impl DurableStore for Memory {
     async fn family(&self, _id: &str) -> StoreResult<Option<TokenFamily>> {
         unsupported()
     }
+    async fn family_by_code(&self, _code_hash: &TokenHash) -> StoreResult<Option<TokenFamily>> {
+        unsupported()
+    }
     async fn revoke_family(&self, _id: &str, _at: Timestamp) -> StoreResult<bool> {
         unsupported()
     }

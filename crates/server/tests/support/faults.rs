@@ -119,6 +119,10 @@ impl DurableStore for FaultyDurable {
         self.fault("family")?;
         self.inner.family(id).await
     }
+    async fn family_by_code(&self, code_hash: &TokenHash) -> StoreResult<Option<TokenFamily>> {
+        self.fault("family_by_code")?;
+        self.inner.family_by_code(code_hash).await
+    }
     async fn revoke_family(&self, id: &str, at: Timestamp) -> StoreResult<bool> {
         self.fault("revoke_family")?;
         self.inner.revoke_family(id, at).await

@@ -4,6 +4,10 @@
 //! checked: same client, not expired, the exact `redirect_uri` it was issued
 //! for, and the verifier matching its S256 challenge. Every failure is
 //! `invalid_grant`; the code is gone either way.
+//!
+//! A code presented again after it was redeemed is a replay (RFC 6749
+//! §4.1.2): the tokens its first use issued are revoked (their family
+//! remembers the code's hash), and `authorization_code.replayed` is recorded.
 
 use axum::response::Response;
 use devauth_proto::GrantType;
@@ -13,6 +17,7 @@ use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::issue_login;
 use crate::app::AppState;
+use crate::audit::{self, Event};
 use crate::model::{Requester, TokenHash};
 
 pub(super) async fn handle(
@@ -24,12 +29,9 @@ pub(super) async fn handle(
     let code = form.require("code")?;
     let redirect_uri = form.require("redirect_uri")?;
     let verifier = form.require("code_verifier")?;
-    let Some(code) = state
-        .stores
-        .flow
-        .take_authorization_code(&TokenHash::of(code))
-        .await?
-    else {
+    let hash = TokenHash::of(code);
+    let Some(code) = state.stores.flow.take_authorization_code(&hash).await? else {
+        revoke_replayed(state, client, &hash, requester).await?;
         return Err(OAuthError::invalid_grant(
             "unknown, expired or already used authorization code",
         ));
@@ -62,7 +64,37 @@ pub(super) async fn handle(
         code.auth_time,
         code.nonce.clone(),
         &GrantType::AuthorizationCode,
+        Some(&hash),
         &requester.ip,
     )
     .await
+}
+
+/// A code that is gone may have been redeemed: if a family was issued from
+/// it, that was the first use, and this is a replay — revoke the family (its
+/// refresh tokens, and the access tokens carrying its `sid`).
+async fn revoke_replayed(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    hash: &TokenHash,
+    requester: &Requester,
+) -> Result<(), OAuthError> {
+    let Some(family) = state.stores.durable.family_by_code(hash).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    if state.stores.durable.revoke_family(&family.id, now).await? {
+        audit::record(
+            state,
+            Event {
+                kind: "authorization_code.replayed",
+                client_id: Some(client.id()),
+                user_id: Some(&family.user_id),
+                ip: Some(&requester.ip),
+                details: serde_json::json!({ "family_id": family.id }),
+            },
+        )
+        .await;
+    }
+    Ok(())
 }

@@ -107,6 +107,7 @@ pub(super) async fn handle(
                     approved_at.unwrap_or(now),
                     None,
                     &GrantType::DeviceCode,
+                    None,
                     &requester.ip,
                 )
                 .await;

@@ -541,15 +541,16 @@ impl DurableStore for SqliteStore {
             exec(
                 c,
                 "INSERT INTO token_families \
-                 (id, client_id, user_id, auth_time, created_at, revoked_at) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
                 params![
                     f.id,
                     f.client_id,
                     f.user_id,
                     f.auth_time.millis(),
                     f.created_at.millis(),
-                    f.revoked_at.map(Timestamp::millis)
+                    f.revoked_at.map(Timestamp::millis),
+                    f.code_hash.as_ref().map(TokenHash::as_str)
                 ],
             )
             .map(drop)
@@ -563,6 +564,17 @@ impl DurableStore for SqliteStore {
                 c,
                 "SELECT * FROM token_families WHERE id = ?",
                 [id],
+                family_from,
+            )
+        })
+    }
+
+    async fn family_by_code(&self, code_hash: &TokenHash) -> StoreResult<Option<TokenFamily>> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT * FROM token_families WHERE code_hash = ?",
+                [code_hash.as_str()],
                 family_from,
             )
         })
@@ -1158,6 +1170,7 @@ mod tests {
             user_id: "u".into(),
             auth_time: t0(),
             created_at: t0(),
+            code_hash: None,
             revoked_at: None,
         };
         s.add_family(&fam).await.unwrap();
@@ -1391,8 +1404,8 @@ mod tests {
             .unwrap()
             .unwrap();
         // 0001 was taken over, not re-run; 0002 rebuilt device_grants
-        // with the row in it; 0003 and 0004 added columns.
-        assert_eq!(version, 4);
+        // with the row in it; the later ones added columns.
+        assert_eq!(version, 5);
         let g = s
             .device_grant_by_user_code("BCDFGHJK")
             .await

@@ -90,6 +90,7 @@ pub(super) fn family_from(row: &Row<'_>) -> StoreResult<TokenFamily> {
         user_id: get(row, "user_id")?,
         auth_time: ts(row, "auth_time")?,
         created_at: ts(row, "created_at")?,
+        code_hash: get::<Option<String>>(row, "code_hash")?.map(TokenHash::from_stored),
         revoked_at: opt_ts(row, "revoked_at")?,
     })
 }

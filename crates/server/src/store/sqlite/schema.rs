@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_client_rights.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_family_code.sql"),
+    ),
 ];
 
 /// Brings the database up to the newest schema this build knows.
