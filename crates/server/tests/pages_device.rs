@@ -9,7 +9,7 @@
 mod pages_support;
 
 use devauth_server::model::DeviceGrantState;
-use pages_support::{Backend, Browser, TestServer};
+use pages_support::{Backend, Browser, Options, TestServer};
 
 const CODE: &str = "BCDFGHJK";
 const INVALID: &str = "That code is not valid.";
@@ -365,6 +365,33 @@ fn fetch_metadata_and_origin_are_checked(backend: Backend) {
     same.expect(400).contains(INVALID);
 }
 
+fn an_https_issuer_refuses_posts_from_plain_http_origins(backend: Backend) {
+    // TLS ends at a proxy in front; the browser reaches us by the same host.
+    let s = TestServer::start_with(Options {
+        issuer: Some("https://id.example.test".into()),
+        backend,
+        ..Options::default()
+    });
+    let b = s.browser();
+    let csrf = b.get("/device").csrf();
+    let fields = [("csrf", csrf.as_str()), ("user_code", "BBBB-BBBB")];
+    let host = s.base.trim_start_matches("http://");
+    // A plain-http page of the same host (a downgrade, or an attacker's
+    // page on a port-forward) may not post, whatever the host.
+    b.post_from("/device", &fields, Some(&format!("http://{host}")))
+        .expect(403);
+    b.post_from("/device", &fields, Some("http://id.example.test"))
+        .expect(403);
+    // The https origins pass the origin check (the token then decides).
+    for origin in [
+        "https://id.example.test".to_owned(),
+        format!("https://{host}"),
+    ] {
+        let p = b.post_from("/device", &fields, Some(&origin));
+        assert_ne!(p.status, 403, "{origin}: {}", p.body);
+    }
+}
+
 fn posts_need_a_session_and_its_token(backend: Backend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
@@ -535,6 +562,7 @@ on_each_backend!(
     new_sessions_are_limited_per_ip,
     forged_confirmations_are_refused_and_lock_the_code,
     fetch_metadata_and_origin_are_checked,
+    an_https_issuer_refuses_posts_from_plain_http_origins,
     posts_need_a_session_and_its_token,
     malformed_forms_get_a_readable_400,
     login_failures_read_the_same_and_are_limited,

@@ -196,7 +196,9 @@ pub fn check_form(
 /// * `Sec-Fetch-Site`, when sent, must be `same-origin` (a person pressing
 ///   our button), never `same-site` or `cross-site`;
 /// * `Origin`, when sent and not `null`, must be the issuer's origin or the
-///   origin the browser used to reach us (its `Host`). Browsers send
+///   origin the browser used to reach us (its `Host`) — with the issuer's
+///   scheme: behind an `https` issuer, a page served over plain `http`
+///   (a downgraded or spoofed origin) may not post. Browsers send
 ///   `Origin: null` from pages with `Referrer-Policy: no-referrer` (ours), so
 ///   `null` proves nothing either way and the CSRF token decides.
 pub fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
@@ -219,9 +221,12 @@ pub fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     if origin.eq_ignore_ascii_case(issuer_origin(&state.config.issuer)) {
         return true;
     }
-    let authority = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
+    let https_only = state.config.issuer.starts_with("https://");
+    let authority = match origin.strip_prefix("https://") {
+        Some(a) => Some(a),
+        None if https_only => None,
+        None => origin.strip_prefix("http://"),
+    };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
