@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bearer;
 pub mod device;
 pub mod error;
 pub mod grant;

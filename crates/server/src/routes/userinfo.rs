@@ -22,9 +22,7 @@ pub async fn handle(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
+        .and_then(devauth_proto::bearer::parse_authorization)
         .ok_or_else(OAuthError::invalid_token)?;
     let active = super::access::check(&state, token)
         .await?
