@@ -392,6 +392,44 @@ fn admin_manages_users_clients_and_keys() {
         "{out}"
     );
     assert!(out.contains("\t-\tRS256"), "{out}");
+    // Protected resources (RFC 8707).
+    let mcp = "https://tools.example.test/mcp";
+    let (code, _, err) = admin(
+        h,
+        &[
+            "resource",
+            "add",
+            mcp,
+            "--scope",
+            "mcp:tools",
+            "--scope",
+            "mcp:read",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = admin(h, &["resource", "add", mcp], "");
+    assert_eq!(code, 2, "a duplicate: {err}");
+    for bad in [
+        "tools.example.test",
+        "https://x.example/#f",
+        "ftp://x.example/",
+    ] {
+        let (code, _, err) = admin(h, &["resource", "add", bad], "");
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("not a resource URL"), "{err}");
+    }
+    let (_, out, _) = admin(h, &["resource", "list"], "");
+    assert!(
+        out.contains(&format!("{mcp}\tmcp:read mcp:tools\t")),
+        "{out}"
+    );
+    let (code, _, err) = admin(h, &["resource", "remove", mcp], "");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, _) = admin(h, &["resource", "remove", mcp], "");
+    assert_eq!(code, 2);
+    let (_, out, _) = admin(h, &["resource", "list"], "");
+    assert!(!out.contains(mcp), "{out}");
     let db_bytes = std::fs::read(db(h)).unwrap();
     assert!(
         !db_bytes

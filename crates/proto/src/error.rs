@@ -41,6 +41,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// RFC 6750 §3.1: the token lacks the scope the resource requires.
     InsufficientScope,
+    /// RFC 8707 §2: the requested resource is unknown, malformed or not allowed.
+    InvalidTarget,
     /// A code this crate does not know, kept verbatim.
     Unknown(String),
 }
@@ -65,6 +67,7 @@ impl ErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::Unknown(s) => s,
         }
     }
@@ -88,6 +91,7 @@ impl ErrorCode {
             "unsupported_token_type" => Self::UnsupportedTokenType,
             "invalid_token" => Self::InvalidToken,
             "insufficient_scope" => Self::InsufficientScope,
+            "invalid_target" => Self::InvalidTarget,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -159,6 +163,7 @@ mod tests {
             "unsupported_token_type",
             "invalid_token",
             "insufficient_scope",
+            "invalid_target",
         ] {
             let parsed = ErrorCode::parse(code);
             assert!(!matches!(parsed, ErrorCode::Unknown(_)), "{code}");

@@ -340,7 +340,7 @@ pub struct AccessClaims {
     pub iss: String,
     /// Subject: the user id, or the client id for `client_credentials`.
     pub sub: String,
-    /// Audience: the issuer (this server's userinfo is the only resource it knows).
+    /// Audience: the resource the token is for (RFC 8707), else the issuer.
     pub aud: String,
     /// The client.
     pub client_id: String,

@@ -161,22 +161,28 @@ impl Client {
     /// The scope this client gets for `requested` (`default` when none is
     /// asked): the one rule every grant applies. A client with a scope list
     /// may ask for a subset of it; a client without one, for the scopes the
-    /// server supports (`supported`).
+    /// server supports (`supported`); with a `resource` (RFC 8707), also for
+    /// that resource's scopes.
     pub fn grantable_scope(
         &self,
         requested: Option<&str>,
         default: &Scope,
         supported: &[&str],
+        resource: Option<&Resource>,
     ) -> Result<Scope, ScopeRefusal> {
         let scope = match requested {
             Some(s) => Scope::parse(s).map_err(|_| ScopeRefusal::Malformed)?,
             None => default.clone(),
         };
-        let allowed = if self.allowed_scopes.is_empty() {
-            scope.iter().all(|t| supported.contains(&t))
-        } else {
-            scope.is_subset(&self.allowed_scopes)
-        };
+        let of_resource = |t: &str| resource.is_some_and(|r| r.scopes.contains(t));
+        let allowed = scope.iter().all(|t| {
+            of_resource(t)
+                || if self.allowed_scopes.is_empty() {
+                    supported.contains(&t)
+                } else {
+                    self.allowed_scopes.contains(t)
+                }
+        });
         if allowed {
             Ok(scope)
         } else {
@@ -527,8 +533,39 @@ pub struct TokenFamily {
     /// The authorization code it was issued from (loopback flow), so that
     /// a replay of the code revokes it (RFC 6749 §4.1.2).
     pub code_hash: Option<TokenHash>,
+    /// The resource (RFC 8707) its access tokens are for; `None` = this server.
+    pub resource: Option<String>,
     /// Set once the family is revoked.
     pub revoked_at: Option<Timestamp>,
+}
+
+/// A protected resource (RFC 8707): a URL that tokens can be asked for with
+/// `resource=URL`, whose access tokens then carry `aud` = URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// The resource indicator: an absolute URI without a fragment.
+    pub url: String,
+    /// Scopes of this resource that any client may ask for with it.
+    pub scopes: Scope,
+    /// When it was registered.
+    pub created_at: Timestamp,
+}
+
+impl Resource {
+    /// Whether `url` may be a resource indicator (RFC 8707 §2): an absolute
+    /// `https` URI (or `http` on a loopback host) with no fragment.
+    pub fn valid_indicator(url: &str) -> bool {
+        let Ok(parsed) = url::Url::parse(url) else {
+            return false;
+        };
+        let loopback = matches!(
+            parsed.host_str(),
+            Some("127.0.0.1") | Some("[::1]") | Some("localhost")
+        );
+        parsed.fragment().is_none()
+            && !parsed.cannot_be_a_base()
+            && (parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback))
+    }
 }
 
 /// An authorization code for the loopback + PKCE flow (single use).
@@ -548,6 +585,8 @@ pub struct AuthorizationCode {
     pub code_challenge: String,
     /// OIDC nonce to echo into the ID token.
     pub nonce: Option<String>,
+    /// The resource (RFC 8707) asked for at `/oauth/authorize`.
+    pub resource: Option<String>,
     /// When the person authenticated.
     pub auth_time: Timestamp,
     /// When it was issued.

@@ -17,7 +17,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use std::sync::{Arc, OnceLock};
 
-use devauth_server::model::{Client, DeviceGrantState, KeyAlgorithm};
+use devauth_server::model::{Client, DeviceGrantState, KeyAlgorithm, Resource};
 use devauth_server::store::Stores;
 use support::faults::FaultyDurable;
 use support::{Backend, T0, TestServer};
@@ -553,6 +553,7 @@ fn add_code(s: &TestServer, code: &str, user_id: &str, redirect: &str, verifier:
         scope: devauth_proto::Scope::parse("openid offline_access").unwrap(),
         code_challenge: devauth_proto::pkce::challenge_s256(verifier),
         nonce: Some("n-0S6_WzA2Mj".into()),
+        resource: None,
         auth_time: now,
         created_at: now,
         expires_at: now.plus_secs(60),
@@ -662,6 +663,141 @@ fn a_replayed_authorization_code_revokes_what_its_first_use_issued(backend: Back
 
     // A code never redeemed (unknown or burnt by a failed try) revokes nothing.
     redeem("never-issued").assert_error(400, "invalid_grant");
+}
+
+fn add_resource(s: &TestServer, url: &str, scopes: &str) {
+    let resource = Resource {
+        url: url.into(),
+        scopes: devauth_proto::Scope::parse(scopes).unwrap(),
+        created_at: s.clock.now(),
+    };
+    s.block_on(s.state.stores.durable.add_resource(&resource))
+        .unwrap();
+}
+
+/// The `aud` of a JWT, as a string.
+fn aud(s: &TestServer, jwt: &str) -> String {
+    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(jwt)
+        .unwrap()
+        .claims;
+    let _ = s;
+    claims["aud"].as_str().unwrap().to_owned()
+}
+
+fn resource_indicators_set_the_audience_on_every_grant(backend: Backend) {
+    let s = TestServer::on(backend);
+    let user = s.add_user("rita");
+    let mcp = "https://tools.example.test/mcp";
+    add_resource(&s, mcp, "mcp:tools");
+    let bot = s.add_confidential("bot", &[GrantType::ClientCredentials], "api:read");
+    let cc = |extra: &[(&str, &str)]| {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        s.post_auth("/oauth/token", &form, Some(("bot", &bot)))
+    };
+
+    // Client credentials: aud = the resource; its scopes come with it.
+    let r = cc(&[("resource", mcp), ("scope", "mcp:tools")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let at = r.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(aud(&s, &at), mcp);
+    let claims = verify_with_jwks(&s, &at, mcp);
+    assert_eq!(claims["scope"], "mcp:tools");
+    // Without the resource, its scope is not the client's to ask for.
+    cc(&[("scope", "mcp:tools")]).assert_error(400, "invalid_scope");
+    // Unknown, malformed or fragment-carrying resources: invalid_target.
+    for bad in [
+        "https://tools.example.test/other",
+        "not a url",
+        "https://tools.example.test/mcp#frag",
+        "http://tools.example.test/mcp",
+    ] {
+        cc(&[("resource", bad)]).assert_error(400, "invalid_target");
+    }
+    // No resource: this server is the audience, as before.
+    let r = cc(&[]);
+    assert_eq!(aud(&s, r.json()["access_token"].as_str().unwrap()), s.base);
+
+    // Authorization code: the resource asked at /oauth/authorize travels
+    // with the code; the token request may repeat it, never change it.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let redirect = "http://127.0.0.1:49152/callback";
+    let add = |code: &str| {
+        let now = s.clock.now();
+        let record = AuthorizationCode {
+            code_hash: TokenHash::of(code),
+            client_id: "devauth-cli".into(),
+            user_id: user.id.clone(),
+            redirect_uri: redirect.into(),
+            scope: devauth_proto::Scope::parse("openid offline_access").unwrap(),
+            code_challenge: devauth_proto::pkce::challenge_s256(verifier),
+            nonce: None,
+            resource: Some(mcp.into()),
+            auth_time: now,
+            created_at: now,
+            expires_at: now.plus_secs(60),
+        };
+        s.block_on(s.state.stores.flow.add_authorization_code(&record))
+            .unwrap();
+    };
+    let redeem = |code: &str, resource: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+            ("client_id", "devauth-cli"),
+        ];
+        if let Some(r) = resource {
+            form.push(("resource", r));
+        }
+        s.post("/oauth/token", &form)
+    };
+    add("code-r1");
+    redeem("code-r1", Some("https://tools.example.test/other")).assert_error(400, "invalid_target");
+    add("code-r2");
+    let r = redeem("code-r2", Some(mcp));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(aud(&s, at), mcp);
+    // Userinfo and introspection keep working for a resource's token.
+    assert_eq!(s.get_bearer("/oauth/userinfo", at).status, 200);
+    let rs = s.add_confidential("rs", &[GrantType::ClientCredentials], "");
+    update_client(&s, "rs", |c| c.may_introspect = true);
+    let j = s
+        .post_auth("/oauth/introspect", &[("token", at)], Some(("rs", &rs)))
+        .json();
+    assert_eq!(j["active"], true);
+    assert_eq!(j["aud"], mcp);
+
+    // Refresh keeps the resource; asking for another is invalid_target.
+    let rt = t["refresh_token"].as_str().unwrap();
+    s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", "devauth-cli"),
+            ("resource", "https://elsewhere.example.test/"),
+        ],
+    )
+    .assert_error(400, "invalid_target");
+    let r = s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", "devauth-cli"),
+            ("resource", mcp),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t2 = r.json();
+    assert_eq!(aud(&s, t2["access_token"].as_str().unwrap()), mcp);
+    let r = s.refresh(t2["refresh_token"].as_str().unwrap());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(aud(&s, r.json()["access_token"].as_str().unwrap()), mcp);
 }
 
 fn client_credentials_with_basic_and_post(backend: Backend) {
@@ -1211,6 +1347,7 @@ on_each_backend!(
     concurrent_presentations_of_one_refresh_token_leave_at_most_one_alive,
     authorization_code_with_pkce,
     a_replayed_authorization_code_revokes_what_its_first_use_issued,
+    resource_indicators_set_the_audience_on_every_grant,
     client_credentials_with_basic_and_post,
     revocation,
     introspection,

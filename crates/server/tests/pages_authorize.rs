@@ -162,6 +162,10 @@ fn other_errors_go_back_to_the_client_with_state_and_iss(backend: Backend) {
         ),
         (with(&[("response_type", None)]), "invalid_request"),
         (with(&[("scope", Some("admin"))]), "invalid_scope"),
+        (
+            with(&[("resource", Some("https://unknown.example.test/mcp"))]),
+            "invalid_target",
+        ),
         (format!("{}&state=again", query(&good())), "invalid_request"),
     ] {
         let p = b.get(&path);

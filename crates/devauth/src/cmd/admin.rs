@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use devauth_proto::{GrantType, Scope, Secret};
 use devauth_server::clock::{Clock as _, SystemClock};
-use devauth_server::model::{Client, KeyAlgorithm, TokenHash};
+use devauth_server::model::{Client, KeyAlgorithm, Resource, TokenHash};
 use devauth_server::store::StoreError;
 
 use super::serve::StorageArgs;
@@ -40,6 +40,9 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Protected resources (RFC 8707): `resource=URL` gives tokens with `aud` = URL.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
     /// Apply pending schema migrations, then exit.
     ///
     /// Migrates the durable store (SQLite or PostgreSQL) and the flow store
@@ -118,6 +121,25 @@ enum ClientCommand {
 fn parse_alg(s: &str) -> Result<KeyAlgorithm, String> {
     KeyAlgorithm::parse(&s.to_ascii_uppercase())
         .ok_or_else(|| format!("{s:?} is not RS256 or ES256"))
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ResourceCommand {
+    /// Register a protected resource, e.g. an MCP server's URL.
+    Add {
+        /// The resource URL (https, or http on a loopback host; no fragment).
+        url: String,
+        /// A scope of this resource that clients may ask for with it; repeatable.
+        #[arg(long = "scope", value_name = "S")]
+        scopes: Vec<String>,
+    },
+    /// List protected resources.
+    List,
+    /// Remove a protected resource; tokens already issued for it run out on their own.
+    Remove {
+        /// The resource URL.
+        url: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -331,6 +353,45 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 "new signing keys: {} (a running server picks them up within a minute)",
                 kids.join(", ")
             );
+        }
+        Command::Resource(ResourceCommand::Add { url, scopes }) => {
+            if !Resource::valid_indicator(&url) {
+                return Err(UsageError(format!(
+                    "{url:?} is not a resource URL: use an absolute https URL \
+                     (http only on 127.0.0.1/localhost), without a #fragment"
+                ))
+                .into());
+            }
+            let scopes =
+                Scope::parse(&scopes.join(" ")).map_err(|e| UsageError(format!("--scope: {e}")))?;
+            let resource = Resource {
+                url: url.clone(),
+                scopes,
+                created_at: now,
+            };
+            match store.add_resource(&resource).await {
+                Ok(()) => eprintln!("added resource {url}"),
+                Err(StoreError::AlreadyExists(_)) => {
+                    return Err(UsageError(format!("the resource {url} already exists")).into());
+                }
+                Err(e) => return Err(e).context("cannot add the resource"),
+            }
+        }
+        Command::Resource(ResourceCommand::List) => {
+            for r in store.list_resources().await? {
+                let scopes = if r.scopes.is_empty() {
+                    "-".to_owned()
+                } else {
+                    r.scopes.to_string()
+                };
+                println!("{}\t{}\t{}", r.url, scopes, format_time(r.created_at));
+            }
+        }
+        Command::Resource(ResourceCommand::Remove { url }) => {
+            if !store.remove_resource(&url).await? {
+                return Err(UsageError(format!("no resource {url}")).into());
+            }
+            eprintln!("removed resource {url}");
         }
         Command::Migrate => migrate(&args.storage, &stores, &data_dir).await?,
         Command::Keys(KeysCommand::List) => {

@@ -16,13 +16,13 @@ use devauth_proto::{ErrorCode, GrantType, Scope};
 use url::Url;
 
 use crate::app::AppState;
-use crate::model::{Client, ScopeRefusal};
+use crate::model::{Client, Resource, ScopeRefusal};
 
 use super::error::PageError;
 use super::view::{self, HiddenField};
 
 /// The parameters this endpoint reads.
-const PARAMS: [&str; 8] = [
+const PARAMS: [&str; 9] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -31,6 +31,7 @@ const PARAMS: [&str; 8] = [
     "state",
     "scope",
     "nonce",
+    "resource",
 ];
 
 /// A request that passed every check.
@@ -48,6 +49,8 @@ pub struct Valid {
     pub state: Option<String>,
     /// OIDC nonce.
     pub nonce: Option<String>,
+    /// The protected resource asked for (RFC 8707).
+    pub resource: Option<Resource>,
     /// The parameters as received, to echo through the consent form.
     pub hidden: Vec<HiddenField>,
 }
@@ -150,6 +153,7 @@ pub async fn check(
         state,
         scope,
         nonce,
+        resource,
     ] = values;
 
     if repeated[1] || repeated[2] {
@@ -223,11 +227,24 @@ pub async fn check(
     {
         return refuse(ErrorCode::InvalidRequest, "code_challenge is malformed");
     }
+    let resource = match resource {
+        None => None,
+        Some(url) => match crate::routes::resource::find(app, &url).await? {
+            Some(found) => Some(found),
+            None => {
+                return refuse(
+                    ErrorCode::InvalidTarget,
+                    "the resource is unknown or not a valid resource indicator",
+                );
+            }
+        },
+    };
     // The rule every grant applies (`Client::grantable_scope`).
     let scope = match client.grantable_scope(
         scope.as_deref(),
         &Scope::default(),
         crate::config::SUPPORTED_SCOPES,
+        resource.as_ref(),
     ) {
         Ok(scope) => scope,
         Err(ScopeRefusal::Malformed) => {
@@ -247,6 +264,7 @@ pub async fn check(
         code_challenge,
         state,
         nonce,
+        resource,
         hidden,
     }))
 }

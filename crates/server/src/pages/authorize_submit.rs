@@ -85,6 +85,7 @@ pub async fn handler(
         scope: request.scope.clone(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
+        resource: request.resource.as_ref().map(|r| r.url.clone()),
         auth_time: session.record.authenticated_at.unwrap_or(now),
         created_at: now,
         expires_at: now.plus_secs(CODE_TTL_SECS),

@@ -1,5 +1,6 @@
 //! Checking an access token the server issued: signature and `typ`
-//! (`at+jwt`), issuer and audience, expiry on the injected clock, and
+//! (`at+jwt`), issuer (any audience: this server or a resource it issued
+//! the token for), expiry on the injected clock, and
 //! revocation — its own `jti`, its family (`sid`), and its user.
 //! Used by `/oauth/userinfo` and `/oauth/introspect`.
 
@@ -21,11 +22,13 @@ pub struct ActiveAccessToken {
 pub async fn check(state: &AppState, token: &str) -> StoreResult<Option<ActiveAccessToken>> {
     let now = state.clock.now();
     let issuer = &state.config.issuer;
-    let Ok(claims) =
-        state
-            .keys
-            .get()
-            .verify::<AccessClaims>(token, issuer, Some(issuer), Some("at+jwt"), now)
+    let Ok(claims) = state
+        .keys
+        .get()
+        // Any audience: this server signed the token, and `aud` is either
+        // the issuer or the resource it was asked for (RFC 8707); both
+        // userinfo and introspection answer for either.
+        .verify::<AccessClaims>(token, issuer, None, Some("at+jwt"), now)
     else {
         return Ok(None);
     };

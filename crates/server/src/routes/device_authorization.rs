@@ -60,7 +60,7 @@ pub async fn handle(
         ));
     }
     let default = default_scope(client.client());
-    let scope = resolve_scope(&client, form.get("scope"), &default)?;
+    let scope = resolve_scope(&client, form.get("scope"), &default, None)?;
 
     let device_code = crate::random::device_code(now);
     let mut grant = DeviceGrant {

@@ -18,7 +18,8 @@ use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::keys::{AccessClaims, IdClaims, at_hash};
 use crate::model::{
-    Client, KeyAlgorithm, RefreshToken, RefreshTokenState, Timestamp, TokenFamily, TokenHash, User,
+    Client, KeyAlgorithm, RefreshToken, RefreshTokenState, Resource, Timestamp, TokenFamily,
+    TokenHash, User,
 };
 
 /// A fresh refresh token in `family`, replacing `parent` (none for the first
@@ -58,7 +59,8 @@ pub struct Minted {
 }
 
 /// Signs an access token (and an ID token when `user` is given and the scope
-/// holds `openid`).
+/// holds `openid`). The access token's `aud` is `resource` when one was
+/// asked for (RFC 8707), else the issuer.
 #[expect(clippy::too_many_arguments, reason = "each is a claim")]
 pub fn mint(
     state: &AppState,
@@ -69,6 +71,7 @@ pub fn mint(
     sid: Option<&str>,
     auth_time: Option<Timestamp>,
     nonce: Option<String>,
+    resource: Option<&str>,
     now: Timestamp,
 ) -> Result<Minted, OAuthError> {
     let client_id = client.id.as_str();
@@ -79,7 +82,8 @@ pub fn mint(
     let claims = AccessClaims {
         iss: state.config.issuer.clone(),
         sub: sub.to_owned(),
-        aud: state.config.issuer.clone(),
+        // RFC 8707 / RFC 9068: the resource the token is for, else this server.
+        aud: resource.map_or_else(|| state.config.issuer.clone(), str::to_owned),
         client_id: client_id.to_owned(),
         scope: scope.to_string(),
         jti: jti.clone(),
@@ -140,21 +144,44 @@ pub fn wants_refresh(client: &AuthenticatedClient, scope: &Scope) -> bool {
     client.client().allows_grant(&GrantType::RefreshToken) && scope.contains("offline_access")
 }
 
+/// What a fresh login grants: who, for what, and where it came from.
+pub struct Login<'a> {
+    /// The person.
+    pub user: &'a User,
+    /// The granted scope.
+    pub scope: &'a Scope,
+    /// When the person authenticated.
+    pub auth_time: Timestamp,
+    /// OIDC nonce to echo into the ID token.
+    pub nonce: Option<String>,
+    /// The grant that redeemed the approval.
+    pub grant: GrantType,
+    /// The authorization code it came from (to revoke on its replay).
+    pub code_hash: Option<&'a TokenHash>,
+    /// The resource (RFC 8707) its access tokens are for.
+    pub resource: Option<&'a str>,
+    /// The requester's address, for the audit log.
+    pub ip: &'a str,
+}
+
 /// Issues tokens for a fresh login (an approved device code or an
 /// authorization code): a new family, maybe a refresh token, the access
 /// token and maybe an ID token.
-#[expect(clippy::too_many_arguments, reason = "each is part of the grant")]
 pub async fn issue_login(
     state: &AppState,
     client: &AuthenticatedClient,
-    user: &User,
-    scope: &Scope,
-    auth_time: Timestamp,
-    nonce: Option<String>,
-    grant: &GrantType,
-    code_hash: Option<&TokenHash>,
-    ip: &str,
+    login: Login<'_>,
 ) -> Result<Response, OAuthError> {
+    let Login {
+        user,
+        scope,
+        auth_time,
+        nonce,
+        grant,
+        code_hash,
+        resource,
+        ip,
+    } = login;
     let now = state.clock.now();
     let family = TokenFamily {
         id: crate::random::id(),
@@ -163,6 +190,7 @@ pub async fn issue_login(
         auth_time,
         created_at: now,
         code_hash: code_hash.cloned(),
+        resource: resource.map(str::to_owned),
         revoked_at: None,
     };
     state.stores.durable.add_family(&family).await?;
@@ -183,6 +211,7 @@ pub async fn issue_login(
             Some(&family.id),
             Some(auth_time),
             nonce,
+            resource,
             now,
         )?;
         Ok::<_, OAuthError>((refresh, minted))
@@ -225,10 +254,16 @@ pub fn resolve_scope(
     client: &AuthenticatedClient,
     requested: Option<&str>,
     default: &Scope,
+    resource: Option<&Resource>,
 ) -> Result<Scope, OAuthError> {
     client
         .client()
-        .grantable_scope(requested, default, crate::config::SUPPORTED_SCOPES)
+        .grantable_scope(
+            requested,
+            default,
+            crate::config::SUPPORTED_SCOPES,
+            resource,
+        )
         .map_err(|refusal| {
             OAuthError::bad(devauth_proto::ErrorCode::InvalidScope, refusal.to_string())
         })

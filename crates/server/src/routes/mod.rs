@@ -16,6 +16,7 @@ pub mod issue;
 pub mod jwks;
 pub mod metrics;
 pub mod requester;
+pub mod resource;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::model::{
-    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken,
+    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken, Resource,
     SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 
@@ -98,6 +98,16 @@ pub trait DurableStore: Send + Sync + 'static {
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// All clients, by id.
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+
+    /// Registers a protected resource; [`StoreError::AlreadyExists`] on a duplicate URL.
+    async fn add_resource(&self, resource: &Resource) -> StoreResult<()>;
+    /// Finds a protected resource by its exact URL.
+    async fn resource(&self, url: &str) -> StoreResult<Option<Resource>>;
+    /// All protected resources, by URL.
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>>;
+    /// Removes a protected resource; `false` when there was none. Tokens
+    /// already issued for it keep their `aud` until they expire.
+    async fn remove_resource(&self, url: &str) -> StoreResult<bool>;
 
     /// Adds a signing key.
     async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;

@@ -37,7 +37,7 @@ use super::columns::{
 use super::{DurableStore, FlowStore, StoreError, StoreResult};
 use crate::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, KeyAlgorithm, RefreshToken,
-    Requester, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
+    Requester, Resource, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 
 /// How long a call waits for a pooled connection before answering `Unavailable`.
@@ -227,6 +227,14 @@ fn client_from(row: &PgRow) -> StoreResult<Client> {
     })
 }
 
+fn resource_from(row: &PgRow) -> StoreResult<Resource> {
+    Ok(Resource {
+        url: get(row, "url")?,
+        scopes: scope(row, "scopes")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
 fn key_from(row: &PgRow) -> StoreResult<SigningKeyRecord> {
     let alg: String = get(row, "alg")?;
     Ok(SigningKeyRecord {
@@ -247,6 +255,7 @@ fn family_from(row: &PgRow) -> StoreResult<TokenFamily> {
         auth_time: ts(row, "auth_time")?,
         created_at: ts(row, "created_at")?,
         code_hash: get::<Option<String>>(row, "code_hash")?.map(TokenHash::from_stored),
+        resource: get(row, "resource")?,
         revoked_at: ts_opt(row, "revoked_at")?,
     })
 }
@@ -308,6 +317,7 @@ fn code_from(row: &PgRow) -> StoreResult<AuthorizationCode> {
         scope: scope(row, "scope")?,
         code_challenge: get(row, "code_challenge")?,
         nonce: get(row, "nonce")?,
+        resource: get(row, "resource")?,
         auth_time: ts(row, "auth_time")?,
         created_at: ts(row, "created_at")?,
         expires_at: ts(row, "expires_at")?,
@@ -523,6 +533,59 @@ impl DurableStore for PgStore {
         .await
     }
 
+    async fn add_resource(&self, resource: &Resource) -> StoreResult<()> {
+        timed(async {
+            sqlx::query("INSERT INTO resources (url, scopes, created_at) VALUES ($1, $2, $3)")
+                .bind(&resource.url)
+                .bind(resource.scopes.to_string())
+                .bind(resource.created_at.millis())
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn resource(&self, url: &str) -> StoreResult<Option<Resource>> {
+        timed(async {
+            sqlx::query("SELECT * FROM resources WHERE url = $1")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
+                .as_ref()
+                .map(resource_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
+        timed(async {
+            sqlx::query("SELECT * FROM resources ORDER BY url")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?
+                .iter()
+                .map(resource_from)
+                .collect()
+        })
+        .await
+    }
+
+    async fn remove_resource(&self, url: &str) -> StoreResult<bool> {
+        timed(async {
+            let done = sqlx::query("DELETE FROM resources WHERE url = $1")
+                .bind(url)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
+    }
+
     async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         timed(async {
             sqlx::query(
@@ -586,8 +649,8 @@ impl DurableStore for PgStore {
         timed(async {
             sqlx::query(
                 "INSERT INTO token_families \
-                 (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash, resource) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&family.id)
             .bind(&family.client_id)
@@ -596,6 +659,7 @@ impl DurableStore for PgStore {
             .bind(family.created_at.millis())
             .bind(family.revoked_at.map(Timestamp::millis))
             .bind(family.code_hash.as_ref().map(TokenHash::as_str))
+            .bind(&family.resource)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -958,8 +1022,8 @@ impl FlowStore for PgStore {
         timed(async {
             sqlx::query(
                 "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, \
-                 scope, code_challenge, nonce, auth_time, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 scope, code_challenge, nonce, auth_time, created_at, expires_at, resource) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(code.code_hash.as_str())
             .bind(&code.client_id)
@@ -971,6 +1035,7 @@ impl FlowStore for PgStore {
             .bind(code.auth_time.millis())
             .bind(code.created_at.millis())
             .bind(code.expires_at.millis())
+            .bind(&code.resource)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

@@ -387,6 +387,9 @@ struct CodeRecord {
     cc: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     n: Option<String>,
+    /// The resource (RFC 8707), when one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rs: Option<String>,
     at: i64,
     ca: i64,
     ea: i64,
@@ -402,6 +405,7 @@ impl CodeRecord {
             sc: c.scope.to_string(),
             cc: c.code_challenge.clone(),
             n: c.nonce.clone(),
+            rs: c.resource.clone(),
             at: c.auth_time.millis(),
             ca: c.created_at.millis(),
             ea: c.expires_at.millis(),
@@ -417,6 +421,7 @@ impl CodeRecord {
             scope: Scope::parse(&self.sc).map_err(|e| decode_err("code scope", e))?,
             code_challenge: self.cc,
             nonce: self.n,
+            resource: self.rs,
             auth_time: Timestamp::from_millis(self.at),
             created_at: Timestamp::from_millis(self.ca),
             expires_at: Timestamp::from_millis(self.ea),

@@ -17,8 +17,8 @@ use devauth_proto::{GrantType, Scope};
 use super::{StoreError, Stores};
 use crate::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, DeviceGrantState,
-    KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, SigningKeyRecord, Timestamp,
-    TokenFamily, TokenHash, User,
+    KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, Resource, SigningKeyRecord,
+    Timestamp, TokenFamily, TokenHash, User,
 };
 
 /// The suite's "now": 2023-11-14T22:13:00Z, a whole number of minutes.
@@ -89,6 +89,7 @@ fn sample_family(id: &str) -> TokenFamily {
         auth_time: T0,
         created_at: T0,
         code_hash: None,
+        resource: None,
         revoked_at: None,
     }
 }
@@ -118,6 +119,7 @@ fn sample_code(at: Timestamp) -> AuthorizationCode {
         scope: scope("openid"),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         nonce: Some("n-0S6_WzA2Mj".into()),
+        resource: None,
         auth_time: at,
         created_at: at,
         expires_at: at.plus_secs(60),
@@ -158,6 +160,47 @@ pub async fn run_all(stores: &Stores) {
     expiry_and_sweep(stores).await;
     user_code_reuse(stores).await;
     family_retention(stores).await;
+    resources(stores).await;
+}
+
+/// Protected resources: add, find by exact URL, list by URL, remove.
+pub async fn resources(stores: &Stores) {
+    let d = &stores.durable;
+    let base = format!("https://{}.example/mcp", uniq("res"));
+    let a = Resource {
+        url: base.clone(),
+        scopes: scope("mcp:tools mcp:read"),
+        created_at: T0,
+    };
+    let b = Resource {
+        url: format!("{base}/other"),
+        scopes: Scope::default(),
+        created_at: T0.plus_secs(1),
+    };
+    d.add_resource(&b).await.expect("add resource");
+    d.add_resource(&a).await.expect("add resource");
+    assert_eq!(d.resource(&a.url).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        d.resource(&format!("{base}/")).await.unwrap(),
+        None,
+        "exact match"
+    );
+    assert!(matches!(
+        d.add_resource(&a).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let listed: Vec<String> = d
+        .list_resources()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.url)
+        .filter(|u| u.starts_with(&base))
+        .collect();
+    assert_eq!(listed, vec![a.url.clone(), b.url.clone()], "listed by URL");
+    assert!(d.remove_resource(&a.url).await.unwrap());
+    assert!(!d.remove_resource(&a.url).await.unwrap());
+    assert_eq!(d.resource(&a.url).await.unwrap(), None);
 }
 
 /// Both stores answer a ping.

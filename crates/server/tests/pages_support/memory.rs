@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use devauth_server::model::{
-    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken,
+    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken, Resource,
     SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 use devauth_server::store::{DurableStore, FlowStore, StoreError, StoreResult};
@@ -107,6 +107,18 @@ impl DurableStore for Memory {
     }
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.with(|d| Ok(d.clients.clone()))
+    }
+    async fn add_resource(&self, _resource: &Resource) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn resource(&self, _url: &str) -> StoreResult<Option<Resource>> {
+        Ok(None)
+    }
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
+        Ok(Vec::new())
+    }
+    async fn remove_resource(&self, _url: &str) -> StoreResult<bool> {
+        Ok(false)
     }
     async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         self.with(|d| {

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use devauth_server::model::{
-    AuditEvent, Client, RefreshToken, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
+    AuditEvent, Client, RefreshToken, Resource, SigningKeyRecord, Timestamp, TokenFamily,
+    TokenHash, User,
 };
 use devauth_server::store::{DurableStore, StoreError, StoreResult};
 
@@ -94,6 +95,22 @@ impl DurableStore for FaultyDurable {
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.fault("list_clients")?;
         self.inner.list_clients().await
+    }
+    async fn add_resource(&self, resource: &Resource) -> StoreResult<()> {
+        self.fault("add_resource")?;
+        self.inner.add_resource(resource).await
+    }
+    async fn resource(&self, url: &str) -> StoreResult<Option<Resource>> {
+        self.fault("resource")?;
+        self.inner.resource(url).await
+    }
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
+        self.fault("list_resources")?;
+        self.inner.list_resources().await
+    }
+    async fn remove_resource(&self, url: &str) -> StoreResult<bool> {
+        self.fault("remove_resource")?;
+        self.inner.remove_resource(url).await
     }
     async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         self.fault("add_key")?;

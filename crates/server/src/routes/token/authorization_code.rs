@@ -15,7 +15,7 @@ use devauth_proto::GrantType;
 use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
-use super::super::issue::issue_login;
+use super::super::issue::{Login, issue_login};
 use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::model::{Requester, TokenHash};
@@ -47,6 +47,14 @@ pub(super) async fn handle(
             "redirect_uri does not match the authorization request",
         ));
     }
+    // RFC 8707 §2.2: the token request may repeat the resource of the
+    // authorization request, never name another.
+    if form
+        .get("resource")
+        .is_some_and(|r| code.resource.as_deref() != Some(r))
+    {
+        return Err(super::super::resource::invalid_target());
+    }
     if !devauth_proto::pkce::verify_s256(verifier, &code.code_challenge) {
         return Err(OAuthError::invalid_grant(
             "the code verifier does not match the code challenge",
@@ -59,13 +67,16 @@ pub(super) async fn handle(
     issue_login(
         state,
         client,
-        &user,
-        &code.scope,
-        code.auth_time,
-        code.nonce.clone(),
-        &GrantType::AuthorizationCode,
-        Some(&hash),
-        &requester.ip,
+        Login {
+            user: &user,
+            scope: &code.scope,
+            auth_time: code.auth_time,
+            nonce: code.nonce.clone(),
+            grant: GrantType::AuthorizationCode,
+            code_hash: Some(&hash),
+            resource: code.resource.as_deref(),
+            ip: &requester.ip,
+        },
     )
     .await
 }

@@ -33,7 +33,8 @@ pub(super) async fn handle(
             .iter()
             .filter(|t| !matches!(*t, "openid" | "offline_access" | "profile" | "email")),
     );
-    let scope = resolve_scope(client, form.get("scope"), &default)?;
+    let resource = super::super::resource::requested(state, form).await?;
+    let scope = resolve_scope(client, form.get("scope"), &default, resource.as_ref())?;
     if scope.contains("openid") || scope.contains("offline_access") {
         return Err(OAuthError::bad(
             ErrorCode::InvalidScope,
@@ -50,6 +51,7 @@ pub(super) async fn handle(
         None,
         None,
         None,
+        resource.as_ref().map(|r| r.url.as_str()),
         now,
     )?;
     audit::record(

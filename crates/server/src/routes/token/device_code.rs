@@ -18,7 +18,7 @@ use devauth_proto::{ErrorCode, GrantType};
 use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
-use super::super::issue::issue_login;
+use super::super::issue::{Login, issue_login};
 use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::model::{DeviceGrant, DeviceGrantState, PollVerdict, Requester, TokenHash};
@@ -102,13 +102,16 @@ pub(super) async fn handle(
                 let issued = issue_login(
                     state,
                     client,
-                    &user,
-                    &updated.scope,
-                    approved_at.unwrap_or(now),
-                    None,
-                    &GrantType::DeviceCode,
-                    None,
-                    &requester.ip,
+                    Login {
+                        user: &user,
+                        scope: &updated.scope,
+                        auth_time: approved_at.unwrap_or(now),
+                        nonce: None,
+                        grant: GrantType::DeviceCode,
+                        code_hash: None,
+                        resource: None,
+                        ip: &requester.ip,
+                    },
                 )
                 .await;
                 if issued.is_err() {

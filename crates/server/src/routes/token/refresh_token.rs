@@ -44,6 +44,8 @@ pub(super) async fn handle(
         .map(Scope::parse)
         .transpose()
         .map_err(|_| OAuthError::bad(ErrorCode::InvalidScope, "invalid scope syntax"))?;
+    // RFC 8707: a refresh may name the resource it was granted for, never another.
+    let asked_resource = form.get("resource");
     for _ in 0..MAX_ATTEMPTS {
         let Some(token) = state.stores.durable.refresh_token(&hash).await? else {
             return Err(invalid());
@@ -57,6 +59,9 @@ pub(super) async fn handle(
         };
         if family.revoked_at.is_some() {
             return Err(invalid());
+        }
+        if asked_resource.is_some_and(|r| family.resource.as_deref() != Some(r)) {
+            return Err(super::super::resource::invalid_target());
         }
         if let Some(req) = &requested
             && !req.is_subset(&token.scope)
@@ -153,6 +158,7 @@ async fn rotate(
         Some(&family.id),
         Some(family.auth_time),
         None,
+        family.resource.as_deref(),
         now,
     )?;
     audit::record(

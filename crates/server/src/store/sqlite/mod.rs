@@ -46,13 +46,13 @@ use self::checkpointer::Checkpointer;
 use self::readers::Readers;
 use self::rows::{
     audit_from, client_from, code_from, family_from, grant_columns, grant_from, key_from,
-    refresh_from, session_from, user_from,
+    refresh_from, resource_from, session_from, user_from,
 };
 use self::writer::Writer;
 use super::columns::{grant_state_columns, refresh_state_columns};
 use super::{DurableStore, FlowStore, StoreError, StoreResult, Stores};
 use crate::model::{
-    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken,
+    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken, Resource,
     SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 
@@ -479,6 +479,42 @@ impl DurableStore for SqliteStore {
         self.read(|c| all(c, "SELECT * FROM clients ORDER BY id", [], client_from))
     }
 
+    async fn add_resource(&self, resource: &Resource) -> StoreResult<()> {
+        let r = resource.clone();
+        self.write(move |c| {
+            exec(
+                c,
+                "INSERT INTO resources (url, scopes, created_at) VALUES (?, ?, ?)",
+                params![r.url, r.scopes.to_string(), r.created_at.millis()],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn resource(&self, url: &str) -> StoreResult<Option<Resource>> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT * FROM resources WHERE url = ?",
+                [url],
+                resource_from,
+            )
+        })
+    }
+
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
+        self.read(|c| all(c, "SELECT * FROM resources ORDER BY url", [], resource_from))
+    }
+
+    async fn remove_resource(&self, url: &str) -> StoreResult<bool> {
+        let url = url.to_owned();
+        self.write(move |c| {
+            exec(c, "DELETE FROM resources WHERE url = ?", params![url]).map(|n| n > 0)
+        })
+        .await
+    }
+
     async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         let key = key.clone();
         self.write(move |c| {
@@ -541,8 +577,8 @@ impl DurableStore for SqliteStore {
             exec(
                 c,
                 "INSERT INTO token_families \
-                 (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash, resource) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 params![
                     f.id,
                     f.client_id,
@@ -550,7 +586,8 @@ impl DurableStore for SqliteStore {
                     f.auth_time.millis(),
                     f.created_at.millis(),
                     f.revoked_at.map(Timestamp::millis),
-                    f.code_hash.as_ref().map(TokenHash::as_str)
+                    f.code_hash.as_ref().map(TokenHash::as_str),
+                    f.resource
                 ],
             )
             .map(drop)
@@ -902,8 +939,8 @@ impl FlowStore for SqliteStore {
                 c,
                 "INSERT INTO authorization_codes \
                  (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, nonce, \
-                  auth_time, created_at, expires_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  auth_time, created_at, expires_at, resource) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 params![
                     code.code_hash.as_str(),
                     code.client_id,
@@ -914,7 +951,8 @@ impl FlowStore for SqliteStore {
                     code.nonce,
                     code.auth_time.millis(),
                     code.created_at.millis(),
-                    code.expires_at.millis()
+                    code.expires_at.millis(),
+                    code.resource
                 ],
             )
             .map(drop)
@@ -1139,6 +1177,7 @@ mod tests {
             scope: Scope::parse("openid").unwrap(),
             code_challenge: "x".into(),
             nonce: Some("n".into()),
+            resource: None,
             auth_time: t0(),
             created_at: t0(),
             expires_at: t0().plus_secs(60),
@@ -1171,6 +1210,7 @@ mod tests {
             auth_time: t0(),
             created_at: t0(),
             code_hash: None,
+            resource: None,
             revoked_at: None,
         };
         s.add_family(&fam).await.unwrap();
@@ -1405,7 +1445,7 @@ mod tests {
             .unwrap();
         // 0001 was taken over, not re-run; 0002 rebuilt device_grants
         // with the row in it; the later ones added columns.
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
         let g = s
             .device_grant_by_user_code("BCDFGHJK")
             .await

@@ -13,7 +13,7 @@ use rusqlite::{Row, RowIndex};
 use super::map_err;
 use crate::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, KeyAlgorithm, RefreshToken,
-    Requester, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
+    Requester, Resource, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 use crate::store::columns::{grant_state_from, refresh_state_from};
 use crate::store::{StoreError, StoreResult};
@@ -72,6 +72,14 @@ pub(super) fn client_from(row: &Row<'_>) -> StoreResult<Client> {
     })
 }
 
+pub(super) fn resource_from(row: &Row<'_>) -> StoreResult<Resource> {
+    Ok(Resource {
+        url: get(row, "url")?,
+        scopes: scope(row, "scopes")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
 pub(super) fn key_from(row: &Row<'_>) -> StoreResult<SigningKeyRecord> {
     let alg: String = get(row, "alg")?;
     Ok(SigningKeyRecord {
@@ -91,6 +99,7 @@ pub(super) fn family_from(row: &Row<'_>) -> StoreResult<TokenFamily> {
         auth_time: ts(row, "auth_time")?,
         created_at: ts(row, "created_at")?,
         code_hash: get::<Option<String>>(row, "code_hash")?.map(TokenHash::from_stored),
+        resource: get(row, "resource")?,
         revoked_at: opt_ts(row, "revoked_at")?,
     })
 }
@@ -174,6 +183,7 @@ pub(super) fn code_from(row: &Row<'_>) -> StoreResult<AuthorizationCode> {
         scope: scope(row, "scope")?,
         code_challenge: get(row, "code_challenge")?,
         nonce: get(row, "nonce")?,
+        resource: get(row, "resource")?,
         auth_time: ts(row, "auth_time")?,
         created_at: ts(row, "created_at")?,
         expires_at: ts(row, "expires_at")?,

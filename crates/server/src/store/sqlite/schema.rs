@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_family_code.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_resources.sql"),
+    ),
 ];
 
 /// Brings the database up to the newest schema this build knows.
