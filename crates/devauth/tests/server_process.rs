@@ -392,6 +392,17 @@ fn admin_manages_users_clients_and_keys() {
         "{out}"
     );
     assert!(out.contains("\t-\tRS256"), "{out}");
+    // Initial access tokens for `serve --registration token`: printed once,
+    // stored hashed.
+    let (code, token, err) = admin(h, &["registration-token", "--ttl", "3600"], "");
+    assert_eq!(code, 0, "{err}");
+    let token = token.trim().to_owned();
+    assert_eq!(token.len(), 43, "only the token on stdout");
+    assert!(err.contains("shown only this once"), "{err}");
+    let (code, _, _) = admin(h, &["registration-token", "--ttl", "5"], "");
+    assert_eq!(code, 2, "a ttl under a minute is refused");
+    let db_bytes = std::fs::read(db(h)).unwrap();
+    assert!(!db_bytes.windows(token.len()).any(|w| w == token.as_bytes()));
     // Protected resources (RFC 8707).
     let mcp = "https://tools.example.test/mcp";
     let (code, _, err) = admin(

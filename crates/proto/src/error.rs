@@ -43,6 +43,10 @@ pub enum ErrorCode {
     InsufficientScope,
     /// RFC 8707 §2: the requested resource is unknown, malformed or not allowed.
     InvalidTarget,
+    /// RFC 7591 §3.2.2: a redirect URI of a registration is not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: a metadata field of a registration is not acceptable.
+    InvalidClientMetadata,
     /// A code this crate does not know, kept verbatim.
     Unknown(String),
 }
@@ -68,6 +72,8 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::Unknown(s) => s,
         }
     }
@@ -92,6 +98,8 @@ impl ErrorCode {
             "invalid_token" => Self::InvalidToken,
             "insufficient_scope" => Self::InsufficientScope,
             "invalid_target" => Self::InvalidTarget,
+            "invalid_redirect_uri" => Self::InvalidRedirectUri,
+            "invalid_client_metadata" => Self::InvalidClientMetadata,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -164,6 +172,8 @@ mod tests {
             "invalid_token",
             "insufficient_scope",
             "invalid_target",
+            "invalid_redirect_uri",
+            "invalid_client_metadata",
         ] {
             let parsed = ErrorCode::parse(code);
             assert!(!matches!(parsed, ErrorCode::Unknown(_)), "{code}");

@@ -22,6 +22,7 @@ pub mod grant;
 pub mod introspection;
 pub mod metadata;
 pub mod pkce;
+pub mod registration;
 pub mod scope;
 pub mod secret;
 pub mod token;

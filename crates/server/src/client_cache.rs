@@ -99,6 +99,9 @@ mod tests {
             redirect_uris: vec![],
             allowed_scopes: Scope::parse("openid").unwrap(),
             may_introspect: false,
+            origin: crate::model::ClientOrigin::Admin,
+            client_uri: None,
+            used_at: None,
             id_token_alg: KeyAlgorithm::Rs256,
             created_at: Timestamp::from_secs(1_700_000_000),
         }

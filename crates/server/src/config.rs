@@ -32,6 +32,37 @@ pub struct Config {
     pub device_rate_limit: u32,
     /// Whether to send `verification_uri_complete` (RFC 8628 §3.3.1).
     pub verification_uri_complete: bool,
+    /// Who may register clients at `/oauth/register` (RFC 7591).
+    pub registration: RegistrationPolicy,
+    /// Registrations per IP per hour; 0 = off.
+    pub registration_rate_limit: u32,
+    /// How long a self-registered client that never received a token is
+    /// kept, seconds.
+    pub registered_client_ttl_secs: u32,
+}
+
+/// Who may register clients (RFC 7591), `devauth serve --registration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    /// No registration endpoint (the default): clients come from `devauth admin`.
+    #[default]
+    Off,
+    /// Anyone may register a client (MCP clients expect this).
+    Open,
+    /// Only with an initial access token from `devauth admin registration-token`.
+    Token,
+}
+
+impl RegistrationPolicy {
+    /// Parses `off`, `open` or `token`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(Self::Off),
+            "open" => Some(Self::Open),
+            "token" => Some(Self::Token),
+            _ => None,
+        }
+    }
 }
 
 impl Config {
@@ -47,6 +78,9 @@ impl Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             device_rate_limit: 30,
             verification_uri_complete: true,
+            registration: RegistrationPolicy::Off,
+            registration_rate_limit: 20,
+            registered_client_ttl_secs: 7 * 24 * 3600,
         }
     }
 

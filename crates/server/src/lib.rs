@@ -11,6 +11,7 @@
 //! * [`password`] — argon2id hashing of people's passwords;
 //! * [`keys`] — signing keys, JWKS, access and ID tokens;
 //! * [`random`] — CSPRNG secrets, ids and user codes;
+//! * [`registration`] — the rules of dynamic client registration (RFC 7591);
 //! * [`audit`], [`metrics`], [`sweeper`], [`setup`] — audit trail, Prometheus
 //!   metrics, the background sweeper, first-start provisioning.
 //!
@@ -29,6 +30,7 @@ pub mod model;
 pub mod pages;
 pub mod password;
 pub mod random;
+pub mod registration;
 pub mod routes;
 pub mod setup;
 pub mod store;

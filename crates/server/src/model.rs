@@ -141,8 +141,51 @@ pub struct Client {
     pub may_introspect: bool,
     /// The algorithm of its ID tokens (`id_token_signed_response_alg`).
     pub id_token_alg: KeyAlgorithm,
+    /// How the client came to exist.
+    pub origin: ClientOrigin,
+    /// Its home page as the client declared it (registered clients; unverified).
+    pub client_uri: Option<String>,
+    /// When it first received tokens; a registered client never used
+    /// expires (`devauth serve --registered-client-ttl`).
+    pub used_at: Option<Timestamp>,
     /// When it was created.
     pub created_at: Timestamp,
+}
+
+/// How a client came to exist: shown by `devauth admin client list`, and on
+/// the confirm page (a registered client's name is its own claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientOrigin {
+    /// `devauth admin client add`, or the built-in `devauth-cli`.
+    Admin,
+    /// RFC 7591 registration open to anyone (`--registration open`).
+    Registered,
+    /// RFC 7591 registration with an initial access token (`--registration token`).
+    RegisteredWithToken,
+}
+
+impl ClientOrigin {
+    /// The stored and displayed word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Registered => "registration",
+            Self::RegisteredWithToken => "registration-token",
+        }
+    }
+    /// The stored word back; `None` for an unknown one.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "admin" => Self::Admin,
+            "registration" => Self::Registered,
+            "registration-token" => Self::RegisteredWithToken,
+            _ => return None,
+        })
+    }
+    /// Whether the client registered itself (its name and URI are unverified).
+    pub fn is_self_registered(self) -> bool {
+        !matches!(self, Self::Admin)
+    }
 }
 
 /// Why a requested scope is refused (`invalid_scope` on every grant).

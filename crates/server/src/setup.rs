@@ -31,6 +31,9 @@ pub async fn ensure_default_client(store: &dyn DurableStore, now: Timestamp) -> 
             .collect(),
         allowed_scopes: Scope::from_tokens(SUPPORTED_SCOPES.iter().copied()),
         may_introspect: false,
+        origin: crate::model::ClientOrigin::Admin,
+        client_uri: None,
+        used_at: None,
         id_token_alg: KeyAlgorithm::Rs256,
         created_at: now,
     };

@@ -1,6 +1,7 @@
 //! The background sweeper: every [`INTERVAL`] it deletes what has expired in
 //! both stores, audits device grants that expired while pending
-//! (`device_code.expired`), and reloads the signing keys (so a rotation by
+//! (`device_code.expired`), deletes self-registered clients that never
+//! received a token within `registered_client_ttl_secs`, and reloads the signing keys (so a rotation by
 //! `devauth admin keys rotate` or another replica is picked up).
 //!
 //! A failing store is logged and retried on the next tick; the task ends when
@@ -37,6 +38,17 @@ pub async fn sweep_once(state: &AppState) {
     }
     if let Err(e) = state.stores.durable.sweep(now).await {
         tracing::warn!(error = %e, "sweeping the durable store failed");
+    }
+    let unused_since = now.plus_secs(-i64::from(state.config.registered_client_ttl_secs));
+    match state
+        .stores
+        .durable
+        .delete_unused_registered_clients(unused_since)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "deleted self-registered clients never used"),
+        Err(e) => tracing::warn!(error = %e, "deleting unused registered clients failed"),
     }
     if let Err(e) = state
         .keys

@@ -1075,6 +1075,250 @@ fn id_tokens_are_signed_with_the_clients_algorithm(backend: Backend) {
     );
 }
 
+fn mcp_client() -> serde_json::Value {
+    serde_json::json!({
+        "client_name": "Claude Code (devauth-test)",
+        "client_uri": "https://claude.example/",
+        "redirect_uris": ["http://localhost:33418/callback"],
+        "grant_types": ["authorization_code", "refresh_token", DEVICE],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "software_id": "ignored-but-accepted",
+    })
+}
+
+fn registration_is_off_unless_enabled(backend: Backend) {
+    let s = TestServer::on(backend);
+    let disco = s.get("/.well-known/oauth-authorization-server").json();
+    assert!(disco.get("registration_endpoint").is_none());
+    let r = s.post_json("/oauth/register", &mcp_client(), None);
+    assert_eq!(r.status, 404, "{}", r.body);
+    let clients = s.block_on(s.state.stores.durable.list_clients()).unwrap();
+    assert_eq!(clients.len(), 1, "only devauth-cli");
+}
+
+fn open_registration_makes_clients_that_work(backend: Backend) {
+    let s = TestServer::on_with(backend, |c| {
+        c.registration = devauth_server::config::RegistrationPolicy::Open;
+    });
+    let disco = s.get("/.well-known/oauth-authorization-server").json();
+    assert_eq!(
+        disco["registration_endpoint"],
+        format!("{}/oauth/register", s.base)
+    );
+
+    // A public MCP-style client.
+    let r = s.post_json("/oauth/register", &mcp_client(), None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let info = r.json();
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    assert!(info.get("client_secret").is_none());
+    assert_eq!(info["token_endpoint_auth_method"], "none");
+    assert_eq!(info["client_name"], "Claude Code (devauth-test)");
+    assert!(info["client_id_issued_at"].is_number());
+    assert!(
+        info.get("software_id").is_none(),
+        "unknown metadata is not echoed"
+    );
+    let stored = s
+        .block_on(s.state.stores.durable.client(&id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.origin,
+        devauth_server::model::ClientOrigin::Registered
+    );
+    assert!(stored.used_at.is_none());
+
+    // It can log in with the device grant, and is then marked used.
+    let user = s.add_user("reggie");
+    let r = s.post(
+        "/oauth/device_authorization",
+        &[("client_id", &id), ("scope", "openid")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let dc = r.json()["device_code"].as_str().unwrap().to_owned();
+    let uc = r.json()["user_code"].as_str().unwrap().to_owned();
+    s.approve(&uc, &user);
+    s.clock.advance_secs(5);
+    let r = s.post(
+        "/oauth/token",
+        &[
+            ("grant_type", DEVICE),
+            ("device_code", &dc),
+            ("client_id", &id),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stored = s
+        .block_on(s.state.stores.durable.client(&id))
+        .unwrap()
+        .unwrap();
+    assert!(stored.used_at.is_some());
+
+    // A confidential client gets a secret once; only its hash is kept.
+    let mut confidential = mcp_client();
+    confidential["token_endpoint_auth_method"] = "client_secret_basic".into();
+    confidential["redirect_uris"] = serde_json::json!(["https://app.example.test/cb"]);
+    let r = s.post_json("/oauth/register", &confidential, None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let info = r.json();
+    let cid = info["client_id"].as_str().unwrap().to_owned();
+    let secret = info["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(info["client_secret_expires_at"], 0);
+    let stored = s
+        .block_on(s.state.stores.durable.client(&cid))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.secret_hash, Some(TokenHash::of(&secret)));
+    let ok = s.post_auth(
+        "/oauth/introspect",
+        &[("token", "x")],
+        Some((&cid, &secret)),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    s.post_auth(
+        "/oauth/introspect",
+        &[("token", "x")],
+        Some((&cid, "wrong")),
+    )
+    .assert_error(401, "invalid_client");
+
+    // Bad metadata, each refused with the RFC 7591 code.
+    let with = |key: &str, value: serde_json::Value| {
+        let mut m = mcp_client();
+        m[key] = value;
+        m
+    };
+    for (body, code) in [
+        (
+            with(
+                "redirect_uris",
+                serde_json::json!(["https://evil.example/cb"]),
+            ),
+            "invalid_redirect_uri",
+        ),
+        (
+            with("redirect_uris", serde_json::json!(["javascript:alert(1)"])),
+            "invalid_redirect_uri",
+        ),
+        (
+            with("grant_types", serde_json::json!(["client_credentials"])),
+            "invalid_client_metadata",
+        ),
+        (
+            with("grant_types", serde_json::json!(["password"])),
+            "invalid_client_metadata",
+        ),
+        (
+            with("scope", "openid admin".into()),
+            "invalid_client_metadata",
+        ),
+        (
+            with("client_uri", "javascript:alert(1)".into()),
+            "invalid_client_metadata",
+        ),
+        (
+            serde_json::json!(["not", "an", "object"]),
+            "invalid_client_metadata",
+        ),
+    ] {
+        s.post_json("/oauth/register", &body, None)
+            .assert_error(400, code);
+    }
+    s.post_raw(
+        "/oauth/register",
+        "application/x-www-form-urlencoded",
+        b"client_name=x",
+    )
+    .assert_error(400, "invalid_request");
+}
+
+fn registration_is_rate_limited_per_ip(backend: Backend) {
+    let s = TestServer::on_with(backend, |c| {
+        c.registration = devauth_server::config::RegistrationPolicy::Open;
+        c.registration_rate_limit = 3;
+    });
+    for _ in 0..3 {
+        assert_eq!(
+            s.post_json("/oauth/register", &mcp_client(), None).status,
+            201
+        );
+    }
+    let r = s.post_json("/oauth/register", &mcp_client(), None);
+    assert_eq!(r.status, 429, "{}", r.body);
+    // An hour later the address may register again.
+    s.clock.advance_secs(3601);
+    assert_eq!(
+        s.post_json("/oauth/register", &mcp_client(), None).status,
+        201
+    );
+}
+
+fn token_registration_needs_a_live_initial_access_token(backend: Backend) {
+    let s = TestServer::on_with(backend, |c| {
+        c.registration = devauth_server::config::RegistrationPolicy::Token;
+    });
+    let now = s.clock.now();
+    let durable = &s.state.stores.durable;
+    s.block_on(durable.add_registration_token(&TokenHash::of("iat-good"), now, now.plus_secs(60)))
+        .unwrap();
+    s.post_json("/oauth/register", &mcp_client(), None)
+        .assert_error(401, "invalid_token");
+    s.post_json("/oauth/register", &mcp_client(), Some("iat-wrong"))
+        .assert_error(401, "invalid_token");
+    let r = s.post_json("/oauth/register", &mcp_client(), Some("iat-good"));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["client_id"].as_str().unwrap().to_owned();
+    let stored = s.block_on(durable.client(&id)).unwrap().unwrap();
+    assert_eq!(
+        stored.origin,
+        devauth_server::model::ClientOrigin::RegisteredWithToken
+    );
+    s.clock.advance_secs(61);
+    s.post_json("/oauth/register", &mcp_client(), Some("iat-good"))
+        .assert_error(401, "invalid_token");
+}
+
+fn registered_clients_never_used_expire(backend: Backend) {
+    let s = TestServer::on_with(backend, |c| {
+        c.registration = devauth_server::config::RegistrationPolicy::Open;
+        c.registered_client_ttl_secs = 3600;
+    });
+    let register = || {
+        s.post_json("/oauth/register", &mcp_client(), None).json()["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let idle = register();
+    let used = register();
+    let durable = &s.state.stores.durable;
+    s.block_on(durable.mark_client_used(&used, s.clock.now()))
+        .unwrap();
+    s.clock.advance_secs(1800);
+    s.block_on(devauth_server::sweeper::sweep_once(&s.state));
+    assert!(
+        s.block_on(durable.client(&idle)).unwrap().is_some(),
+        "not yet"
+    );
+    s.clock.advance_secs(1801);
+    s.block_on(devauth_server::sweeper::sweep_once(&s.state));
+    assert!(
+        s.block_on(durable.client(&idle)).unwrap().is_none(),
+        "never used: gone"
+    );
+    assert!(
+        s.block_on(durable.client(&used)).unwrap().is_some(),
+        "used: kept"
+    );
+    assert!(
+        s.block_on(durable.client("devauth-cli")).unwrap().is_some(),
+        "admin clients never expire"
+    );
+}
+
 fn userinfo(backend: Backend) {
     let s = TestServer::on(backend);
     let user = s.add_user("grace");
@@ -1348,6 +1592,11 @@ on_each_backend!(
     authorization_code_with_pkce,
     a_replayed_authorization_code_revokes_what_its_first_use_issued,
     resource_indicators_set_the_audience_on_every_grant,
+    registration_is_off_unless_enabled,
+    open_registration_makes_clients_that_work,
+    registration_is_rate_limited_per_ip,
+    token_registration_needs_a_live_initial_access_token,
+    registered_clients_never_used_expire,
     client_credentials_with_basic_and_post,
     revocation,
     introspection,

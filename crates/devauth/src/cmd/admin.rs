@@ -43,6 +43,13 @@ enum Command {
     /// Protected resources (RFC 8707): `resource=URL` gives tokens with `aud` = URL.
     #[command(subcommand)]
     Resource(ResourceCommand),
+    /// Make an initial access token for `serve --registration token` (RFC 7591),
+    /// printed once on stdout; only its hash is stored.
+    RegistrationToken {
+        /// How long it may be used, seconds.
+        #[arg(long, value_name = "S", default_value_t = 86_400, value_parser = clap::value_parser!(u32).range(60..))]
+        ttl: u32,
+    },
     /// Apply pending schema migrations, then exit.
     ///
     /// Migrates the durable store (SQLite or PostgreSQL) and the flow store
@@ -280,6 +287,9 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 redirect_uris,
                 allowed_scopes,
                 may_introspect: introspect,
+                origin: devauth_server::model::ClientOrigin::Admin,
+                client_uri: None,
+                used_at: None,
                 id_token_alg,
                 created_at: now,
             };
@@ -335,14 +345,17 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 };
                 let grants: Vec<&str> = c.grant_types.iter().map(GrantType::as_str).collect();
                 let rights = if c.may_introspect { "introspect" } else { "-" };
+                let used = c.used_at.map_or_else(|| "-".to_owned(), format_time);
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     c.id,
                     kind,
                     grants.join(","),
                     c.name,
                     rights,
-                    c.id_token_alg.as_str()
+                    c.id_token_alg.as_str(),
+                    c.origin.as_str(),
+                    used
                 );
             }
         }
@@ -392,6 +405,20 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 return Err(UsageError(format!("no resource {url}")).into());
             }
             eprintln!("removed resource {url}");
+        }
+        Command::RegistrationToken { ttl } => {
+            let token = devauth_server::random::secret();
+            let expires = now.plus_secs(i64::from(ttl));
+            store
+                .add_registration_token(&TokenHash::of(token.expose()), now, expires)
+                .await
+                .context("cannot store the registration token")?;
+            eprintln!(
+                "initial access token for client registration, valid until {}; \
+                 it follows on stdout and is shown only this once",
+                format_time(expires)
+            );
+            println!("{}", token.expose());
         }
         Command::Migrate => migrate(&args.storage, &stores, &data_dir).await?,
         Command::Keys(KeysCommand::List) => {

@@ -4,7 +4,8 @@
 //! file with the same settings (`{"listen": "...", "issuer": "...",
 //! "data_dir": "...", "device_rate_limit": 30, "code_ttl": 600,
 //! "poll_interval": 5, "access_token_ttl": 900, "refresh_token_ttl": 2592000,
-//! "verification_uri_complete": true}`); flags and environment win over the
+//! "verification_uri_complete": true, "registration": "off",
+//! "registration_rate_limit": 20, "registered_client_ttl": 604800}`); flags and environment win over the
 //! file, the file over the defaults.
 //!
 //! On start: bind, open (and migrate) the store, make sure signing keys and
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use devauth_server::app::{AppState, router};
 use devauth_server::clock::SystemClock;
-use devauth_server::config::Config;
+use devauth_server::config::{Config, RegistrationPolicy};
 use devauth_server::store::Stores;
 use devauth_server::store::open;
 
@@ -73,6 +74,9 @@ pub struct FileConfig {
     access_token_ttl: Option<u32>,
     refresh_token_ttl: Option<u32>,
     verification_uri_complete: Option<bool>,
+    registration: Option<String>,
+    registration_rate_limit: Option<u32>,
+    registered_client_ttl: Option<u32>,
 }
 
 impl StorageArgs {
@@ -175,6 +179,17 @@ pub struct Args {
     /// Lifetime of refresh tokens, seconds [default: 2592000 = 30 days].
     #[arg(long, env = "DEVAUTH_REFRESH_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
     pub refresh_token_ttl: Option<u32>,
+    /// Dynamic client registration (RFC 7591) at /oauth/register: off, open,
+    /// or token (needs an initial access token from `devauth admin
+    /// registration-token`) [default: off].
+    #[arg(long, env = "DEVAUTH_REGISTRATION", value_name = "POLICY", value_parser = ["off", "open", "token"])]
+    pub registration: Option<String>,
+    /// Client registrations per IP per hour; 0 turns the limit off [default: 20].
+    #[arg(long, env = "DEVAUTH_REGISTRATION_RATE_LIMIT", value_name = "N")]
+    pub registration_rate_limit: Option<u32>,
+    /// Seconds a self-registered client that never gets a token is kept [default: 604800 = 7 days].
+    #[arg(long, env = "DEVAUTH_REGISTERED_CLIENT_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(60..))]
+    pub registered_client_ttl: Option<u32>,
 }
 
 /// Runs the command.
@@ -252,6 +267,24 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     }
     if let Some(v) = file.verification_uri_complete {
         config.verification_uri_complete = v;
+    }
+    if let Some(v) = args.registration.as_ref().or(file.registration.as_ref()) {
+        config.registration = RegistrationPolicy::parse(v)
+            .ok_or_else(|| UsageError(format!("registration {v:?} must be off, open or token")))?;
+    }
+    if let Some(v) = args
+        .registration_rate_limit
+        .or(file.registration_rate_limit)
+    {
+        config.registration_rate_limit = v;
+    }
+    if let Some(v) = args.registered_client_ttl.or(file.registered_client_ttl) {
+        if v < 60 {
+            return Err(
+                UsageError("registered_client_ttl must be at least 60 seconds".into()).into(),
+            );
+        }
+        config.registered_client_ttl_secs = v;
     }
     let issuer = config.issuer.clone();
     let state = AppState::new(stores, Arc::new(SystemClock), config);

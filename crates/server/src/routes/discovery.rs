@@ -10,7 +10,7 @@ use devauth_proto::GrantType;
 use devauth_proto::metadata::AuthorizationServerMetadata;
 
 use crate::app::AppState;
-use crate::config::{Config, SUPPORTED_SCOPES};
+use crate::config::{Config, RegistrationPolicy, SUPPORTED_SCOPES};
 
 /// The RFC 8414 path.
 pub const OAUTH_PATH: &str = devauth_proto::metadata::OAUTH_WELL_KNOWN;
@@ -30,6 +30,8 @@ pub fn metadata(config: &Config) -> AuthorizationServerMetadata {
         introspection_endpoint: Some(config.url(super::introspect::PATH)),
         userinfo_endpoint: Some(config.url(super::userinfo::PATH)),
         jwks_uri: Some(config.url(super::jwks::PATH)),
+        registration_endpoint: (config.registration != RegistrationPolicy::Off)
+            .then(|| config.url(super::register::PATH)),
         scopes_supported: strings(SUPPORTED_SCOPES),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),

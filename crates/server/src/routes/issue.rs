@@ -229,6 +229,18 @@ pub async fn issue_login(
             return Err(e);
         }
     };
+    // A self-registered client that gets tokens is in use: it no longer expires.
+    let registered = client.client();
+    if registered.origin.is_self_registered()
+        && registered.used_at.is_none()
+        && let Err(e) = state
+            .stores
+            .durable
+            .mark_client_used(&registered.id, now)
+            .await
+    {
+        tracing::warn!(client_id = %registered.id, error = %e, "cannot record a client's first use");
+    }
     audit::record(
         state,
         Event {

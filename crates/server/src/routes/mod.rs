@@ -15,6 +15,7 @@ pub mod introspect;
 pub mod issue;
 pub mod jwks;
 pub mod metrics;
+pub mod register;
 pub mod requester;
 pub mod resource;
 pub mod revoke;
@@ -35,6 +36,7 @@ pub fn router() -> axum::Router<AppState> {
             post(device_authorization::handle),
         )
         .route(token::PATH, post(token::handle))
+        .route(register::PATH, post(register::handle))
         .route(revoke::PATH, post(revoke::handle))
         .route(introspect::PATH, post(introspect::handle))
         .route(userinfo::PATH, get(userinfo::handle).post(userinfo::handle))

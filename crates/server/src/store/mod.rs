@@ -94,6 +94,23 @@ pub trait DurableStore: Send + Sync + 'static {
     /// scopes, introspection right, ID-token algorithm; not its id, secret
     /// or creation time); `false` when there is no such client.
     async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    /// Records a client's first use (`used_at`, set once); `false` when it
+    /// was already set or there is no such client.
+    async fn mark_client_used(&self, id: &str, at: Timestamp) -> StoreResult<bool>;
+    /// Deletes self-registered clients never used and created before
+    /// `created_before`; returns how many.
+    async fn delete_unused_registered_clients(&self, created_before: Timestamp)
+    -> StoreResult<u64>;
+    /// Stores an initial access token for registration (RFC 7591 §3), by hash.
+    async fn add_registration_token(
+        &self,
+        hash: &TokenHash,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Whether an initial access token exists and has not expired at `now`.
+    async fn registration_token_valid(&self, hash: &TokenHash, now: Timestamp)
+    -> StoreResult<bool>;
     /// Finds a client.
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// All clients, by id.

@@ -36,8 +36,8 @@ use super::columns::{
 };
 use super::{DurableStore, FlowStore, StoreError, StoreResult};
 use crate::model::{
-    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, KeyAlgorithm, RefreshToken,
-    Requester, Resource, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
+    AuditEvent, AuthorizationCode, BrowserSession, Client, ClientOrigin, DeviceGrant, KeyAlgorithm,
+    RefreshToken, Requester, Resource, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 
 /// How long a call waits for a pooled connection before answering `Unavailable`.
@@ -223,6 +223,13 @@ fn client_from(row: &PgRow) -> StoreResult<Client> {
             KeyAlgorithm::parse(&alg)
                 .ok_or_else(|| StoreError::Inconsistent("bad id_token_alg".into()))?
         },
+        origin: {
+            let origin: String = get(row, "origin")?;
+            ClientOrigin::parse(&origin)
+                .ok_or_else(|| StoreError::Inconsistent("bad origin".into()))?
+        },
+        client_uri: get(row, "client_uri")?,
+        used_at: ts_opt(row, "used_at")?,
         created_at: ts(row, "created_at")?,
     })
 }
@@ -464,8 +471,8 @@ impl DurableStore for PgStore {
             sqlx::query(
                 "INSERT INTO clients \
                  (id, name, secret_hash, grant_types, redirect_uris, allowed_scopes, created_at, \
-                  may_introspect, id_token_alg) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                  may_introspect, id_token_alg, origin, client_uri, used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&client.id)
             .bind(&client.name)
@@ -476,6 +483,9 @@ impl DurableStore for PgStore {
             .bind(client.created_at.millis())
             .bind(client.may_introspect)
             .bind(client.id_token_alg.as_str())
+            .bind(client.origin.as_str())
+            .bind(&client.client_uri)
+            .bind(client.used_at.map(Timestamp::millis))
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -502,6 +512,79 @@ impl DurableStore for PgStore {
             .await
             .map_err(map_err)?;
             Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn mark_client_used(&self, id: &str, at: Timestamp) -> StoreResult<bool> {
+        timed(async {
+            let done =
+                sqlx::query("UPDATE clients SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
+                    .bind(id)
+                    .bind(at.millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
+    }
+
+    async fn delete_unused_registered_clients(
+        &self,
+        created_before: Timestamp,
+    ) -> StoreResult<u64> {
+        timed(async {
+            let done = sqlx::query(
+                "DELETE FROM clients WHERE origin <> 'admin' AND used_at IS NULL \
+                 AND created_at < $1",
+            )
+            .bind(created_before.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
+    async fn add_registration_token(
+        &self,
+        hash: &TokenHash,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        timed(async {
+            sqlx::query(
+                "INSERT INTO registration_tokens (token_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(hash.as_str())
+            .bind(created_at.millis())
+            .bind(expires_at.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn registration_token_valid(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        timed(async {
+            let found = sqlx::query(
+                "SELECT 1 FROM registration_tokens WHERE token_hash = $1 AND expires_at > $2",
+            )
+            .bind(hash.as_str())
+            .bind(now.millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(found.is_some())
         })
         .await
     }

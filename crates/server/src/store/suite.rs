@@ -253,6 +253,9 @@ pub async fn clients(stores: &Stores) {
         redirect_uris: vec![],
         allowed_scopes: Scope::default(),
         may_introspect: false,
+        origin: crate::model::ClientOrigin::Admin,
+        client_uri: None,
+        used_at: None,
         id_token_alg: KeyAlgorithm::Rs256,
         created_at: T0,
     };
@@ -271,6 +274,9 @@ pub async fn clients(stores: &Stores) {
         ],
         allowed_scopes: scope("openid profile email"),
         may_introspect: false,
+        origin: crate::model::ClientOrigin::Admin,
+        client_uri: None,
+        used_at: None,
         id_token_alg: KeyAlgorithm::Rs256,
         created_at: T0.plus_secs(1),
     };

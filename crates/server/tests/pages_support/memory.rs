@@ -102,6 +102,27 @@ impl DurableStore for Memory {
             })
         })
     }
+    async fn mark_client_used(&self, _id: &str, _at: Timestamp) -> StoreResult<bool> {
+        Ok(false)
+    }
+    async fn delete_unused_registered_clients(&self, _before: Timestamp) -> StoreResult<u64> {
+        Ok(0)
+    }
+    async fn add_registration_token(
+        &self,
+        _hash: &TokenHash,
+        _created_at: Timestamp,
+        _expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        unsupported()
+    }
+    async fn registration_token_valid(
+        &self,
+        _hash: &TokenHash,
+        _now: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(false)
+    }
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         self.with(|d| Ok(d.clients.iter().find(|c| c.id == id).cloned()))
     }

@@ -170,6 +170,9 @@ impl TestServer {
             redirect_uris: redirect_uris.iter().map(|s| (*s).to_owned()).collect(),
             allowed_scopes: Scope::parse(allowed).expect("scope"),
             may_introspect: false,
+            origin: devauth_server::model::ClientOrigin::Admin,
+            client_uri: None,
+            used_at: None,
             id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
             created_at: T0,
         };

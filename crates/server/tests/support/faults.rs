@@ -88,6 +88,33 @@ impl DurableStore for FaultyDurable {
         self.fault("update_client")?;
         self.inner.update_client(client).await
     }
+    async fn mark_client_used(&self, id: &str, at: Timestamp) -> StoreResult<bool> {
+        self.fault("mark_client_used")?;
+        self.inner.mark_client_used(id, at).await
+    }
+    async fn delete_unused_registered_clients(&self, before: Timestamp) -> StoreResult<u64> {
+        self.fault("delete_unused_registered_clients")?;
+        self.inner.delete_unused_registered_clients(before).await
+    }
+    async fn add_registration_token(
+        &self,
+        hash: &TokenHash,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.fault("add_registration_token")?;
+        self.inner
+            .add_registration_token(hash, created_at, expires_at)
+            .await
+    }
+    async fn registration_token_valid(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.fault("registration_token_valid")?;
+        self.inner.registration_token_valid(hash, now).await
+    }
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
         self.fault("client")?;
         self.inner.client(id).await

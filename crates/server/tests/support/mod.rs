@@ -201,6 +201,18 @@ impl TestServer {
         Self::read(req.send_form(form.iter().copied()).unwrap())
     }
 
+    /// POSTs JSON, with an optional bearer token.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value, bearer: Option<&str>) -> Reply {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        Self::read(req.send(serde_json::to_vec(body).unwrap()).unwrap())
+    }
+
     /// POSTs raw bytes with a content type.
     pub fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
         Self::read(
@@ -233,6 +245,9 @@ impl TestServer {
             redirect_uris: vec![],
             allowed_scopes: Scope::parse(scopes).unwrap(),
             may_introspect: false,
+            origin: devauth_server::model::ClientOrigin::Admin,
+            client_uri: None,
+            used_at: None,
             id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
             created_at: self.clock.now(),
         };
@@ -251,6 +266,9 @@ impl TestServer {
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
             allowed_scopes: Scope::default(),
             may_introspect: false,
+            origin: devauth_server::model::ClientOrigin::Admin,
+            client_uri: None,
+            used_at: None,
             id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
             created_at: self.clock.now(),
         };

@@ -422,8 +422,8 @@ impl DurableStore for SqliteStore {
                 c,
                 "INSERT INTO clients \
                  (id, name, secret_hash, grant_types, redirect_uris, allowed_scopes, created_at, \
-                  may_introspect, id_token_alg) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  may_introspect, id_token_alg, origin, client_uri, used_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 params![
                     client.id,
                     client.name,
@@ -433,7 +433,10 @@ impl DurableStore for SqliteStore {
                     client.allowed_scopes.to_string(),
                     client.created_at.millis(),
                     client.may_introspect,
-                    client.id_token_alg.as_str()
+                    client.id_token_alg.as_str(),
+                    client.origin.as_str(),
+                    client.client_uri,
+                    client.used_at.map(Timestamp::millis)
                 ],
             )
             .map(drop)
@@ -469,6 +472,70 @@ impl DurableStore for SqliteStore {
             .map(|n| n > 0)
         })
         .await
+    }
+
+    async fn mark_client_used(&self, id: &str, at: Timestamp) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            exec(
+                c,
+                "UPDATE clients SET used_at = ? WHERE id = ? AND used_at IS NULL",
+                params![at.millis(), id],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn delete_unused_registered_clients(
+        &self,
+        created_before: Timestamp,
+    ) -> StoreResult<u64> {
+        self.write(move |c| {
+            exec(
+                c,
+                "DELETE FROM clients WHERE origin <> 'admin' AND used_at IS NULL \
+                 AND created_at < ?",
+                params![created_before.millis()],
+            )
+            .map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn add_registration_token(
+        &self,
+        hash: &TokenHash,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let hash = hash.clone();
+        self.write(move |c| {
+            exec(
+                c,
+                "INSERT INTO registration_tokens (token_hash, created_at, expires_at) \
+                 VALUES (?, ?, ?)",
+                params![hash.as_str(), created_at.millis(), expires_at.millis()],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn registration_token_valid(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT 1 FROM registration_tokens WHERE token_hash = ? AND expires_at > ?",
+                params![hash.as_str(), now.millis()],
+                |_| Ok(()),
+            )
+            .map(|found| found.is_some())
+        })
     }
 
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
@@ -1445,7 +1512,7 @@ mod tests {
             .unwrap();
         // 0001 was taken over, not re-run; 0002 rebuilt device_grants
         // with the row in it; the later ones added columns.
-        assert_eq!(version, 6);
+        assert_eq!(version, 7);
         let g = s
             .device_grant_by_user_code("BCDFGHJK")
             .await

@@ -12,8 +12,8 @@ use rusqlite::{Row, RowIndex};
 
 use super::map_err;
 use crate::model::{
-    AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, KeyAlgorithm, RefreshToken,
-    Requester, Resource, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
+    AuditEvent, AuthorizationCode, BrowserSession, Client, ClientOrigin, DeviceGrant, KeyAlgorithm,
+    RefreshToken, Requester, Resource, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 use crate::store::columns::{grant_state_from, refresh_state_from};
 use crate::store::{StoreError, StoreResult};
@@ -68,6 +68,12 @@ pub(super) fn client_from(row: &Row<'_>) -> StoreResult<Client> {
             let alg: String = get(row, "id_token_alg")?;
             KeyAlgorithm::parse(&alg).ok_or_else(|| inconsistent("bad id_token_alg"))?
         },
+        origin: {
+            let origin: String = get(row, "origin")?;
+            ClientOrigin::parse(&origin).ok_or_else(|| inconsistent("bad origin"))?
+        },
+        client_uri: get(row, "client_uri")?,
+        used_at: opt_ts(row, "used_at")?,
         created_at: ts(row, "created_at")?,
     })
 }

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_resources.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_client_registration.sql"),
+    ),
 ];
 
 /// Brings the database up to the newest schema this build knows.
