@@ -44,6 +44,13 @@ use crate::model::{
     SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
 
+/// How long an expired device grant is kept, in milliseconds: a device that
+/// polls late still gets `expired_token` (not `invalid_grant`), the sweeper
+/// reports the expiry (`device_code.expired`) once, and the grant's user code
+/// stays reserved — no new grant may take it — until this has passed, so a
+/// person typing an old code never lands on someone else's request.
+pub const EXPIRED_GRANT_RETENTION_MS: i64 = 10 * 60 * 1000;
+
 /// How long a family without refresh tokens is kept (30 days, the longest
 /// access-token lifetime `devauth serve` accepts).
 pub const FAMILY_RETENTION_SECS: i64 = 30 * 24 * 3600;

@@ -16,7 +16,7 @@
 //!   violations [`StoreError::AlreadyExists`]. The pool reconnects by itself
 //!   (each connection is tested before use), so a restarted PostgreSQL is
 //!   picked up without a restart of the server.
-//! * Expired device grants stay readable for [`EXPIRED_GRANT_GRACE_MS`] after
+//! * Expired device grants stay readable for [`super::EXPIRED_GRANT_RETENTION_MS`] after
 //!   `expires_at` so a late poll still gets `expired_token`, not `invalid_grant`;
 //!   [`FlowStore::sweep`] reports each grant that expired while pending once.
 //!
@@ -44,9 +44,6 @@ use crate::model::{
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Upper bound on any one store call (a hung server must not hang requests).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an expired device grant stays readable after `expires_at`
-/// (the same 10 minutes as the SQLite backend).
-pub const EXPIRED_GRANT_GRACE_MS: i64 = 10 * 60 * 1000;
 /// Default pool size per replica.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 
@@ -988,9 +985,10 @@ impl FlowStore for PgStore {
     async fn add_device_grant(&self, grant: &DeviceGrant) -> StoreResult<()> {
         timed(async {
             let mut tx = self.pool.begin().await.map_err(map_err)?;
-            // User codes are unique among live grants only: an expired grant keeps
-            // its code (a late poll still reads it) while a new grant may draw it
-            // again. The transaction lock on the code serialises the check and insert.
+            // A user code is unique among retained grants: an expired grant
+            // keeps its code until the retention ends (its late poll reads it,
+            // and no one typing the old code lands on a new request). The
+            // transaction lock on the code serialises the check and insert.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 8628))")
                 .bind(&grant.user_code)
                 .execute(&mut *tx)
@@ -1000,7 +998,7 @@ impl FlowStore for PgStore {
                 "SELECT 1 FROM device_grants WHERE user_code = $1 AND expires_at > $2 LIMIT 1",
             )
             .bind(&grant.user_code)
-            .bind(grant.created_at.millis())
+            .bind(grant.created_at.millis() - super::EXPIRED_GRANT_RETENTION_MS)
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -1258,7 +1256,7 @@ impl FlowStore for PgStore {
             .map(grant_from)
             .collect::<StoreResult<_>>()?;
             sqlx::query("DELETE FROM device_grants WHERE expires_at <= $1")
-                .bind(now_ms - EXPIRED_GRANT_GRACE_MS)
+                .bind(now_ms - super::EXPIRED_GRANT_RETENTION_MS)
                 .execute(&self.pool)
                 .await
                 .map_err(map_err)?;

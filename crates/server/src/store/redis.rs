@@ -3,7 +3,7 @@
 //!
 //! # Keys (all under a configurable prefix, `devauth:` by default)
 //! * `g:<device-code hash>` — a device grant, compact JSON (short field names);
-//!   TTL = its lifetime + [`EXPIRED_GRANT_GRACE_MS`], so a late poll still finds
+//!   TTL = its lifetime + [`super::EXPIRED_GRANT_RETENTION_MS`], so a late poll still finds
 //!   the grant and answers `expired_token` (the model's `is_expired` decides).
 //! * `u:<user code>` — the device-code hash of the grant holding that user code, same TTL.
 //! * `expiring` — a sorted set of device-code hashes by `expires_at`, which
@@ -48,9 +48,6 @@ use crate::model::{
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bound on one connection attempt.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long a device grant outlives its `expires_at` (for `expired_token`;
-/// the same 10 minutes as the SQL backends).
-pub const EXPIRED_GRANT_GRACE_MS: i64 = 10 * 60 * 1000;
 /// Default key prefix.
 pub const DEFAULT_PREFIX: &str = "devauth:";
 /// Grants popped per sweep script run.
@@ -59,13 +56,14 @@ const SWEEP_BATCH: usize = 500;
 const SWEEP_MAX_BATCHES: usize = 100;
 
 /// `KEYS`: grant, user-code index, expiry set. `ARGV`: record, ttl ms, device-code
-/// hash, now (created_at), expires_at, grant key prefix.
-/// Returns 1 when stored, 0 on a live user-code collision, -1 on a duplicate device code.
+/// hash, now (created_at), expires_at, grant key prefix, retention ms.
+/// Returns 1 when stored, 0 when the user code belongs to a retained grant
+/// (live, or expired within the retention), -1 on a duplicate device code.
 const ADD_GRANT: &str = r"
 local held = redis.call('GET', KEYS[2])
 if held then
   local old = redis.call('GET', ARGV[6] .. held)
-  if old and cjson.decode(old).ea > tonumber(ARGV[4]) then return 0 end
+  if old and cjson.decode(old).ea + tonumber(ARGV[7]) > tonumber(ARGV[4]) then return 0 end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -489,7 +487,7 @@ impl FlowStore for RedisFlowStore {
 
     async fn add_device_grant(&self, grant: &DeviceGrant) -> StoreResult<()> {
         let record = encode(&GrantRecord::from_grant(grant, grant.version))?;
-        let ttl = ttl_ms(grant.created_at, grant.expires_at) + EXPIRED_GRANT_GRACE_MS;
+        let ttl = ttl_ms(grant.created_at, grant.expires_at) + super::EXPIRED_GRANT_RETENTION_MS;
         let mut conn = self.conn.clone();
         let outcome: i64 = timed(async {
             self.add_grant
@@ -502,6 +500,7 @@ impl FlowStore for RedisFlowStore {
                 .arg(grant.created_at.millis())
                 .arg(grant.expires_at.millis())
                 .arg(self.grant_prefix())
+                .arg(super::EXPIRED_GRANT_RETENTION_MS)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(map_err)
@@ -700,7 +699,7 @@ impl FlowStore for RedisFlowStore {
                     .arg(SWEEP_BATCH)
                     .arg(self.grant_prefix())
                     .arg(self.key("u", ""))
-                    .arg(EXPIRED_GRANT_GRACE_MS)
+                    .arg(super::EXPIRED_GRANT_RETENTION_MS)
                     .invoke_async(&mut conn)
                     .await
                     .map_err(map_err)

@@ -986,20 +986,41 @@ pub async fn user_code_reuse(stores: &Stores) {
     let start = T0.plus_secs(50_000_000);
     let old = sample_grant(start);
     f.add_device_grant(&old).await.unwrap();
-    let mut early = sample_grant(start.plus_secs(599));
-    early.user_code = old.user_code.clone();
-    assert!(
-        matches!(
-            f.add_device_grant(&early).await,
-            Err(StoreError::AlreadyExists(_))
-        ),
-        "a live user code cannot be reused"
-    );
-    let mut reuse = sample_grant(start.plus_secs(600));
+    let expired_at = old.expires_at;
+    let retained_until = expired_at.plus_millis(super::EXPIRED_GRANT_RETENTION_MS);
+    for at in [
+        start.plus_secs(599),
+        expired_at,
+        retained_until.plus_millis(-1),
+    ] {
+        let mut clash = sample_grant(at);
+        clash.user_code = old.user_code.clone();
+        assert!(
+            matches!(
+                f.add_device_grant(&clash).await,
+                Err(StoreError::AlreadyExists(_))
+            ),
+            "a retained grant's user code cannot be taken (at +{} ms)",
+            at.millis_since(start)
+        );
+    }
+    // The expired grant is intact: a late poll finds it and is told it expired,
+    let late = f.device_grant_by_code(&old.device_code_hash).await.unwrap();
+    let late = late.expect("an expired grant is readable during the retention");
+    assert_eq!(late.id, old.id);
+    assert!(late.is_expired(expired_at.plus_secs(1)));
+    // and the sweep still reports its expiry, exactly once.
+    let reported = f.sweep(expired_at.plus_secs(1)).await.unwrap();
+    assert_eq!(reported.iter().filter(|g| g.id == old.id).count(), 1);
+    let again = f.sweep(expired_at.plus_secs(2)).await.unwrap();
+    assert!(again.iter().all(|g| g.id != old.id));
+    // Once the retention is over the code is free again.
+    let mut reuse = sample_grant(retained_until);
     reuse.user_code = old.user_code.clone();
+    f.sweep(retained_until).await.unwrap();
     f.add_device_grant(&reuse)
         .await
-        .expect("an expired grant's user code may be reused");
+        .expect("after the retention the user code may be drawn again");
     assert_eq!(
         f.device_grant_by_user_code(&old.user_code)
             .await

@@ -23,7 +23,7 @@
 //! the WAL is synced at each checkpoint, so a power loss may lose the last
 //! commits before it but never leaves the database inconsistent.
 //!
-//! Expired device grants are kept for [`EXPIRED_GRANT_RETENTION_SECS`] after
+//! Expired device grants are kept for [`super::EXPIRED_GRANT_RETENTION_MS`] after
 //! they expire, so that a device polling late still gets `expired_token`
 //! rather than `invalid_grant`; [`FlowStore::sweep`] reports each grant that
 //! expired while pending exactly once, then deletes it when the retention ends.
@@ -55,9 +55,6 @@ use crate::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken, Resource,
     SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
-
-/// How long an expired device grant is kept so late polls get `expired_token`.
-pub const EXPIRED_GRANT_RETENTION_SECS: i64 = 600;
 
 /// How long a connection waits for a lock held by another process (an
 /// `admin` command) before giving up.
@@ -888,9 +885,10 @@ impl FlowStore for SqliteStore {
         let g = grant.clone();
         self.write(move |c| {
             let (state, user, at) = grant_state_columns(&g.state);
-            // One statement: a user code may be reused once its grant has
-            // expired, so a clash on `user_code` overwrites an expired grant's
-            // row (every column) and is refused otherwise (no row written).
+            // One statement: a user code is unique among stored grants, and
+            // an expired grant keeps its code until the sweeper deletes it
+            // after the retention (its late poll and its expiry report need
+            // the row), so a clash is refused and the caller draws again.
             let done = exec(
                 c,
                 "INSERT INTO device_grants \
@@ -898,18 +896,7 @@ impl FlowStore for SqliteStore {
                   requester_user_agent, created_at, expires_at, interval_secs, last_polled_at, \
                   failed_confirmations, state, state_user_id, state_at, version) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT(user_code) DO UPDATE SET \
-                  id = excluded.id, device_code_hash = excluded.device_code_hash, \
-                  client_id = excluded.client_id, scope = excluded.scope, \
-                  requester_ip = excluded.requester_ip, \
-                  requester_user_agent = excluded.requester_user_agent, \
-                  created_at = excluded.created_at, expires_at = excluded.expires_at, \
-                  interval_secs = excluded.interval_secs, \
-                  last_polled_at = excluded.last_polled_at, \
-                  failed_confirmations = excluded.failed_confirmations, state = excluded.state, \
-                  state_user_id = excluded.state_user_id, state_at = excluded.state_at, \
-                  version = excluded.version, expiry_reported = 0 \
-                 WHERE device_grants.expires_at <= excluded.created_at",
+                 ON CONFLICT(user_code) DO NOTHING",
                 params![
                     g.id,
                     g.device_code_hash.as_str(),
@@ -931,7 +918,7 @@ impl FlowStore for SqliteStore {
             )?;
             if done == 0 {
                 return Err(StoreError::AlreadyExists(
-                    "the user code belongs to a live device grant".into(),
+                    "the user code belongs to a stored device grant".into(),
                 ));
             }
             Ok(())
@@ -1151,7 +1138,7 @@ impl FlowStore for SqliteStore {
             exec(
                 c,
                 "DELETE FROM device_grants WHERE expires_at <= ?",
-                [now.plus_secs(-EXPIRED_GRANT_RETENTION_SECS).millis()],
+                [now.plus_millis(-super::EXPIRED_GRANT_RETENTION_MS).millis()],
             )?;
             for table in ["authorization_codes", "browser_sessions", "rate_limits"] {
                 exec(
@@ -1342,7 +1329,7 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        let much_later = later.plus_secs(EXPIRED_GRANT_RETENTION_SECS);
+        let much_later = later.plus_millis(super::super::EXPIRED_GRANT_RETENTION_MS);
         FlowStore::sweep(&s, much_later).await.unwrap();
         assert!(
             s.device_grant_by_user_code("BCDFGHJK")
