@@ -10,6 +10,7 @@
 //! * [`clock`] — injected time;
 //! * [`password`] — argon2id hashing of people's passwords;
 //! * [`keys`] — signing keys, JWKS, access and ID tokens;
+//! * [`listener`] — serving connections with timeouts and a connection cap;
 //! * [`random`] — CSPRNG secrets, ids and user codes;
 //! * [`registration`] — the rules of dynamic client registration (RFC 7591);
 //! * [`audit`], [`metrics`], [`sweeper`], [`setup`] — audit trail, Prometheus
@@ -25,6 +26,7 @@ pub mod client_cache;
 pub mod clock;
 pub mod config;
 pub mod keys;
+pub mod listener;
 pub mod metrics;
 pub mod model;
 pub mod pages;

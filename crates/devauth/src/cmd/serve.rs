@@ -5,7 +5,9 @@
 //! "data_dir": "...", "device_rate_limit": 30, "code_ttl": 600,
 //! "poll_interval": 5, "access_token_ttl": 900, "refresh_token_ttl": 2592000,
 //! "verification_uri_complete": true, "registration": "off",
-//! "registration_rate_limit": 20, "registered_client_ttl": 604800}`); flags and environment win over the
+//! "registration_rate_limit": 20, "registered_client_ttl": 604800,
+//! "header_timeout": 10, "body_timeout": 30, "idle_timeout": 60,
+//! "max_connections": 768, "shutdown_timeout": 10}`); flags and environment win over the
 //! file, the file over the defaults.
 //!
 //! On start: bind, open (and migrate) the store, make sure signing keys and
@@ -23,6 +25,7 @@ use anyhow::Context as _;
 use devauth_server::app::{AppState, router};
 use devauth_server::clock::SystemClock;
 use devauth_server::config::{Config, RegistrationPolicy};
+use devauth_server::listener::{Limits, serve as serve_with_limits};
 use devauth_server::store::Stores;
 use devauth_server::store::open;
 
@@ -77,6 +80,11 @@ pub struct FileConfig {
     registration: Option<String>,
     registration_rate_limit: Option<u32>,
     registered_client_ttl: Option<u32>,
+    header_timeout: Option<u32>,
+    body_timeout: Option<u32>,
+    idle_timeout: Option<u32>,
+    max_connections: Option<u32>,
+    shutdown_timeout: Option<u32>,
 }
 
 impl StorageArgs {
@@ -187,6 +195,22 @@ pub struct Args {
     /// Client registrations per IP per hour; 0 turns the limit off [default: 20].
     #[arg(long, env = "DEVAUTH_REGISTRATION_RATE_LIMIT", value_name = "N")]
     pub registration_rate_limit: Option<u32>,
+    /// Seconds a client may take to send the request line and headers [default: 10].
+    #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub header_timeout: Option<u32>,
+    /// Seconds a client may take to send a whole request body [default: 30].
+    #[arg(long, env = "DEVAUTH_BODY_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub body_timeout: Option<u32>,
+    /// Seconds a keep-alive connection may stay idle [default: 60].
+    #[arg(long, env = "DEVAUTH_IDLE_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=86400))]
+    pub idle_timeout: Option<u32>,
+    /// Most connections served at once; more are closed on accept [default: 768,
+    /// under the usual limit of 1024 open files].
+    #[arg(long, env = "DEVAUTH_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C [default: 10].
+    #[arg(long, env = "DEVAUTH_SHUTDOWN_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(0..=3600))]
+    pub shutdown_timeout: Option<u32>,
     /// Seconds a self-registered client that never gets a token is kept [default: 604800 = 7 days].
     #[arg(long, env = "DEVAUTH_REGISTERED_CLIENT_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(60..))]
     pub registered_client_ttl: Option<u32>,
@@ -286,6 +310,23 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         config.registered_client_ttl_secs = v;
     }
+    let mut limits = Limits::default();
+    let secs = |v: u32| std::time::Duration::from_secs(u64::from(v));
+    if let Some(v) = args.header_timeout.or(file.header_timeout) {
+        limits.header_timeout = secs(v.max(1));
+    }
+    if let Some(v) = args.body_timeout.or(file.body_timeout) {
+        limits.body_timeout = secs(v.max(1));
+    }
+    if let Some(v) = args.idle_timeout.or(file.idle_timeout) {
+        limits.idle_timeout = secs(v.max(1));
+    }
+    if let Some(v) = args.max_connections.or(file.max_connections) {
+        limits.max_connections = usize::try_from(v.max(1)).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = args.shutdown_timeout.or(file.shutdown_timeout) {
+        limits.shutdown_timeout = secs(v);
+    }
     let issuer = config.issuer.clone();
     let state = AppState::new(stores, Arc::new(SystemClock), config);
     state
@@ -314,12 +355,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         devauth_server::audit::AuditWriter::spawn(state.stores.durable.clone());
     let state = state.with_audit(audit);
     let sweeper = devauth_server::sweeper::spawn(state.clone());
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%bound, %issuer, "listening");
     eprintln!("devauth serve: listening on http://{bound} (issuer {issuer})");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = serve_with_limits(listener, router(state), limits, shutdown_signal()).await;
     sweeper.abort();
     audit_writer.shutdown().await;
     tracing::info!("stopped");

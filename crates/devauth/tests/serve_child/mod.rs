@@ -96,6 +96,25 @@ impl ServeChild {
         self.child.wait().expect("devauth serve exits")
     }
 
+    /// SIGTERM, then waits up to `patience` for the exit; `None` if the
+    /// process is still running then (it is killed).
+    pub fn terminate_within(&mut self, patience: Duration) -> Option<ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM failed: {sent:?}");
+        let start = std::time::Instant::now();
+        while start.elapsed() < patience {
+            if let Some(status) = self.child.try_wait().expect("wait works") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        None
+    }
+
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
