@@ -685,3 +685,79 @@ fn logs_are_json_and_never_contain_secrets() {
     assert!(lines.iter().any(|l| l.contains("token.revoked")));
     assert!(json_lines > 5);
 }
+
+/// Sends `METHOD PATH` raw (any method name, any path) and returns the status.
+fn raw_status(base: &str, method: &str, path: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut c = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        c,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = c.read_to_string(&mut text);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn text(url: &str) -> (u16, String) {
+    let mut res = agent().get(url).call().unwrap();
+    let status = res.status().as_u16();
+    (status, res.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn metrics_labels_stay_bounded_whatever_clients_send() {
+    let home = tempfile::tempdir().unwrap();
+    let s = serve(home.path(), "127.0.0.1:0");
+    // One of each kind first, and a scrape, so every series exists.
+    raw_status(&s.base, "MADEUP", "/random/x");
+    raw_status(&s.base, "GET", "/no-such-page");
+    text(&format!("{}/metrics", s.base));
+    let (_, before) = text(&format!("{}/metrics", s.base));
+    for i in 0..200 {
+        let method = format!("MADEUP{i}");
+        let status = raw_status(&s.base, &method, &format!("/random/{i}?x={i}"));
+        assert!(status >= 400, "{method}: {status}");
+        raw_status(&s.base, "GET", &format!("/no-such-page-{i}"));
+    }
+    let (status, after) = text(&format!("{}/metrics", s.base));
+    assert_eq!(status, 200);
+    assert!(!after.contains("MADEUP"), "made-up methods became labels");
+    assert!(
+        !after.contains("/random/") && !after.contains("no-such-page"),
+        "paths became labels"
+    );
+    assert!(after.contains("method=\"other\""), "{after}");
+    assert!(after.contains("route=\"unmatched\""), "{after}");
+    // 400 more odd requests add no series at all.
+    let series = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(series(&after), series(&before), "{after}");
+}
+
+#[test]
+fn metrics_can_live_on_an_address_of_their_own() {
+    let home = tempfile::tempdir().unwrap();
+    let s = serve_with(
+        home.path(),
+        &["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+        &[],
+    );
+    let line = s
+        .lines()
+        .into_iter()
+        .find(|l| l.contains("metrics on http://"))
+        .expect("the metrics address is printed");
+    let url = line[line.find("http://").unwrap()..].trim().to_owned();
+    assert_eq!(raw_status(&s.base, "GET", "/healthz"), 200);
+    let (status, body) = text(&url);
+    assert_eq!(status, 200);
+    assert!(body.contains("devauth_"), "{body}");
+    // The public listener no longer serves them.
+    assert_eq!(raw_status(&s.base, "GET", "/metrics"), 404);
+    assert_eq!(raw_status(&s.base, "GET", "/healthz"), 200);
+}

@@ -107,15 +107,32 @@ impl AppState {
 }
 
 /// The whole HTTP surface: OAuth endpoints and verification pages, with the
-/// body limit, panic catcher and metrics around them.
+/// body limit, panic catcher and metrics around them; `/metrics` too unless
+/// it is served on an address of its own (`config.metrics_listen`).
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
+    let mut routes = axum::Router::new()
         .merge(crate::routes::router())
-        .merge(crate::pages::router())
+        .merge(crate::pages::router());
+    if state.config.metrics_listen.is_none() {
+        routes = routes.route(
+            crate::routes::metrics::PATH,
+            axum::routing::get(crate::routes::metrics::handle),
+        );
+    }
+    routes
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(CatchPanicLayer::custom(
             crate::routes::error::panic_response,
         ))
         .with_state(state)
+}
+
+/// `/metrics` alone, for `--metrics-listen` (a scrape address kept off the
+/// public listener).
+pub fn metrics_router() -> axum::Router {
+    axum::Router::new().route(
+        crate::routes::metrics::PATH,
+        axum::routing::get(crate::routes::metrics::handle),
+    )
 }

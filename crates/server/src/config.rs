@@ -32,6 +32,8 @@ pub struct Config {
     pub device_rate_limit: u32,
     /// Whether to send `verification_uri_complete` (RFC 8628 §3.3.1).
     pub verification_uri_complete: bool,
+    /// Where `/metrics` is served instead of the main address, if anywhere else.
+    pub metrics_listen: Option<SocketAddr>,
     /// Who may register clients at `/oauth/register` (RFC 7591).
     pub registration: RegistrationPolicy,
     /// Registrations per IP per hour; 0 = off.
@@ -78,6 +80,7 @@ impl Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             device_rate_limit: 30,
             verification_uri_complete: true,
+            metrics_listen: None,
             registration: RegistrationPolicy::Off,
             registration_rate_limit: 20,
             registered_client_ttl_secs: 7 * 24 * 3600,

@@ -2,7 +2,9 @@
 //! what `/metrics` renders.
 //!
 //! Metrics (all prefixed `devauth_`):
-//! * `devauth_http_requests_total{route, method, status}` — every response;
+//! * `devauth_http_requests_total{route, method, status}` — every response
+//!   (`route` is the route template or `unmatched`, `method` one of a fixed
+//!   set or `other`: no label takes a value a client chooses);
 //! * `devauth_http_request_duration_seconds{route, method}` — a histogram
 //!   with explicit buckets (so Prometheus gets real buckets, not summaries);
 //! * `devauth_oauth_outcomes_total{route, outcome}` — `ok` or the RFC 6749
@@ -47,7 +49,25 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Middleware counting requests and timing them.
+/// The method as a label: one of a fixed set, anything else `other`, so
+/// made-up methods cannot grow `/metrics` without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Middleware counting requests and timing them. Every label takes a
+/// bounded set of values: the matched route template (`unmatched` for any
+/// other path), [`method_label`], the status code.
 pub async fn track(req: Request, next: Next) -> Response {
     // Make sure the recorder exists before the first metric is emitted.
     let _ = handle();
@@ -56,12 +76,12 @@ pub async fn track(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let start = Instant::now();
     let response = next.run(req).await;
     let elapsed = start.elapsed().as_secs_f64();
     let status = response.status().as_u16().to_string();
-    metrics::counter!("devauth_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    metrics::counter!("devauth_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
     metrics::histogram!("devauth_http_request_duration_seconds", "route" => route.clone(), "method" => method).record(elapsed);
     if let Some(Outcome(outcome)) = response.extensions().get::<Outcome>() {
         metrics::counter!("devauth_oauth_outcomes_total", "route" => route, "outcome" => outcome.clone()).increment(1);

@@ -6,7 +6,7 @@
 //! "poll_interval": 5, "access_token_ttl": 900, "refresh_token_ttl": 2592000,
 //! "verification_uri_complete": true, "registration": "off",
 //! "registration_rate_limit": 20, "registered_client_ttl": 604800,
-//! "header_timeout": 10, "body_timeout": 30, "idle_timeout": 60,
+//! "metrics_listen": "127.0.0.1:9090", "header_timeout": 10, "body_timeout": 30, "idle_timeout": 60,
 //! "max_connections": 768, "shutdown_timeout": 10}`); flags and environment win over the
 //! file, the file over the defaults.
 //!
@@ -80,6 +80,7 @@ pub struct FileConfig {
     registration: Option<String>,
     registration_rate_limit: Option<u32>,
     registered_client_ttl: Option<u32>,
+    metrics_listen: Option<SocketAddr>,
     header_timeout: Option<u32>,
     body_timeout: Option<u32>,
     idle_timeout: Option<u32>,
@@ -195,6 +196,10 @@ pub struct Args {
     /// Client registrations per IP per hour; 0 turns the limit off [default: 20].
     #[arg(long, env = "DEVAUTH_REGISTRATION_RATE_LIMIT", value_name = "N")]
     pub registration_rate_limit: Option<u32>,
+    /// Serve /metrics on this address instead of the main one (keep scrapes
+    /// off the public listener).
+    #[arg(long, env = "DEVAUTH_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Seconds a client may take to send the request line and headers [default: 10].
     #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub header_timeout: Option<u32>,
@@ -310,6 +315,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         config.registered_client_ttl_secs = v;
     }
+    let metrics_listener = match args.metrics_listen.or(file.metrics_listen) {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            config.metrics_listen =
+                Some(l.local_addr().context("cannot read the metrics address")?);
+            Some(l)
+        }
+        None => None,
+    };
     let mut limits = Limits::default();
     let secs = |v: u32| std::time::Duration::from_secs(u64::from(v));
     if let Some(v) = args.header_timeout.or(file.header_timeout) {
@@ -355,9 +371,32 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         devauth_server::audit::AuditWriter::spawn(state.stores.durable.clone());
     let state = state.with_audit(audit);
     let sweeper = devauth_server::sweeper::spawn(state.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let metrics = metrics_listener.map(|l| {
+        let addr = l.local_addr().ok();
+        if let Some(addr) = addr {
+            eprintln!("devauth serve: metrics on http://{addr}/metrics");
+        }
+        tokio::spawn(serve_with_limits(
+            l,
+            devauth_server::app::metrics_router(),
+            limits,
+            until_stopped(stopped.clone()),
+        ))
+    });
     tracing::info!(%bound, %issuer, "listening");
     eprintln!("devauth serve: listening on http://{bound} (issuer {issuer})");
-    let served = serve_with_limits(listener, router(state), limits, shutdown_signal()).await;
+    let served = serve_with_limits(listener, router(state), limits, until_stopped(stopped)).await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     sweeper.abort();
     audit_writer.shutdown().await;
     tracing::info!("stopped");

@@ -42,5 +42,4 @@ pub fn router() -> axum::Router<AppState> {
         .route(userinfo::PATH, get(userinfo::handle).post(userinfo::handle))
         .route(jwks::PATH, get(jwks::handle))
         .route(healthz::PATH, get(healthz::handle))
-        .route(metrics::PATH, get(metrics::handle))
 }
