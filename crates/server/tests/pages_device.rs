@@ -9,7 +9,7 @@
 mod pages_support;
 
 use devauth_server::model::DeviceGrantState;
-use pages_support::{Backend, Browser, Options, TestServer};
+use pages_support::{Backend, Browser, BrowserFrom, Options, TestServer};
 
 const CODE: &str = "BCDFGHJK";
 const INVALID: &str = "That code is not valid.";
@@ -54,9 +54,10 @@ fn reach_confirm(s: &TestServer, b: &Browser, typed: &str) -> pages_support::Pag
 fn every_page_is_uncached_unframed_and_script_free(backend: Backend) {
     let s = server(backend);
     let b = s.browser();
+    s.add_grant("devauth-cli", CODE);
     for path in [
         "/device",
-        "/device?user_code=x",
+        "/device?user_code=BCDF-GHJK",
         "/login",
         "/assets/devauth.css",
     ] {
@@ -81,11 +82,13 @@ fn every_page_is_uncached_unframed_and_script_free(backend: Backend) {
 
 fn device_page_prefills_the_code_and_starts_a_session(backend: Backend) {
     let s = server(backend);
+    s.add_grant("devauth-cli", CODE);
     let b = s.browser();
     let p = b.get("/device?user_code=bcdf-ghjk");
     p.expect(200)
         .contains("name=\"user_code\"")
         .contains("value=\"BCDF-GHJK\"");
+    assert!(!p.body.contains(INVALID), "a live code is not an error");
     let cookies = p.set_cookies();
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     let c = cookies[0];
@@ -105,6 +108,11 @@ fn device_page_prefills_the_code_and_starts_a_session(backend: Backend) {
     );
     // The second visit keeps the session.
     assert!(b.get("/device").set_cookies().is_empty());
+    // A link with a dead code says so at once, before Continue.
+    b.get("/device?user_code=BBBB-BBBB")
+        .expect(400)
+        .contains(INVALID)
+        .contains("value=\"BBBB-BBBB\"");
 }
 
 #[test]
@@ -249,20 +257,17 @@ fn unknown_expired_and_used_codes_read_the_same(backend: Backend) {
 
 fn code_entry_is_rate_limited_per_session_and_per_ip(backend: Backend) {
     let s = server(backend);
-    let b = s.browser();
-    let form = b.get("/device");
-    let csrf = form.csrf();
-    for i in 0..10 {
-        b.post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBB")])
-            .expect(400);
-        let _ = i;
-    }
-    let limited = b.post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBB")]);
-    limited.expect(429).contains("Too many attempts");
-    // Even a good code waits for the next window.
     s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    let csrf = b.get("/device").csrf();
+    // Every lookup, right or wrong: 10 a minute per session.
+    for _ in 0..10 {
+        b.post("/device", &[("csrf", &csrf), ("user_code", CODE)])
+            .expect(200);
+    }
     b.post("/device", &[("csrf", &csrf), ("user_code", CODE)])
-        .expect(429);
+        .expect(429)
+        .contains("Too many attempts");
     s.clock.advance_secs(60);
     b.post("/device", &[("csrf", &csrf), ("user_code", CODE)])
         .expect(200);
@@ -276,13 +281,150 @@ fn code_entry_is_rate_limited_per_session_and_per_ip(backend: Backend) {
         for _ in 0..8 {
             statuses.push(
                 other
-                    .post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBB")])
+                    .post("/device", &[("csrf", &csrf), ("user_code", CODE)])
                     .status,
             );
         }
     }
-    assert!(statuses[..30].iter().all(|s| *s == 400), "{statuses:?}");
+    assert!(statuses[..29].iter().all(|s| *s == 200), "{statuses:?}");
     assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+}
+
+/// Right now, in the window of the wrong-code budget: the page says to wait.
+fn assert_budget_spent(p: &pages_support::Page) {
+    p.expect(429).contains("Too many wrong codes");
+    let retry: u64 = p
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry), "{retry}");
+}
+
+fn wrong_codes_spend_one_budget_on_every_page(backend: Backend) {
+    let s = server(backend);
+    let b = s.browser();
+    b.login("alice", "correct horse battery staple").expect(303);
+    let csrf = b.get("/device").csrf();
+    // Five wrong codes, one on each surface that looks a code up.
+    b.get("/device?user_code=BBBB-BBBB")
+        .expect(400)
+        .contains(INVALID);
+    b.post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBC")])
+        .expect(400);
+    b.get("/device/confirm?user_code=BBBB-BBBD").expect(400);
+    b.post(
+        "/device/confirm",
+        &[
+            ("csrf", &csrf),
+            ("user_code", "BBBB-BBBF"),
+            ("action", "approve"),
+        ],
+    );
+    b.post("/device", &[("csrf", &csrf), ("user_code", "nonsense")])
+        .expect(400);
+    // The session's budget is spent: every surface refuses before looking,
+    // so a live code reads the same as a dead one.
+    s.add_grant("devauth-cli", CODE);
+    assert_budget_spent(&b.get("/device?user_code=BCDF-GHJK"));
+    assert_budget_spent(&b.post("/device", &[("csrf", &csrf), ("user_code", CODE)]));
+    assert_budget_spent(&b.get("/device/confirm?user_code=BCDF-GHJK"));
+    assert_budget_spent(&b.post(
+        "/device/confirm",
+        &[("csrf", &csrf), ("user_code", CODE), ("action", "approve")],
+    ));
+    assert_eq!(s.grant(CODE).state, DeviceGrantState::Pending);
+    // The next window: the person's own code goes through.
+    s.clock.advance_secs(600);
+    s.add_grant("devauth-cli", "CCCCDDDD");
+    b.post("/device", &[("csrf", &csrf), ("user_code", "CCCC-DDDD")])
+        .expect(200)
+        .contains("Approve this device?");
+}
+
+fn one_account_guessing_from_many_addresses_is_stopped(backend: Backend) {
+    let s = server(backend);
+    s.add_user("bob", "bob's own long password");
+    // Ten wrong confirmations for alice, each from another address and session.
+    for i in 0..10 {
+        let b = BrowserFrom::new(&s.base, &format!("127.0.1.{}", i + 1));
+        b.login("alice", "correct horse battery staple").expect(303);
+        let csrf = b.get("/device").csrf();
+        let p = b.post(
+            "/device/confirm",
+            &[
+                ("csrf", &csrf),
+                (
+                    "user_code",
+                    &format!(
+                        "BBBB-BBB{}",
+                        ["B", "C", "D", "F", "G", "H", "J", "K", "L", "M"][i]
+                    ),
+                ),
+                ("action", "approve"),
+            ],
+        );
+        assert_ne!(p.status, 429, "guess {i}: {}", p.body);
+    }
+    // Alice's account is spent, whatever address and session it uses next…
+    s.add_grant("devauth-cli", CODE);
+    let fresh = BrowserFrom::new(&s.base, "127.0.1.99");
+    fresh
+        .login("alice", "correct horse battery staple")
+        .expect(303);
+    let csrf = fresh.get("/device").csrf();
+    assert_budget_spent(&fresh.post(
+        "/device/confirm",
+        &[("csrf", &csrf), ("user_code", CODE), ("action", "approve")],
+    ));
+    // …while another person, elsewhere, approves their own code.
+    let bob = BrowserFrom::new(&s.base, "127.0.2.1");
+    bob.login("bob", "bob's own long password").expect(303);
+    let csrf = bob.get("/device").csrf();
+    bob.post(
+        "/device/confirm",
+        &[("csrf", &csrf), ("user_code", CODE), ("action", "approve")],
+    )
+    .expect(200);
+    assert!(matches!(
+        s.grant(CODE).state,
+        DeviceGrantState::Approved { .. }
+    ));
+}
+
+fn one_address_guessing_with_many_accounts_is_stopped(backend: Backend) {
+    let s = server(backend);
+    for i in 0..4 {
+        s.add_user(&format!("mallory{i}"), "mallory's long password");
+    }
+    s.add_user("bob", "bob's own long password");
+    let mut guesses = 0;
+    'sessions: for i in 0..4 {
+        let b = BrowserFrom::new(&s.base, "127.0.3.1");
+        b.login(&format!("mallory{i}"), "mallory's long password")
+            .expect(303);
+        let csrf = b.get("/device").csrf();
+        for _ in 0..4 {
+            let p = b.post("/device", &[("csrf", &csrf), ("user_code", "BBBB-BBBB")]);
+            if p.status == 429 {
+                assert_budget_spent(&p);
+                break 'sessions;
+            }
+            guesses += 1;
+        }
+    }
+    assert_eq!(
+        guesses, 10,
+        "the address gets ten wrong codes, whatever its accounts"
+    );
+    // Someone on another address is not affected.
+    s.add_grant("devauth-cli", CODE);
+    let bob = BrowserFrom::new(&s.base, "127.0.4.1");
+    bob.login("bob", "bob's own long password").expect(303);
+    let csrf = bob.get("/device").csrf();
+    bob.post("/device", &[("csrf", &csrf), ("user_code", CODE)])
+        .expect(200)
+        .contains("Approve this device?");
 }
 
 fn new_sessions_are_limited_per_ip(backend: Backend) {
@@ -559,6 +701,9 @@ on_each_backend!(
     logged_in_code_entry_goes_straight_to_confirm,
     unknown_expired_and_used_codes_read_the_same,
     code_entry_is_rate_limited_per_session_and_per_ip,
+    wrong_codes_spend_one_budget_on_every_page,
+    one_account_guessing_from_many_addresses_is_stopped,
+    one_address_guessing_with_many_accounts_is_stopped,
     new_sessions_are_limited_per_ip,
     forged_confirmations_are_refused_and_lock_the_code,
     fetch_metadata_and_origin_are_checked,

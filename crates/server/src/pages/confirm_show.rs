@@ -14,7 +14,7 @@ use crate::model::{DeviceGrant, User};
 use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::session::{self, Session};
-use super::throttle::{self, Action};
+use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, ConfirmPage, DevicePage, ScopeLine};
 use super::{device_code, form, login_show};
 
@@ -51,7 +51,12 @@ pub async fn handler(
         return Ok(session.attach(view::see_other(&to)?));
     };
     throttle::check(&state, Action::CodeEntry, session.throttle_key(), &ip).await?;
-    let Some(grant) = device_code::pending(&state, &query.user_code).await? else {
+    let who = CodeEntrant {
+        session: session.throttle_key(),
+        account: Some(&user.id),
+        ip: &ip,
+    };
+    let Some(grant) = device_code::find(&state, who, &query.user_code).await? else {
         let page = DevicePage {
             csrf: session.record.csrf_token.clone(),
             user_code: device_code::refill(&query.user_code),

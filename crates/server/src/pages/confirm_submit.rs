@@ -1,7 +1,8 @@
 //! `POST /device/confirm` (`user_code`, `csrf`, `action=approve|deny`): the
 //! decision.
 //!
-//! Order of checks: a logged-in session, then CSRF token and `Origin`. A
+//! Order of checks: a logged-in session, then CSRF token and `Origin`, then
+//! the shared wrong-code budget ([`super::throttle`]) for the code. A
 //! logged-in post for a live code that fails those checks counts as a wrong
 //! confirmation on the grant; after [`MAX_FAILED_CONFIRMATIONS`] the code is
 //! locked (denied), so it cannot be pushed through by retrying.
@@ -23,6 +24,7 @@ use crate::model::{DeviceGrant, DeviceGrantState, User};
 use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::session;
+use super::throttle::CodeEntrant;
 use super::view::{self, ErrorPage, ResultPage};
 use super::{device_code, form};
 
@@ -74,6 +76,18 @@ pub async fn handler(
         return Err(refused);
     }
 
+    // Like every page that looks a code up: the shared wrong-code budget.
+    let who = CodeEntrant {
+        session: session.throttle_key(),
+        account: Some(&user.id),
+        ip: &ip,
+    };
+    if device_code::find(&state, who, &fields.user_code)
+        .await?
+        .is_none()
+    {
+        return already_decided(&state, &fields.user_code, &user, decision).await;
+    }
     for _ in 0..RACE_RETRIES {
         let Some(grant) = device_code::pending(&state, &fields.user_code).await? else {
             return already_decided(&state, &fields.user_code, &user, decision).await;

@@ -10,12 +10,30 @@ use crate::app::AppState;
 use crate::model::{DeviceGrant, DeviceGrantState};
 
 use super::error::PageError;
+use super::throttle::{CodeEntrant, wrong_code, wrong_code_budget};
 
 /// The one message for every code that cannot be confirmed.
 pub const INVALID_CODE: &str = "That code is not valid. It may be mistyped, expired or already \
      used. Check the code on your device; if it has expired, start again there.";
 
-/// The pending, unexpired grant `typed` names, if any.
+/// The pending, unexpired grant `typed` names, if any, within `who`'s
+/// wrong-code budget: refused before the lookup when the budget is spent,
+/// and a code that names no such grant spends from it.
+pub async fn find(
+    state: &AppState,
+    who: CodeEntrant<'_>,
+    typed: &str,
+) -> Result<Option<DeviceGrant>, PageError> {
+    wrong_code_budget(state, who).await?;
+    let found = pending(state, typed).await?;
+    if found.is_none() {
+        wrong_code(state, who).await?;
+    }
+    Ok(found)
+}
+
+/// The pending, unexpired grant `typed` names, if any (no budget: for
+/// re-reading a code already found with [`find`]).
 pub async fn pending(state: &AppState, typed: &str) -> Result<Option<DeviceGrant>, PageError> {
     let Some(code) = UserCode::normalize(typed) else {
         return Ok(None);

@@ -1,6 +1,7 @@
 //! `POST /device` (`user_code`, `csrf`): checks a typed code.
 //!
-//! Rate limited per session and per IP. A code that cannot be confirmed shows
+//! Rate limited per session and per IP, and wrong codes spend the shared
+//! wrong-code budget ([`super::throttle`]). A code that cannot be confirmed shows
 //! the form again with one message for every reason. A good code shows the
 //! confirm page, or the login form first (which then returns to
 //! `/device/confirm?user_code=…`).
@@ -15,7 +16,7 @@ use crate::app::AppState;
 use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::session;
-use super::throttle::{self, Action};
+use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, DevicePage, LoginPage};
 use super::{confirm_show, device_code, form};
 
@@ -41,8 +42,13 @@ pub async fn handler(
         .ok_or(PageError::SessionExpired)?;
     session::check_form(&state, &headers, &session, &fields.csrf)?;
     throttle::check(&state, Action::CodeEntry, session.throttle_key(), &ip).await?;
-
-    let Some(grant) = device_code::pending(&state, &fields.user_code).await? else {
+    let user = session.user(&state).await?;
+    let who = CodeEntrant {
+        session: session.throttle_key(),
+        account: user.as_ref().map(|u| u.id.as_str()),
+        ip: &ip,
+    };
+    let Some(grant) = device_code::find(&state, who, &fields.user_code).await? else {
         let page = DevicePage {
             csrf: session.record.csrf_token.clone(),
             user_code: device_code::refill(&fields.user_code),
@@ -50,7 +56,7 @@ pub async fn handler(
         };
         return Ok(view::render(StatusCode::BAD_REQUEST, &page));
     };
-    match session.user(&state).await? {
+    match user {
         Some(user) => confirm_show::render(&state, &session, &user, &grant).await,
         None => {
             let page = LoginPage {

@@ -30,6 +30,12 @@ pub enum PageError {
     /// A rate limit was hit.
     #[error("too many attempts")]
     TooManyAttempts,
+    /// The wrong-code budget is spent (RFC 8628 §5.1); retry after this many seconds.
+    #[error("too many wrong codes")]
+    TooManyWrongCodes {
+        /// Seconds until the budget's window ends.
+        retry_after_secs: u64,
+    },
     /// An `/oauth/authorize` request that must not be redirected (unknown
     /// client, unregistered redirect URI).
     #[error("invalid authorization request: {0}")]
@@ -59,7 +65,7 @@ impl PageError {
             }
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts | Self::TooManyWrongCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -90,6 +96,15 @@ impl PageError {
             Self::TooManyAttempts => (
                 "Too many attempts",
                 "You tried too many times in a short while. Wait a minute, then try again.".into(),
+            ),
+            Self::TooManyWrongCodes { retry_after_secs } => (
+                "Too many wrong codes",
+                format!(
+                    "Too many codes that do not match any request were entered from here. \
+                     For your safety, code entry is paused for {}. Check the code on your \
+                     device, then try again.",
+                    view::duration_words(*retry_after_secs)
+                ),
             ),
             Self::InvalidAuthorization(what) => (
                 "This sign-in link is not valid",
@@ -125,6 +140,13 @@ impl IntoResponse for PageError {
             Self::Unavailable => tracing::warn!("page failed: storage unavailable"),
             other => tracing::debug!(error = %other, "page refused the request"),
         }
-        view::render(self.status(), &self.page())
+        let mut res = view::render(self.status(), &self.page());
+        if let Self::TooManyWrongCodes { retry_after_secs } = self {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        res
     }
 }

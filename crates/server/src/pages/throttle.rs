@@ -5,6 +5,15 @@
 //! unlimited) and login are each limited per browser session and per IP in
 //! fixed one-minute windows; new sessions per IP. Hitting a limit is a
 //! readable 429 page.
+//!
+//! On top of that, *wrong* user codes spend one budget shared by every page
+//! that looks a code up (`GET /device?user_code=`, `POST /device`, `GET` and
+//! `POST /device/confirm`): [`WRONG_CODES_PER_SESSION`] per browser session,
+//! [`WRONG_CODES_PER_ACCOUNT`] per signed-in account and
+//! [`WRONG_CODES_PER_IP`] per client address, each per
+//! [`WRONG_CODE_WINDOW_SECS`]. A spent budget is checked *before* the lookup,
+//! so past it no answer tells a live code from a dead one; a right code
+//! spends nothing. The answer is 429 with `Retry-After`.
 
 use crate::app::AppState;
 
@@ -48,6 +57,79 @@ impl Action {
 }
 
 const WINDOW_SECS: u32 = 60;
+
+/// Window of the wrong-code budget: 10 minutes.
+pub const WRONG_CODE_WINDOW_SECS: u32 = 600;
+/// Wrong codes per browser session per window.
+pub const WRONG_CODES_PER_SESSION: u64 = 5;
+/// Wrong codes per signed-in account per window, whatever its IPs.
+pub const WRONG_CODES_PER_ACCOUNT: u64 = 10;
+/// Wrong codes per client IP per window, whatever its sessions and accounts.
+pub const WRONG_CODES_PER_IP: u64 = 10;
+
+/// Who is entering a code, for the wrong-code budget.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeEntrant<'a> {
+    /// The browser session ([`super::session::Session::throttle_key`]).
+    pub session: &'a str,
+    /// The signed-in account's id, if any.
+    pub account: Option<&'a str>,
+    /// The client IP.
+    pub ip: &'a str,
+}
+
+impl CodeEntrant<'_> {
+    fn keys(&self) -> Vec<(String, u64)> {
+        let mut keys = vec![
+            (
+                format!("wrong-code:session:{}", self.session),
+                WRONG_CODES_PER_SESSION,
+            ),
+            (format!("wrong-code:ip:{}", self.ip), WRONG_CODES_PER_IP),
+        ];
+        if let Some(account) = self.account {
+            keys.push((
+                format!("wrong-code:account:{account}"),
+                WRONG_CODES_PER_ACCOUNT,
+            ));
+        }
+        keys
+    }
+}
+
+/// Refuses with [`PageError::TooManyWrongCodes`] when any of the entrant's
+/// budgets is spent; counts nothing.
+pub async fn wrong_code_budget(state: &AppState, who: CodeEntrant<'_>) -> Result<(), PageError> {
+    let now = state.clock.now();
+    for (key, limit) in who.keys() {
+        let spent = state
+            .stores
+            .flow
+            .hits(&key, WRONG_CODE_WINDOW_SECS, now)
+            .await?;
+        if spent >= limit {
+            let window_ms = i64::from(WRONG_CODE_WINDOW_SECS) * 1000;
+            let ends = (now.millis().div_euclid(window_ms) + 1) * window_ms;
+            let retry_after_secs = u64::try_from((ends - now.millis() + 999) / 1000).unwrap_or(1);
+            tracing::info!(ip = who.ip, "wrong-code budget spent");
+            return Err(PageError::TooManyWrongCodes { retry_after_secs });
+        }
+    }
+    Ok(())
+}
+
+/// Spends one wrong code from each of the entrant's budgets.
+pub async fn wrong_code(state: &AppState, who: CodeEntrant<'_>) -> Result<(), PageError> {
+    let now = state.clock.now();
+    for (key, _) in who.keys() {
+        state
+            .stores
+            .flow
+            .hit(&key, WRONG_CODE_WINDOW_SECS, now)
+            .await?;
+    }
+    Ok(())
+}
 
 /// Counts one attempt of `action` by `session_key` from `ip`; refuses it
 /// with [`PageError::TooManyAttempts`] past either limit.

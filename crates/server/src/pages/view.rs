@@ -190,6 +190,20 @@ pub fn ago(elapsed_ms: i64) -> String {
     }
 }
 
+/// "40 seconds", "8 minutes" (rounded up to the minute past one minute).
+pub fn duration_words(secs: u64) -> String {
+    if secs < 60 {
+        format!("{} seconds", secs.max(1))
+    } else {
+        let minutes = secs.div_ceil(60);
+        if minutes == 1 {
+            "1 minute".into()
+        } else {
+            format!("{minutes} minutes")
+        }
+    }
+}
+
 /// "in 8 minutes", "in 40 seconds", "now".
 pub fn from_now(remaining_ms: i64) -> String {
     let secs = remaining_ms.max(0) / 1000;

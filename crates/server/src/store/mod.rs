@@ -240,6 +240,8 @@ pub trait FlowStore: Send + Sync + 'static {
     /// Counts one hit against `key` in the fixed window of `window_secs`
     /// containing `now`, atomically, and returns the count including this hit.
     async fn hit(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64>;
+    /// The count of `key` in the window containing `now`, without adding a hit.
+    async fn hits(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64>;
 
     /// Deletes everything expired at `now` (a backend may keep an expired
     /// device grant a few minutes more, so a late poll still gets

@@ -1213,6 +1213,26 @@ impl FlowStore for PgStore {
         .await
     }
 
+    async fn hits(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
+        timed(async {
+            let window_ms = i64::from(window_secs.max(1)) * 1000;
+            let start = now.millis().div_euclid(window_ms) * window_ms;
+            let row =
+                sqlx::query("SELECT hits FROM rate_hits WHERE key = $1 AND window_start >= $2")
+                    .bind(key)
+                    .bind(start)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            let hits: i64 = match row {
+                Some(row) => get(&row, "hits")?,
+                None => 0,
+            };
+            Ok(u64::try_from(hits).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn hit(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
         timed(async {
             let window_ms = i64::from(window_secs.max(1)) * 1000;

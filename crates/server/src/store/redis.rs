@@ -688,6 +688,16 @@ impl FlowStore for RedisFlowStore {
         .await
     }
 
+    async fn hits(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
+        let window_ms = i64::from(window_secs.max(1)) * 1000;
+        let start = now.millis().div_euclid(window_ms) * window_ms;
+        let counter = self.key("r", &format!("{key}:{start}"));
+        let mut conn = self.conn.clone();
+        let count: Option<u64> =
+            timed(async move { conn.get(counter).await.map_err(map_err) }).await?;
+        Ok(count.unwrap_or(0))
+    }
+
     async fn sweep(&self, now: Timestamp) -> StoreResult<Vec<DeviceGrant>> {
         let mut expired = Vec::new();
         for _ in 0..SWEEP_MAX_BATCHES {

@@ -869,6 +869,18 @@ pub async fn hits(stores: &Stores) {
         "a new window"
     );
     assert_eq!(f.hit(&key, 60, T0.plus_secs(61)).await.unwrap(), 2);
+    // Reading a count adds nothing.
+    let key = uniq("peek");
+    assert_eq!(f.hits(&key, 60, T0).await.unwrap(), 0);
+    f.hit(&key, 60, T0).await.unwrap();
+    f.hit(&key, 60, T0).await.unwrap();
+    assert_eq!(f.hits(&key, 60, T0.plus_secs(1)).await.unwrap(), 2);
+    assert_eq!(f.hits(&key, 60, T0.plus_secs(1)).await.unwrap(), 2);
+    assert_eq!(
+        f.hits(&key, 60, T0.plus_secs(61)).await.unwrap(),
+        0,
+        "a new window"
+    );
 }
 
 /// Concurrent hits all count.

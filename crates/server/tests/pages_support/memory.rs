@@ -325,6 +325,12 @@ impl FlowStore for Memory {
             Ok(*n)
         })
     }
+    async fn hits(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
+        self.with(|d| {
+            let window = now.secs().div_euclid(i64::from(window_secs));
+            Ok(d.hits.get(&(key.to_owned(), window)).copied().unwrap_or(0))
+        })
+    }
     async fn sweep(&self, _now: Timestamp) -> StoreResult<Vec<DeviceGrant>> {
         Ok(Vec::new())
     }

@@ -404,6 +404,119 @@ impl Browser {
     }
 }
 
+/// A browser whose connections come from a chosen loopback address
+/// (127.0.0.x), for the per-IP limits: plain HTTP/1.1 over a socket bound
+/// before it connects, one connection per request, one session cookie.
+pub struct BrowserFrom {
+    server: std::net::SocketAddr,
+    from: std::net::IpAddr,
+    base: String,
+    cookie: std::cell::RefCell<Option<String>>,
+}
+
+impl BrowserFrom {
+    /// A browser at `from` (an address in 127.0.0.0/8) talking to `base`.
+    pub fn new(base: &str, from: &str) -> Self {
+        let server = base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("http://IP:PORT");
+        Self {
+            server,
+            from: from.parse().expect("an IP address"),
+            base: base.to_owned(),
+            cookie: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Page {
+        self.send("GET", path, None)
+    }
+
+    /// `POST path` with a form and our own `Origin`.
+    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().copied())
+            .finish();
+        self.send("POST", path, Some(body))
+    }
+
+    /// Logs in through the pages.
+    pub fn login(&self, username: &str, password: &str) -> Page {
+        let csrf = self.get("/login").csrf();
+        self.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+                ("next", "/device"),
+            ],
+        )
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<String>) -> Page {
+        use std::io::{Read as _, Write as _};
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&std::net::SocketAddr::new(self.from, 0).into())
+            .expect("bind a loopback source address");
+        socket.connect(&self.server.into()).expect("connect");
+        let mut stream: std::net::TcpStream = socket.into();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nOrigin: {}\r\n",
+            self.server, self.base
+        );
+        if let Some(cookie) = self.cookie.borrow().as_ref() {
+            head.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        let body = body.unwrap_or_default();
+        if method == "POST" {
+            head.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("response");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let mut headers = ureq::http::HeaderMap::new();
+        for line in lines {
+            if let Some((k, v)) = line.split_once(':') {
+                let name = ureq::http::HeaderName::from_bytes(k.trim().as_bytes()).unwrap();
+                let value = ureq::http::HeaderValue::from_str(v.trim()).unwrap();
+                if name == "set-cookie" {
+                    let pair = v.trim().split(';').next().unwrap_or_default().to_owned();
+                    if pair.starts_with("devauth_session=") {
+                        *self.cookie.borrow_mut() = Some(pair);
+                    }
+                }
+                headers.append(name, value);
+            }
+        }
+        Page {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+}
+
 /// Undoes askama's HTML escaping of an attribute value.
 pub fn unescape(s: &str) -> String {
     s.replace("&#60;", "<")

@@ -1122,6 +1122,20 @@ impl FlowStore for SqliteStore {
         .await
     }
 
+    async fn hits(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
+        let window_ms = i64::from(window_secs.max(1)) * 1000;
+        let start = now.millis().div_euclid(window_ms) * window_ms;
+        let count = self.read(|c| {
+            one(
+                c,
+                "SELECT count FROM rate_limits WHERE key = ? AND window_start = ?",
+                params![key, start],
+                |row| row.get::<_, i64>(0).map_err(map_err),
+            )
+        })?;
+        Ok(count.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+
     async fn sweep(&self, now: Timestamp) -> StoreResult<Vec<DeviceGrant>> {
         self.write_all(move |c| {
             let expired = all(
