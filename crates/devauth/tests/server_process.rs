@@ -456,10 +456,19 @@ fn admin_manages_users_clients_and_keys() {
     assert_eq!(code, 0, "{err}");
     let (_, keys_after, _) = admin(h, &["keys", "list"], "");
     assert_eq!(keys_after.lines().count(), 4, "{keys_after}");
-    assert_eq!(keys_after.matches("\tcurrent").count(), 2);
-    assert_eq!(keys_after.matches("\tretired ").count(), 2);
+    // Published first, signing a minute later: the old pair still signs.
+    assert_eq!(
+        keys_after.matches("\tcurrent, retires ").count(),
+        2,
+        "{keys_after}"
+    );
+    assert_eq!(
+        keys_after.matches("\tnext, signs from ").count(),
+        2,
+        "{keys_after}"
+    );
 
-    // The server signs with the new key and still publishes the old ones.
+    // The server publishes all four and signs with the old key until the switch.
     let s = serve(h, "127.0.0.1:0");
     let mut res = agent()
         .post(format!("{}/oauth/token", s.base))
@@ -479,7 +488,7 @@ fn admin_manages_users_clients_and_keys() {
     let kid = jwt_kid(t["access_token"].as_str().unwrap());
     let current_rs = keys_after
         .lines()
-        .find(|l| l.contains("\tRS256\t") && l.ends_with("\tcurrent"))
+        .find(|l| l.contains("\tRS256\t") && l.contains("\tcurrent, retires "))
         .unwrap()
         .split('\t')
         .next()

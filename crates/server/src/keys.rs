@@ -64,6 +64,10 @@ pub enum VerifyError {
     /// Past `exp`.
     #[error("the token has expired")]
     Expired,
+    /// Signed with a `kid` this set does not hold (maybe a key another
+    /// replica loaded first: reload and try once more).
+    #[error("the token's key is unknown")]
+    UnknownKey,
 }
 
 enum Signer {
@@ -78,6 +82,9 @@ pub struct SigningKey {
     signer: Signer,
     jwk: Jwk,
     decoding: DecodingKey,
+    /// When it starts signing: its record's `created_at`, which a rotation
+    /// sets [`PUBLISH_AHEAD_SECS`] ahead so it is published first.
+    active_from: Timestamp,
     retired_at: Option<Timestamp>,
 }
 
@@ -145,6 +152,7 @@ impl SigningKey {
             signer,
             jwk,
             decoding,
+            active_from: rec.created_at,
             retired_at: rec.retired_at,
         })
     }
@@ -262,11 +270,18 @@ impl KeySet {
         Ok(Self { keys })
     }
 
-    /// The current (newest, not retired) key for `alg`.
-    pub fn current(&self, alg: KeyAlgorithm) -> Result<&SigningKey, KeyError> {
+    /// The key that signs for `alg` at `now`: the newest one already active
+    /// and not yet retired (a rotated-in key is published before it signs).
+    pub fn current(&self, alg: KeyAlgorithm, now: Timestamp) -> Result<&SigningKey, KeyError> {
+        let live = |k: &&SigningKey| k.alg == alg && k.retired_at.is_none_or(|r| r > now);
         self.keys
             .iter()
-            .find(|k| k.alg == alg && k.retired_at.is_none())
+            .filter(live)
+            .filter(|k| k.active_from <= now)
+            .max_by_key(|k| k.active_from)
+            // A clock behind the one that made the key: better the newest
+            // live key than none.
+            .or_else(|| self.keys.iter().filter(live).min_by_key(|k| k.active_from))
             .ok_or(KeyError::NoKey(alg.as_str()))
     }
 
@@ -301,7 +316,7 @@ impl KeySet {
             .keys
             .iter()
             .find(|k| k.kid == kid)
-            .ok_or(VerifyError::Invalid)?;
+            .ok_or(VerifyError::UnknownKey)?;
         let alg = match key.alg {
             KeyAlgorithm::Rs256 => Algorithm::RS256,
             KeyAlgorithm::Es256 => Algorithm::ES256,
@@ -406,10 +421,20 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
+/// How far ahead of its first signature a rotated-in key is published: two
+/// sweeper ticks ([`crate::sweeper::INTERVAL`], when every replica reloads its
+/// keys), so every replica lists it in JWKS before any replica signs with it.
+pub const PUBLISH_AHEAD_SECS: i64 = 60;
+
+/// Least time between two reloads forced by an unknown `kid`.
+const FORCED_RELOAD_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The shared, reloadable key set held by the application state.
 #[derive(Debug, Clone, Default)]
 pub struct Keys {
     inner: Arc<RwLock<Arc<KeySet>>>,
+    /// When an unknown `kid` last forced a reload (single-flight, rate-limited).
+    last_forced: Arc<tokio::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl Keys {
@@ -450,6 +475,25 @@ impl Keys {
         Ok(())
     }
 
+    /// Reloads once because a token named a `kid` this set lacks (a key
+    /// added since the last reload): at most once per [`FORCED_RELOAD_GAP`],
+    /// and one caller at a time, so garbage `kid`s cannot hammer the store.
+    /// Returns whether a reload ran.
+    pub async fn reload_for_unknown_kid(
+        &self,
+        store: &dyn DurableStore,
+        now: Timestamp,
+        max_token_ttl_secs: i64,
+    ) -> Result<bool, KeyError> {
+        let mut last = self.last_forced.lock().await;
+        if last.is_some_and(|at| at.elapsed() < FORCED_RELOAD_GAP) {
+            return Ok(false);
+        }
+        *last = Some(std::time::Instant::now());
+        self.reload(store, now, max_token_ttl_secs).await?;
+        Ok(true)
+    }
+
     /// Makes sure a current RS256 and ES256 key exist (generating the missing
     /// ones), then loads the set.
     pub async fn ensure(
@@ -480,16 +524,19 @@ pub async fn ensure_current(store: &dyn DurableStore, now: Timestamp) -> Result<
     Ok(())
 }
 
-/// Rotates: a new RS256 and ES256 key become current, every older key is
-/// retired at `now` (and stays published until its tokens expire). Returns
+/// Rotates: a new RS256 and ES256 key are published now and sign from
+/// `now + PUBLISH_AHEAD_SECS`, when every older key is retired (and stays
+/// published until its tokens expire). Until then the old keys sign, so no
+/// replica signs with a key another replica does not publish yet. Returns
 /// the new key ids.
 pub async fn rotate(store: &dyn DurableStore, now: Timestamp) -> Result<Vec<String>, KeyError> {
-    let rs = generate_blocking(KeyAlgorithm::Rs256, now).await?;
-    let es = generate_blocking(KeyAlgorithm::Es256, now).await?;
+    let switch = now.plus_secs(PUBLISH_AHEAD_SECS);
+    let rs = generate_blocking(KeyAlgorithm::Rs256, switch).await?;
+    let es = generate_blocking(KeyAlgorithm::Es256, switch).await?;
     store.add_key(&rs).await?;
     // Retire everything but the new RSA key, then add the new EC key, so the
     // single-`keep` store call leaves exactly the new pair current.
-    store.retire_keys_except(&rs.kid, now).await?;
+    store.retire_keys_except(&rs.kid, switch).await?;
     store.add_key(&es).await?;
     Ok(vec![rs.kid, es.kid])
 }
@@ -521,8 +568,8 @@ mod tests {
         let keys = Keys::ensure(&store, now, 3600).await.unwrap();
         let set = keys.get();
         assert_eq!(set.jwks().keys.len(), 2);
-        let rs = set.current(KeyAlgorithm::Rs256).unwrap();
-        let es = set.current(KeyAlgorithm::Es256).unwrap();
+        let rs = set.current(KeyAlgorithm::Rs256, now).unwrap();
+        let es = set.current(KeyAlgorithm::Es256, now).unwrap();
         for key in [rs, es] {
             let jwt = key.sign("at+jwt", &claims(now)).unwrap();
             let back: AccessClaims = set
@@ -559,9 +606,13 @@ mod tests {
                     .is_err()
             );
         }
-        let old = set.current(KeyAlgorithm::Rs256).unwrap().kid().to_owned();
+        let old = set
+            .current(KeyAlgorithm::Rs256, now)
+            .unwrap()
+            .kid()
+            .to_owned();
         let old_jwt = set
-            .current(KeyAlgorithm::Rs256)
+            .current(KeyAlgorithm::Rs256, now)
             .unwrap()
             .sign("at+jwt", &claims(now))
             .unwrap();
@@ -569,16 +620,32 @@ mod tests {
         let new = rotate(&store, now.plus_secs(10)).await.unwrap();
         keys.reload(&store, now.plus_secs(10), 3600).await.unwrap();
         let set = keys.get();
+        // Published at once…
         assert_eq!(set.jwks().keys.len(), 4);
-        assert_eq!(set.current(KeyAlgorithm::Rs256).unwrap().kid(), new[0]);
-        assert_eq!(set.current(KeyAlgorithm::Es256).unwrap().kid(), new[1]);
+        // …but the old keys sign until every replica has reloaded twice,
+        let before = now.plus_secs(10 + PUBLISH_AHEAD_SECS - 1);
+        assert_eq!(set.current(KeyAlgorithm::Rs256, before).unwrap().kid(), old);
+        assert_ne!(
+            set.current(KeyAlgorithm::Es256, before).unwrap().kid(),
+            new[1]
+        );
+        // then the new pair takes over.
+        let switched = now.plus_secs(10 + PUBLISH_AHEAD_SECS);
+        assert_eq!(
+            set.current(KeyAlgorithm::Rs256, switched).unwrap().kid(),
+            new[0]
+        );
+        assert_eq!(
+            set.current(KeyAlgorithm::Es256, switched).unwrap().kid(),
+            new[1]
+        );
         // Old tokens still verify while their key is published.
         assert!(
             set.verify::<AccessClaims>(&old_jwt, "http://127.0.0.1:1", None, None, now)
                 .is_ok()
         );
         // Once every token of the old key has expired, it is gone.
-        let later = now.plus_secs(10 + 3600);
+        let later = now.plus_secs(10 + PUBLISH_AHEAD_SECS + 3600);
         keys.reload(&store, later, 3600).await.unwrap();
         let set = keys.get();
         assert_eq!(set.jwks().keys.len(), 2);
@@ -587,6 +654,30 @@ mod tests {
                 .keys
                 .iter()
                 .all(|k| k.common.key_id.as_deref() != Some(&old))
+        );
+    }
+
+    #[test]
+    fn rotated_keys_are_published_for_two_reloads_before_they_sign() {
+        let tick = i64::try_from(crate::sweeper::INTERVAL.as_secs()).unwrap();
+        assert!(PUBLISH_AHEAD_SECS >= 2 * tick);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_reloads_once_and_not_more_than_once_a_second() {
+        let store = SqliteStore::open_temporary().await.unwrap();
+        let now = Timestamp::from_secs(1_700_000_000);
+        let keys = Keys::ensure(&store, now, 3600).await.unwrap();
+        assert!(
+            keys.reload_for_unknown_kid(&store, now, 3600)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !keys
+                .reload_for_unknown_kid(&store, now, 3600)
+                .await
+                .unwrap()
         );
     }
 

@@ -1319,6 +1319,120 @@ fn registered_clients_never_used_expire(backend: Backend) {
     );
 }
 
+fn jwt_kid(jwt: &str) -> String {
+    jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap()
+}
+
+fn jwks_kids(s: &TestServer) -> Vec<String> {
+    let jwks: JwkSet = serde_json::from_str(&s.get("/oauth/jwks.json").body).unwrap();
+    jwks.keys
+        .iter()
+        .filter_map(|k| k.common.key_id.clone())
+        .collect()
+}
+
+fn key_rotation_refuses_no_valid_token(backend: Backend) {
+    use devauth_server::keys;
+    let s = TestServer::on(backend);
+    let user = s.add_user("rotor");
+    let durable = s.state.stores.durable.clone();
+    let t1 = s.login(&user, "openid");
+    let at1 = t1["access_token"].as_str().unwrap().to_owned();
+    let old_kid = jwt_kid(&at1);
+
+    // `devauth admin keys rotate`, from another process: this server has not
+    // reloaded yet.
+    let new = s
+        .block_on(keys::rotate(durable.as_ref(), s.clock.now()))
+        .unwrap();
+    assert_eq!(s.get_bearer("/oauth/userinfo", &at1).status, 200);
+    let at2 = s.login(&user, "openid")["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(jwt_kid(&at2), old_kid, "still the old key");
+    assert_eq!(s.get_bearer("/oauth/userinfo", &at2).status, 200);
+
+    // The sweeper's reload publishes the new keys before they sign.
+    s.block_on(devauth_server::sweeper::sweep_once(&s.state));
+    let published = jwks_kids(&s);
+    assert!(new.iter().all(|k| published.contains(k)), "{published:?}");
+    assert!(published.contains(&old_kid));
+    let at3 = s.login(&user, "openid")["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(jwt_kid(&at3), old_kid, "published first, signing later");
+
+    // After the switch, new tokens carry the new key; every token verifies.
+    s.clock.advance_secs(keys::PUBLISH_AHEAD_SECS);
+    s.block_on(devauth_server::sweeper::sweep_once(&s.state));
+    let at4 = s.login(&user, "openid")["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(jwt_kid(&at4), new[0]);
+    for at in [&at1, &at2, &at3, &at4] {
+        assert_eq!(s.get_bearer("/oauth/userinfo", at).status, 200);
+    }
+    assert!(
+        jwks_kids(&s).contains(&old_kid),
+        "old tokens can still be checked"
+    );
+
+    // Another replica signs with a key this one has never loaded (inserted
+    // behind its back): the first token naming it makes this server reload,
+    // once, and it verifies.
+    let now = s.clock.now();
+    let record = keys::generate(devauth_server::model::KeyAlgorithm::Rs256, now).unwrap();
+    s.block_on(durable.add_key(&record)).unwrap();
+    let foreign = keys::KeySet::from_records(std::slice::from_ref(&record), now, 3600).unwrap();
+    let claims = keys::AccessClaims {
+        iss: s.base.clone(),
+        sub: user.id.clone(),
+        aud: s.base.clone(),
+        client_id: "devauth-cli".into(),
+        scope: "openid".into(),
+        jti: "foreign-1".into(),
+        iat: now.secs(),
+        exp: now.plus_secs(600).secs(),
+        auth_time: None,
+        sid: None,
+    };
+    let signed = foreign
+        .current(devauth_server::model::KeyAlgorithm::Rs256, now)
+        .unwrap()
+        .sign("at+jwt", &claims)
+        .unwrap();
+    assert!(!jwks_kids(&s).contains(&record.kid));
+    let rs = s.add_confidential("rs", &[GrantType::ClientCredentials], "");
+    update_client(&s, "rs", |c| c.may_introspect = true);
+    let j = s
+        .post_auth(
+            "/oauth/introspect",
+            &[("token", &signed)],
+            Some(("rs", &rs)),
+        )
+        .json();
+    assert_eq!(j["active"], true, "{j}");
+    assert!(
+        jwks_kids(&s).contains(&record.kid),
+        "reloaded and published"
+    );
+    // A made-up kid reloads at most once a second and stays inactive.
+    let mut fake = signed.clone();
+    fake.replace_range(
+        ..fake.find('.').unwrap(),
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vLXN1Y2gta2lkIiwidHlwIjoiYXQrand0In0",
+    );
+    for _ in 0..20 {
+        let j = s
+            .post_auth("/oauth/introspect", &[("token", &fake)], Some(("rs", &rs)))
+            .json();
+        assert_eq!(j["active"], false);
+    }
+}
+
 fn userinfo(backend: Backend) {
     let s = TestServer::on(backend);
     let user = s.add_user("grace");
@@ -1600,6 +1714,7 @@ on_each_backend!(
     client_credentials_with_basic_and_post,
     revocation,
     introspection,
+    key_rotation_refuses_no_valid_token,
     introspecting_other_clients_tokens_needs_the_right,
     id_tokens_are_signed_with_the_clients_algorithm,
     userinfo,

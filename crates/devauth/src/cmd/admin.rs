@@ -363,8 +363,10 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             devauth_server::keys::ensure_current(store, now).await?;
             let kids = devauth_server::keys::rotate(store, now).await?;
             eprintln!(
-                "new signing keys: {} (a running server picks them up within a minute)",
-                kids.join(", ")
+                "new signing keys: {} — published now, signing in {} s, once every \
+                 running server lists them",
+                kids.join(", "),
+                devauth_server::keys::PUBLISH_AHEAD_SECS
             );
         }
         Command::Resource(ResourceCommand::Add { url, scopes }) => {
@@ -425,8 +427,15 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             // Same first-start provisioning as `serve`: never an empty list.
             devauth_server::keys::ensure_current(store, now).await?;
             for k in store.list_keys().await? {
+                // A rotated-in key is published before it signs (its
+                // created_at is when it starts), and the key it replaces
+                // signs until then.
                 let state = match k.retired_at {
+                    _ if k.created_at > now => {
+                        format!("next, signs from {}", format_time(k.created_at))
+                    }
                     None => "current".to_owned(),
+                    Some(t) if t > now => format!("current, retires {}", format_time(t)),
                     Some(t) => format!("retired {}", format_time(t)),
                 };
                 println!(

@@ -5,7 +5,7 @@
 //! Used by `/oauth/userinfo` and `/oauth/introspect`.
 
 use crate::app::AppState;
-use crate::keys::AccessClaims;
+use crate::keys::{AccessClaims, VerifyError};
 use crate::model::User;
 use crate::store::StoreResult;
 
@@ -22,14 +22,33 @@ pub struct ActiveAccessToken {
 pub async fn check(state: &AppState, token: &str) -> StoreResult<Option<ActiveAccessToken>> {
     let now = state.clock.now();
     let issuer = &state.config.issuer;
-    let Ok(claims) = state
-        .keys
-        .get()
-        // Any audience: this server signed the token, and `aud` is either
-        // the issuer or the resource it was asked for (RFC 8707); both
-        // userinfo and introspection answer for either.
-        .verify::<AccessClaims>(token, issuer, None, Some("at+jwt"), now)
-    else {
+    // Any audience: this server signed the token, and `aud` is either the
+    // issuer or the resource it was asked for (RFC 8707); both userinfo and
+    // introspection answer for either.
+    let verify = || {
+        state
+            .keys
+            .get()
+            .verify::<AccessClaims>(token, issuer, None, Some("at+jwt"), now)
+    };
+    let verified = match verify() {
+        // A key added since the last reload (another replica's, or a
+        // rotation): reload once, rate-limited, and look again.
+        Err(VerifyError::UnknownKey) => {
+            let durable = state.stores.durable.as_ref();
+            let ttl = state.config.max_token_ttl_secs();
+            match state.keys.reload_for_unknown_kid(durable, now, ttl).await {
+                Ok(true) => verify(),
+                Ok(false) => Err(VerifyError::UnknownKey),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                    Err(VerifyError::UnknownKey)
+                }
+            }
+        }
+        other => other,
+    };
+    let Ok(claims) = verified else {
         return Ok(None);
     };
     if state

@@ -76,7 +76,7 @@ pub fn mint(
 ) -> Result<Minted, OAuthError> {
     let client_id = client.id.as_str();
     let keys = state.keys.get();
-    let key = keys.current(KeyAlgorithm::Rs256)?;
+    let key = keys.current(KeyAlgorithm::Rs256, now)?;
     let ttl = i64::from(state.config.access_token_ttl_secs);
     let jti = crate::random::id();
     let claims = AccessClaims {
@@ -108,7 +108,7 @@ pub fn mint(
                 preferred_username: scope.contains("profile").then(|| user.username.clone()),
             };
             // The client's `id_token_signed_response_alg` (RS256 unless set).
-            let id_key = keys.current(client.id_token_alg)?;
+            let id_key = keys.current(client.id_token_alg, now)?;
             Some(Secret::new(id_key.sign("JWT", &id)?))
         }
         _ => None,

@@ -61,7 +61,8 @@ pub async fn handle(
         if let Ok(claims) = state.keys.get().verify::<AccessClaims>(
             token,
             issuer,
-            Some(issuer),
+            // Any audience: the issuer or a resource (RFC 8707).
+            None,
             Some("at+jwt"),
             Timestamp::from_secs(0),
         ) && claims.client_id == client.id()
