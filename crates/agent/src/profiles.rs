@@ -11,7 +11,6 @@
 //! attempt) lives beside the profile in `profiles/NAME.agent` (0600, replaced
 //! atomically); [`read_record`] reads it for `devauth status`.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -229,17 +228,12 @@ impl Backend for ProfileBackend {
     }
 
     fn save_status(&self, name: &str, status: &Status) -> Result<(), StoreError> {
-        let err = |e: std::io::Error| StoreError(e.to_string());
-        let dir = self.store.dir();
         let json = serde_json::to_vec_pretty(status).map_err(|e| StoreError(e.to_string()))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}.agent."))
-            .tempfile_in(dir)
-            .map_err(err)?;
-        tmp.write_all(&json).map_err(err)?;
-        tmp.persist(record_path(&self.store, name))
-            .map_err(|e| err(e.error))?;
-        Ok(())
+        // Synced and renamed like the profiles themselves: after a crash
+        // `devauth status` reads the old record or the new one, never a
+        // torn one.
+        devauth_client::atomic_file::write(&record_path(&self.store, name), &json)
+            .map_err(|e| StoreError(e.to_string()))
     }
 
     fn sources(&self) -> Vec<(String, PathBuf)> {

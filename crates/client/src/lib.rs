@@ -18,6 +18,7 @@
 //! | [`token_input`] | what `login --with-token` reads on stdin |
 //! | [`headless`] | whether a browser can open here |
 //! | [`account`] | who the tokens belong to, for display |
+//! | [`atomic_file`] | the one atomic, durable, 0600 file write every crate uses |
 //! | [`store`] | profiles and the credential store (0600 files, atomic writes, locks) |
 //! | [`session`] | "give me a valid access token": read, lock, re-read, refresh, write |
 //! | [`screen`] | the login screen on stderr: code, QR, clipboard, countdown |
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod atomic_file;
 pub mod client_credentials;
 pub mod clock;
 pub mod device;

@@ -7,7 +7,6 @@
 //! file atomically (temp file + rename, mode 0600) and only when it still
 //! holds what we read, so a refresh the CLI made meanwhile is never lost.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use devauth_proto::Secret;
@@ -222,16 +221,7 @@ pub fn compare_and_swap(path: &Path, expected: &str, new: &str) -> Result<Cas, I
     if current.as_deref() != Some(expected) {
         return Ok(Cas::Changed(current));
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".devauth-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| ImportError::io(dir, e))?;
-    tmp.write_all(new.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| ImportError::io(tmp.path().to_path_buf(), e))?;
-    tmp.persist(path)
-        .map_err(|e| ImportError::io(path, e.error))?;
+    devauth_client::atomic_file::write(path, new.as_bytes())
+        .map_err(|e| ImportError::io(e.path, e.source))?;
     Ok(Cas::Written)
 }

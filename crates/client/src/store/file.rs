@@ -4,7 +4,6 @@
 //! OS keyring (see [`super::keyring`]).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -227,7 +226,6 @@ impl ProfileLock<'_> {
         if profile.name != self.name {
             return Err(StoreError::InvalidName(profile.name.clone()));
         }
-        let dir = &self.store.dir;
         let path = self.store.path_of(&self.name);
         let mut value = serde_json::to_value(profile).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
@@ -267,23 +265,9 @@ impl ProfileLock<'_> {
             path: path.clone(),
             detail: format!("cannot serialise: {}", e.classify_name()),
         })?;
-        // NamedTempFile creates the file 0600 in the same folder (same
-        // filesystem, so the rename is atomic).
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", self.name))
-            .suffix(".tmp")
-            .permissions(fs::Permissions::from_mode(0o600))
-            .tempfile_in(dir)
-            .map_err(|e| StoreError::io(dir, e))?;
-        tmp.write_all(&json)
-            .and_then(|()| tmp.write_all(b"\n"))
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| StoreError::io(tmp.path(), e))?;
-        tmp.persist(&path)
-            .map_err(|e| StoreError::io(&path, e.error))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        let mut json = json;
+        json.push(b'\n');
+        crate::atomic_file::write(&path, &json).map_err(|e| StoreError::io(&e.path, e.source))?;
         if current == Some(Backend::Keyring) && target == Backend::File {
             // Moved to the file (DEVAUTH_STORE=file): drop the old copy.
             // Best effort: the move is what DEVAUTH_STORE=file is for when
