@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use devauth_proto::GrantType;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, Params, Row, params};
 
 use self::checkpointer::Checkpointer;
@@ -48,13 +49,21 @@ use self::rows::{
     audit_from, client_from, code_from, family_from, grant_columns, grant_from, key_from,
     refresh_from, resource_from, session_from, user_from,
 };
-use self::writer::Writer;
+use self::writer::{Statement, Writer, owned};
 use super::columns::{grant_state_columns, refresh_state_columns};
 use super::{DurableStore, FlowStore, StoreError, StoreResult, Stores};
 use crate::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, RefreshToken, Resource,
     SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,
 };
+
+/// The parameters of one [`Statement`], owned: `values![a, b]` in an async
+/// fn returning `StoreResult` (a parameter that cannot be bound is an error).
+macro_rules! values {
+    ($($param:expr),* $(,)?) => {
+        vec![$(owned(&$param)?),*]
+    };
+}
 
 /// How long a connection waits for a lock held by another process (an
 /// `admin` command) before giving up.
@@ -184,13 +193,24 @@ impl SqliteStore {
             .stop();
     }
 
-    /// Runs `work`, one statement, in the writer's next group commit.
-    async fn write<T, F>(&self, work: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-    {
-        self.inner.writer.write(false, work).await
+    /// Runs one statement in the writer's next group commit; the rows it
+    /// changed.
+    async fn execute(&self, sql: &'static str, params: Vec<Value>) -> StoreResult<usize> {
+        self.inner.writer.execute(Statement::new(sql, params)).await
+    }
+
+    /// Runs one statement returning rows in the writer's next group commit;
+    /// its first row.
+    async fn execute_returning<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        params: Vec<Value>,
+        from: fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        self.inner
+            .writer
+            .execute_returning(Statement::new(sql, params), from)
+            .await
     }
 
     /// Runs `work`, several statements that stand or fall together, in the
@@ -200,7 +220,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        self.inner.writer.write(true, work).await
+        self.inner.writer.transaction(work).await
     }
 
     /// Runs `work` on a read connection.
@@ -210,7 +230,7 @@ impl SqliteStore {
 
     async fn ping_db(&self) -> StoreResult<()> {
         self.read(|c| exec(c, "SELECT 1", []).map(drop))?;
-        self.write(|c| exec(c, "SELECT 1", []).map(drop)).await
+        self.execute("SELECT 1", Vec::new()).await.map(drop)
     }
 }
 
@@ -220,13 +240,10 @@ impl SqliteStore {
     /// (the store traits have no client update).
     pub(crate) async fn rename_client_for_test(&self, id: &str, name: &str) {
         let (id, name) = (id.to_owned(), name.to_owned());
-        self.write(move |c| {
-            exec(
-                c,
-                "UPDATE clients SET name = ? WHERE id = ?",
-                params![name, id],
-            )
-        })
+        self.execute(
+            "UPDATE clients SET name = ? WHERE id = ?",
+            vec![Value::from(name), Value::from(id)],
+        )
         .await
         .unwrap();
     }
@@ -354,22 +371,19 @@ impl DurableStore for SqliteStore {
 
     async fn add_user(&self, user: &User) -> StoreResult<()> {
         let user = user.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO users (id, username, password_hash, disabled, created_at) \
+        self.execute(
+            "INSERT INTO users (id, username, password_hash, disabled, created_at) \
                  VALUES (?, ?, ?, ?, ?)",
-                params![
-                    user.id,
-                    user.username,
-                    user.password_hash,
-                    i64::from(user.disabled),
-                    user.created_at.millis()
-                ],
-            )
-            .map(drop)
-        })
+            values![
+                user.id,
+                user.username,
+                user.password_hash,
+                i64::from(user.disabled),
+                user.created_at.millis()
+            ],
+        )
         .await
+        .map(drop)
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
@@ -393,15 +407,12 @@ impl DurableStore for SqliteStore {
 
     async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool> {
         let username = username.to_owned();
-        self.write(move |c| {
-            exec(
-                c,
-                "UPDATE users SET disabled = ? WHERE username = ?",
-                params![i64::from(disabled), username],
-            )
-            .map(|n| n > 0)
-        })
+        self.execute(
+            "UPDATE users SET disabled = ? WHERE username = ?",
+            values![i64::from(disabled), username],
+        )
         .await
+        .map(|n| n > 0)
     }
 
     async fn add_client(&self, client: &Client) -> StoreResult<()> {
@@ -414,31 +425,28 @@ impl DurableStore for SqliteStore {
         let uris = serde_json::to_string(&client.redirect_uris)
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let client = client.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO clients \
+        self.execute(
+            "INSERT INTO clients \
                  (id, name, secret_hash, grant_types, redirect_uris, allowed_scopes, created_at, \
                   may_introspect, id_token_alg, origin, client_uri, used_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
-                    client.id,
-                    client.name,
-                    client.secret_hash.as_ref().map(TokenHash::as_str),
-                    grants,
-                    uris,
-                    client.allowed_scopes.to_string(),
-                    client.created_at.millis(),
-                    client.may_introspect,
-                    client.id_token_alg.as_str(),
-                    client.origin.as_str(),
-                    client.client_uri,
-                    client.used_at.map(Timestamp::millis)
-                ],
-            )
-            .map(drop)
-        })
+            values![
+                client.id,
+                client.name,
+                client.secret_hash.as_ref().map(TokenHash::as_str),
+                grants,
+                uris,
+                client.allowed_scopes.to_string(),
+                client.created_at.millis(),
+                client.may_introspect,
+                client.id_token_alg.as_str(),
+                client.origin.as_str(),
+                client.client_uri,
+                client.used_at.map(Timestamp::millis)
+            ],
+        )
         .await
+        .map(drop)
     }
 
     async fn update_client(&self, client: &Client) -> StoreResult<bool> {
@@ -451,53 +459,44 @@ impl DurableStore for SqliteStore {
         let uris = serde_json::to_string(&client.redirect_uris)
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let client = client.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "UPDATE clients SET name = ?, grant_types = ?, redirect_uris = ?, \
+        self.execute(
+            "UPDATE clients SET name = ?, grant_types = ?, redirect_uris = ?, \
                  allowed_scopes = ?, may_introspect = ?, id_token_alg = ? WHERE id = ?",
-                params![
-                    client.name,
-                    grants,
-                    uris,
-                    client.allowed_scopes.to_string(),
-                    client.may_introspect,
-                    client.id_token_alg.as_str(),
-                    client.id
-                ],
-            )
-            .map(|n| n > 0)
-        })
+            values![
+                client.name,
+                grants,
+                uris,
+                client.allowed_scopes.to_string(),
+                client.may_introspect,
+                client.id_token_alg.as_str(),
+                client.id
+            ],
+        )
         .await
+        .map(|n| n > 0)
     }
 
     async fn mark_client_used(&self, id: &str, at: Timestamp) -> StoreResult<bool> {
         let id = id.to_owned();
-        self.write(move |c| {
-            exec(
-                c,
-                "UPDATE clients SET used_at = ? WHERE id = ? AND used_at IS NULL",
-                params![at.millis(), id],
-            )
-            .map(|n| n > 0)
-        })
+        self.execute(
+            "UPDATE clients SET used_at = ? WHERE id = ? AND used_at IS NULL",
+            values![at.millis(), id],
+        )
         .await
+        .map(|n| n > 0)
     }
 
     async fn delete_unused_registered_clients(
         &self,
         created_before: Timestamp,
     ) -> StoreResult<u64> {
-        self.write(move |c| {
-            exec(
-                c,
-                "DELETE FROM clients WHERE origin <> 'admin' AND used_at IS NULL \
+        self.execute(
+            "DELETE FROM clients WHERE origin <> 'admin' AND used_at IS NULL \
                  AND created_at < ?",
-                params![created_before.millis()],
-            )
-            .map(|n| n as u64)
-        })
+            values![created_before.millis()],
+        )
         .await
+        .map(|n| n as u64)
     }
 
     async fn add_registration_token(
@@ -507,16 +506,13 @@ impl DurableStore for SqliteStore {
         expires_at: Timestamp,
     ) -> StoreResult<()> {
         let hash = hash.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO registration_tokens (token_hash, created_at, expires_at) \
+        self.execute(
+            "INSERT INTO registration_tokens (token_hash, created_at, expires_at) \
                  VALUES (?, ?, ?)",
-                params![hash.as_str(), created_at.millis(), expires_at.millis()],
-            )
-            .map(drop)
-        })
+            values![hash.as_str(), created_at.millis(), expires_at.millis()],
+        )
         .await
+        .map(drop)
     }
 
     async fn registration_token_valid(
@@ -545,15 +541,12 @@ impl DurableStore for SqliteStore {
 
     async fn add_resource(&self, resource: &Resource) -> StoreResult<()> {
         let r = resource.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO resources (url, scopes, created_at) VALUES (?, ?, ?)",
-                params![r.url, r.scopes.to_string(), r.created_at.millis()],
-            )
-            .map(drop)
-        })
+        self.execute(
+            "INSERT INTO resources (url, scopes, created_at) VALUES (?, ?, ?)",
+            values![r.url, r.scopes.to_string(), r.created_at.millis()],
+        )
         .await
+        .map(drop)
     }
 
     async fn resource(&self, url: &str) -> StoreResult<Option<Resource>> {
@@ -573,30 +566,26 @@ impl DurableStore for SqliteStore {
 
     async fn remove_resource(&self, url: &str) -> StoreResult<bool> {
         let url = url.to_owned();
-        self.write(move |c| {
-            exec(c, "DELETE FROM resources WHERE url = ?", params![url]).map(|n| n > 0)
-        })
-        .await
+        self.execute("DELETE FROM resources WHERE url = ?", values![url])
+            .await
+            .map(|n| n > 0)
     }
 
     async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         let key = key.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO signing_keys (kid, alg, private_der, created_at, retired_at) \
+        self.execute(
+            "INSERT INTO signing_keys (kid, alg, private_der, created_at, retired_at) \
                  VALUES (?, ?, ?, ?, ?)",
-                params![
-                    key.kid,
-                    key.alg.as_str(),
-                    key.private_pkcs8_der,
-                    key.created_at.millis(),
-                    key.retired_at.map(Timestamp::millis)
-                ],
-            )
-            .map(drop)
-        })
+            values![
+                key.kid,
+                key.alg.as_str(),
+                key.private_pkcs8_der,
+                key.created_at.millis(),
+                key.retired_at.map(Timestamp::millis)
+            ],
+        )
         .await
+        .map(drop)
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
@@ -612,51 +601,42 @@ impl DurableStore for SqliteStore {
 
     async fn retire_keys_except(&self, keep: &str, at: Timestamp) -> StoreResult<()> {
         let keep = keep.to_owned();
-        self.write(move |c| {
-            exec(
-                c,
-                "UPDATE signing_keys SET retired_at = ? WHERE kid != ? AND retired_at IS NULL",
-                params![at.millis(), keep],
-            )
-            .map(drop)
-        })
+        self.execute(
+            "UPDATE signing_keys SET retired_at = ? WHERE kid != ? AND retired_at IS NULL",
+            values![at.millis(), keep],
+        )
         .await
+        .map(drop)
     }
 
     async fn delete_keys_retired_before(&self, before: Timestamp) -> StoreResult<u64> {
-        self.write(move |c| {
-            exec(
-                c,
-                "DELETE FROM signing_keys WHERE retired_at < ?",
-                [before.millis()],
-            )
-            .map(|n| n as u64)
-        })
+        self.execute(
+            "DELETE FROM signing_keys WHERE retired_at < ?",
+            values![before.millis()],
+        )
         .await
+        .map(|n| n as u64)
     }
 
     async fn add_family(&self, family: &TokenFamily) -> StoreResult<()> {
         let f = family.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO token_families \
+        self.execute(
+            "INSERT INTO token_families \
                  (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash, resource) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
-                    f.id,
-                    f.client_id,
-                    f.user_id,
-                    f.auth_time.millis(),
-                    f.created_at.millis(),
-                    f.revoked_at.map(Timestamp::millis),
-                    f.code_hash.as_ref().map(TokenHash::as_str),
-                    f.resource
-                ],
-            )
-            .map(drop)
-        })
+            values![
+                f.id,
+                f.client_id,
+                f.user_id,
+                f.auth_time.millis(),
+                f.created_at.millis(),
+                f.revoked_at.map(Timestamp::millis),
+                f.code_hash.as_ref().map(TokenHash::as_str),
+                f.resource
+            ],
+        )
         .await
+        .map(drop)
     }
 
     async fn family(&self, id: &str) -> StoreResult<Option<TokenFamily>> {
@@ -702,8 +682,9 @@ impl DurableStore for SqliteStore {
     }
 
     async fn add_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-        let token = token.clone();
-        self.write(move |c| insert_refresh(c, &token)).await
+        self.execute(INSERT_REFRESH, refresh_values(token)?)
+            .await
+            .map(drop)
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshToken>> {
@@ -757,16 +738,13 @@ impl DurableStore for SqliteStore {
 
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()> {
         let jti = jti.to_owned();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?) \
+        self.execute(
+            "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?) \
                  ON CONFLICT(jti) DO NOTHING",
-                params![jti, expires_at.millis()],
-            )
-            .map(drop)
-        })
+            values![jti, expires_at.millis()],
+        )
         .await
+        .map(drop)
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
@@ -845,30 +823,38 @@ impl DurableStore for SqliteStore {
     }
 }
 
-fn insert_refresh(c: &Connection, token: &RefreshToken) -> StoreResult<()> {
-    let (state, at) = refresh_state_columns(&token.state);
-    exec(
-        c,
-        "INSERT INTO refresh_tokens \
+/// The statement inserting a refresh token.
+const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens \
          (id, token_hash, family_id, client_id, user_id, scope, created_at, expires_at, \
           state, state_at, version, parent_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
-            token.id,
-            token.token_hash.as_str(),
-            token.family_id,
-            token.client_id,
-            token.user_id,
-            token.scope.to_string(),
-            token.created_at.millis(),
-            token.expires_at.millis(),
-            state,
-            at,
-            token.version,
-            token.parent_id
-        ],
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+fn insert_refresh(c: &Connection, token: &RefreshToken) -> StoreResult<()> {
+    exec(
+        c,
+        INSERT_REFRESH,
+        rusqlite::params_from_iter(refresh_values(token)?),
     )
     .map(drop)
+}
+
+/// The parameters of [`INSERT_REFRESH`] for `token`.
+fn refresh_values(token: &RefreshToken) -> StoreResult<Vec<Value>> {
+    let (state, at) = refresh_state_columns(&token.state);
+    Ok(values![
+        token.id,
+        token.token_hash.as_str(),
+        token.family_id,
+        token.client_id,
+        token.user_id,
+        token.scope.to_string(),
+        token.created_at.millis(),
+        token.expires_at.millis(),
+        state,
+        at,
+        token.version,
+        token.parent_id
+    ])
 }
 
 #[async_trait]
@@ -881,23 +867,21 @@ impl FlowStore for SqliteStore {
         self.ping_db().await
     }
 
-    async fn add_device_grant(&self, grant: &DeviceGrant) -> StoreResult<()> {
-        let g = grant.clone();
-        self.write(move |c| {
-            let (state, user, at) = grant_state_columns(&g.state);
-            // One statement: a user code is unique among stored grants, and
-            // an expired grant keeps its code until the sweeper deletes it
-            // after the retention (its late poll and its expiry report need
-            // the row), so a clash is refused and the caller draws again.
-            let done = exec(
-                c,
+    async fn add_device_grant(&self, g: &DeviceGrant) -> StoreResult<()> {
+        let (state, user, at) = grant_state_columns(&g.state);
+        // One statement: a user code is unique among stored grants, and an
+        // expired grant keeps its code until the sweeper deletes it after the
+        // retention (its late poll and its expiry report need the row), so a
+        // clash is refused and the caller draws again.
+        let done = self
+            .execute(
                 "INSERT INTO device_grants \
                  (id, device_code_hash, user_code, client_id, scope, requester_ip, \
                   requester_user_agent, created_at, expires_at, interval_secs, last_polled_at, \
                   failed_confirmations, state, state_user_id, state_at, version) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT(user_code) DO NOTHING",
-                params![
+                values![
                     g.id,
                     g.device_code_hash.as_str(),
                     g.user_code,
@@ -915,15 +899,14 @@ impl FlowStore for SqliteStore {
                     at,
                     g.version
                 ],
-            )?;
-            if done == 0 {
-                return Err(StoreError::AlreadyExists(
-                    "the user code belongs to a stored device grant".into(),
-                ));
-            }
-            Ok(())
-        })
-        .await
+            )
+            .await?;
+        if done == 0 {
+            return Err(StoreError::AlreadyExists(
+                "the user code belongs to a stored device grant".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn device_grant_by_code(&self, hash: &TokenHash) -> StoreResult<Option<DeviceGrant>> {
@@ -961,96 +944,83 @@ impl FlowStore for SqliteStore {
         grant: &DeviceGrant,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let g = grant.clone();
-        self.write(move |c| {
-            let (state, user, at) = grant_state_columns(&g.state);
-            exec(
-                c,
-                "UPDATE device_grants SET interval_secs = ?, last_polled_at = ?, \
+        let g = grant;
+        let (state, user, at) = grant_state_columns(&g.state);
+        self.execute(
+            "UPDATE device_grants SET interval_secs = ?, last_polled_at = ?, \
                  failed_confirmations = ?, state = ?, state_user_id = ?, state_at = ?, \
                  version = ? WHERE device_code_hash = ? AND version = ?",
-                params![
-                    i64::from(g.interval_secs),
-                    g.last_polled_at.map(Timestamp::millis),
-                    i64::from(g.failed_confirmations),
-                    state,
-                    user,
-                    at,
-                    expected_version + 1,
-                    g.device_code_hash.as_str(),
-                    expected_version
-                ],
-            )
-            .map(|n| n > 0)
-        })
+            values![
+                i64::from(g.interval_secs),
+                g.last_polled_at.map(Timestamp::millis),
+                i64::from(g.failed_confirmations),
+                state,
+                user,
+                at,
+                expected_version + 1,
+                g.device_code_hash.as_str(),
+                expected_version
+            ],
+        )
         .await
+        .map(|n| n > 0)
     }
 
     async fn add_authorization_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
         let code = code.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO authorization_codes \
+        self.execute(
+            "INSERT INTO authorization_codes \
                  (code_hash, client_id, user_id, redirect_uri, scope, code_challenge, nonce, \
                   auth_time, created_at, expires_at, resource) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
-                    code.code_hash.as_str(),
-                    code.client_id,
-                    code.user_id,
-                    code.redirect_uri,
-                    code.scope.to_string(),
-                    code.code_challenge,
-                    code.nonce,
-                    code.auth_time.millis(),
-                    code.created_at.millis(),
-                    code.expires_at.millis(),
-                    code.resource
-                ],
-            )
-            .map(drop)
-        })
+            values![
+                code.code_hash.as_str(),
+                code.client_id,
+                code.user_id,
+                code.redirect_uri,
+                code.scope.to_string(),
+                code.code_challenge,
+                code.nonce,
+                code.auth_time.millis(),
+                code.created_at.millis(),
+                code.expires_at.millis(),
+                code.resource
+            ],
+        )
         .await
+        .map(drop)
     }
 
     async fn take_authorization_code(
         &self,
         hash: &TokenHash,
     ) -> StoreResult<Option<AuthorizationCode>> {
-        let hash = hash.clone();
-        self.write(move |c| {
-            one(
-                c,
-                "DELETE FROM authorization_codes WHERE code_hash = ? RETURNING *",
-                [hash.as_str()],
-                code_from,
-            )
-        })
+        self.execute_returning(
+            "DELETE FROM authorization_codes WHERE code_hash = ? RETURNING *",
+            values![hash.as_str()],
+            code_from,
+        )
         .await
     }
 
     async fn add_session(&self, session: &BrowserSession) -> StoreResult<()> {
         let s = session.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "INSERT INTO browser_sessions \
+        self.execute(
+            "INSERT INTO browser_sessions \
                  (id_hash, csrf_token, user_id, authenticated_at, created_at, expires_at, version) \
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
-                params![
-                    s.id_hash.as_str(),
-                    s.csrf_token,
-                    s.user_id,
-                    s.authenticated_at.map(Timestamp::millis),
-                    s.created_at.millis(),
-                    s.expires_at.millis(),
-                    s.version
-                ],
-            )
-            .map(drop)
-        })
+            values![
+                s.id_hash.as_str(),
+                s.csrf_token,
+                s.user_id,
+                s.authenticated_at.map(Timestamp::millis),
+                s.created_at.millis(),
+                s.expires_at.millis(),
+                s.version
+            ],
+        )
         .await
+        .map(drop)
     }
 
     async fn session(&self, id_hash: &TokenHash) -> StoreResult<Option<BrowserSession>> {
@@ -1070,56 +1040,47 @@ impl FlowStore for SqliteStore {
         expected_version: i64,
     ) -> StoreResult<bool> {
         let s = session.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "UPDATE browser_sessions SET csrf_token = ?, user_id = ?, authenticated_at = ?, \
+        self.execute(
+            "UPDATE browser_sessions SET csrf_token = ?, user_id = ?, authenticated_at = ?, \
                  expires_at = ?, version = ? WHERE id_hash = ? AND version = ?",
-                params![
-                    s.csrf_token,
-                    s.user_id,
-                    s.authenticated_at.map(Timestamp::millis),
-                    s.expires_at.millis(),
-                    expected_version + 1,
-                    s.id_hash.as_str(),
-                    expected_version
-                ],
-            )
-            .map(|n| n > 0)
-        })
+            values![
+                s.csrf_token,
+                s.user_id,
+                s.authenticated_at.map(Timestamp::millis),
+                s.expires_at.millis(),
+                expected_version + 1,
+                s.id_hash.as_str(),
+                expected_version
+            ],
+        )
         .await
+        .map(|n| n > 0)
     }
 
     async fn delete_session(&self, id_hash: &TokenHash) -> StoreResult<()> {
         let hash = id_hash.clone();
-        self.write(move |c| {
-            exec(
-                c,
-                "DELETE FROM browser_sessions WHERE id_hash = ?",
-                [hash.as_str()],
-            )
-            .map(drop)
-        })
+        self.execute(
+            "DELETE FROM browser_sessions WHERE id_hash = ?",
+            values![hash.as_str()],
+        )
         .await
+        .map(drop)
     }
 
     async fn hit(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
         let window_ms = i64::from(window_secs.max(1)) * 1000;
         let start = now.millis().div_euclid(window_ms) * window_ms;
-        let key = key.to_owned();
-        self.write(move |c| {
-            let count = one(
-                c,
+        let count = self
+            .execute_returning(
                 "INSERT INTO rate_limits (key, window_start, count, expires_at) \
                  VALUES (?, ?, 1, ?) \
                  ON CONFLICT(key, window_start) DO UPDATE SET count = count + 1 RETURNING count",
-                params![key, start, start + window_ms],
+                values![key, start, start + window_ms],
                 |row| row.get::<_, i64>(0).map_err(map_err),
-            )?
+            )
+            .await?
             .unwrap_or(0);
-            Ok(u64::try_from(count).unwrap_or(0))
-        })
-        .await
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn hits(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
@@ -1394,7 +1355,7 @@ mod tests {
         // Hold the writer inside a job until every other write is queued, so
         // that they are committed together as the next group.
         let (release, gate) = std::sync::mpsc::channel::<()>();
-        let held = s.write(move |_| {
+        let held = s.write_all(move |_| {
             gate.recv().ok();
             Ok(())
         });
@@ -1615,7 +1576,7 @@ mod tests {
     async fn a_transaction_sqlite_gives_up_fails_the_whole_group() {
         let s = store().await;
         let (release, gate) = std::sync::mpsc::channel::<()>();
-        let held = s.write(move |_| {
+        let held = s.write_all(move |_| {
             gate.recv().ok();
             Ok(())
         });
@@ -1623,7 +1584,7 @@ mod tests {
         let before = s.add_user(&alice);
         // What SQLite does on SQLITE_FULL or an I/O error: the transaction
         // is gone mid-group.
-        let gives_up = s.write(|c| exec(c, "ROLLBACK", []).map(drop));
+        let gives_up = async { s.execute("ROLLBACK", Vec::new()).await.map(drop) };
         let after = s.add_user(&carol);
         let releaser = async {
             tokio::task::yield_now().await;

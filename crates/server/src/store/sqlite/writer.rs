@@ -7,9 +7,11 @@
 //! thread a [`Job`] and awaits its answer.
 //! The thread takes the first job, every other job already queued (up to
 //! [`MAX_GROUP`]), and runs them inside one `BEGIN IMMEDIATE … COMMIT`; a job
-//! of several statements runs in its own savepoint and one of a single
-//! statement relies on SQLite undoing a failed statement, so that a job that
-//! fails is rolled back alone. No job is answered before the transaction
+//! of several statements ([`Writer::transaction`]) runs in its own savepoint
+//! and one of a single statement ([`Writer::execute`],
+//! [`Writer::execute_returning`]) relies on SQLite undoing a failed
+//! statement, so that a job that fails is rolled back alone. A single-
+//! statement job is a [`Statement`] value, not code: it cannot run two. No job is answered before the transaction
 //! holding it has committed, so an `Ok` always means stored; if the commit
 //! fails, or SQLite rolls the whole transaction back after an error (a full
 //! disk, an I/O error), every job of the group gets that error and none of
@@ -21,10 +23,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, mpsc};
 
-use rusqlite::Connection;
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row};
 use tokio::sync::oneshot;
 
-use super::{checkpointer, closed, exec};
+use super::{checkpointer, closed, exec, map_err};
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed by one transaction (bounds how long the first job of
@@ -43,6 +46,37 @@ pub(super) trait Job: Send {
     /// Hands the result to the caller; `commit` is the error of a failed
     /// commit, which replaces any result.
     fn answer(self: Box<Self>, commit: Option<&StoreError>);
+}
+
+/// One SQL statement and its parameters, owned (they travel to the writer
+/// thread): the whole of a write that needs no savepoint.
+#[derive(Debug, Clone)]
+pub(super) struct Statement {
+    sql: &'static str,
+    params: Vec<Value>,
+}
+
+impl Statement {
+    /// `sql` with `params` bound in order.
+    pub(super) fn new(sql: &'static str, params: Vec<Value>) -> Self {
+        Self { sql, params }
+    }
+}
+
+/// An owned copy of one statement parameter (for [`Statement`]).
+pub(super) fn owned(param: &dyn rusqlite::ToSql) -> crate::store::StoreResult<Value> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    match param.to_sql().map_err(map_err)? {
+        ToSqlOutput::Borrowed(v) => Ok(match v {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(i) => Value::Integer(i),
+            ValueRef::Real(r) => Value::Real(r),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        }),
+        ToSqlOutput::Owned(v) => Ok(v),
+        _ => Err(StoreError::Other("unsupported statement parameter".into())),
+    }
 }
 
 /// A closure and the channel its result goes back on.
@@ -108,11 +142,57 @@ impl Writer {
         })
     }
 
+    /// Runs one statement in the next group commit; the rows it changed,
+    /// once committed.
+    pub(super) async fn execute(&self, statement: Statement) -> StoreResult<usize> {
+        self.write(false, move |c| {
+            exec(
+                c,
+                statement.sql,
+                rusqlite::params_from_iter(statement.params),
+            )
+        })
+        .await
+    }
+
+    /// Runs one statement that returns rows (`… RETURNING`) in the next
+    /// group commit; its first row, turned into a value, once committed.
+    pub(super) async fn execute_returning<T>(
+        &self,
+        statement: Statement,
+        from: fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>>
+    where
+        T: Send + 'static,
+    {
+        self.write(false, move |c| {
+            super::one(
+                c,
+                statement.sql,
+                rusqlite::params_from_iter(statement.params),
+                from,
+            )
+        })
+        .await
+    }
+
+    /// Runs `work`, several statements that stand or fall together, in its
+    /// own savepoint of the next group commit; its result once committed.
+    pub(super) async fn transaction<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.write(true, work).await
+    }
+
     /// Runs `work` on the writer connection inside a transaction and returns
     /// its result once that transaction has committed. A `work` that fails
     /// is undone whole: with `savepoint` false it must run one statement
-    /// only (SQLite undoes a failed statement by itself).
-    pub(super) async fn write<T, F>(&self, savepoint: bool, work: F) -> StoreResult<T>
+    /// only (SQLite undoes a failed statement by itself) — which is why only
+    /// [`Self::execute`] and [`Self::execute_returning`], whose work is one
+    /// [`Statement`], call it that way.
+    async fn write<T, F>(&self, savepoint: bool, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
