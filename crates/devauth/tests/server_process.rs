@@ -770,3 +770,86 @@ fn metrics_can_live_on_an_address_of_their_own() {
     assert_eq!(raw_status(&s.base, "GET", "/metrics"), 404);
     assert_eq!(raw_status(&s.base, "GET", "/healthz"), 200);
 }
+
+/// POSTs a device authorization as if forwarded for `xff`; the status.
+fn device_auth_via(base: &str, xff: Option<&str>, forwarded: Option<&str>) -> u16 {
+    let mut req = agent().post(format!("{base}/oauth/device_authorization"));
+    if let Some(v) = xff {
+        req = req.header("X-Forwarded-For", v);
+    }
+    if let Some(v) = forwarded {
+        req = req.header("Forwarded", v);
+    }
+    req.send_form([("client_id", "devauth-cli")])
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn forwarding_headers_count_only_from_a_trusted_proxy() {
+    // Without --trusted-proxy, made-up forwarding headers change nothing:
+    // every request is 127.0.0.1's, and the per-IP limit (2) holds.
+    let home = tempfile::tempdir().unwrap();
+    let s = serve_with(
+        home.path(),
+        &["--listen", "127.0.0.1:0", "--device-rate-limit", "2"],
+        &[],
+    );
+    let spoofed: Vec<u16> = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+        .iter()
+        .map(|ip| device_auth_via(&s.base, Some(ip), Some(&format!("for={ip}"))))
+        .collect();
+    assert_eq!(spoofed, vec![200, 200, 429], "headers were trusted");
+    drop(s);
+
+    // Behind a trusted proxy (127.0.0.1 here), each client has its own
+    // budget, and a client cannot pick its address by writing on the left.
+    let home = tempfile::tempdir().unwrap();
+    let s = serve_with(
+        home.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--device-rate-limit",
+            "2",
+            "--trusted-proxy",
+            "127.0.0.1/32",
+        ],
+        &[],
+    );
+    assert_eq!(device_auth_via(&s.base, Some("203.0.113.7"), None), 200);
+    assert_eq!(device_auth_via(&s.base, Some("203.0.113.7"), None), 200);
+    assert_eq!(device_auth_via(&s.base, Some("203.0.113.7"), None), 429);
+    // Another client through the same proxy is not limited by the first.
+    assert_eq!(device_auth_via(&s.base, Some("203.0.113.8"), None), 200);
+    // The first client spoofing a fresh address on the left is still itself.
+    assert_eq!(
+        device_auth_via(&s.base, Some("192.0.2.99, 203.0.113.7"), None),
+        429
+    );
+    // RFC 7239 Forwarded is read too, and wins over X-Forwarded-For.
+    assert_eq!(
+        device_auth_via(
+            &s.base,
+            Some("203.0.113.7"),
+            Some("for=\"[2001:db8::5]:4711\"")
+        ),
+        200
+    );
+    // A bad --trusted-proxy is a usage error.
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(devauth_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-proxy",
+            "proxy.example",
+        ])
+        .env("DEVAUTH_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--trusted-proxy"));
+}

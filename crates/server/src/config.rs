@@ -32,6 +32,9 @@ pub struct Config {
     pub device_rate_limit: u32,
     /// Whether to send `verification_uri_complete` (RFC 8628 §3.3.1).
     pub verification_uri_complete: bool,
+    /// Proxies whose forwarding headers name the client (`--trusted-proxy`);
+    /// empty = the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where `/metrics` is served instead of the main address, if anywhere else.
     pub metrics_listen: Option<SocketAddr>,
     /// Who may register clients at `/oauth/register` (RFC 7591).
@@ -80,6 +83,7 @@ impl Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             device_rate_limit: 30,
             verification_uri_complete: true,
+            trusted_proxies: Vec::new(),
             metrics_listen: None,
             registration: RegistrationPolicy::Off,
             registration_rate_limit: 20,

@@ -7,6 +7,7 @@
 //! * [`routes`] — one file per OAuth/JSON endpoint;
 //! * [`pages`] — the server-rendered verification pages a person uses;
 //! * [`config`] — settings resolved from flags and environment;
+//! * [`client_addr`] — the client's IP (trusted proxies) and user agent;
 //! * [`clock`] — injected time;
 //! * [`password`] — argon2id hashing of people's passwords;
 //! * [`keys`] — signing keys, JWKS, access and ID tokens;
@@ -22,6 +23,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod client_addr;
 pub mod client_cache;
 pub mod clock;
 pub mod config;

@@ -610,14 +610,51 @@ fn login_failures_read_the_same_and_are_limited(backend: Backend) {
         3,
         "{kinds:?}"
     );
-    // 10 a minute per session: 3 used above.
-    for _ in 0..7 {
-        b.login("alice", "not it").expect(400);
+    // 10 a minute per session: 3 used above (spread over names, so the
+    // per-account delays of the next test stay out of the way).
+    for i in 0..7 {
+        b.login(&format!("someone{i}"), "not it").expect(400);
     }
     b.login("alice", "correct horse battery staple")
         .expect(429)
         .contains("Too many attempts");
     s.clock.advance_secs(60);
+    b.login("alice", "correct horse battery staple").expect(303);
+}
+
+fn failed_sign_ins_slow_an_account_down_from_any_address(backend: Backend) {
+    let s = server(backend);
+    s.add_user("bob", "bob's own long password");
+    // Guesses at alice's password, each from another address and session.
+    let mut answers = Vec::new();
+    for i in 0..7 {
+        let b = BrowserFrom::new(&s.base, &format!("127.0.5.{}", i + 1));
+        answers.push(b.login("alice", &format!("guess {i}")).status);
+    }
+    assert_eq!(
+        answers,
+        vec![400, 400, 400, 400, 400, 400, 429],
+        "{answers:?}"
+    );
+    // The account waits — even the right password, from a fresh address,
+    // gets the readable 429 with Retry-After (nothing tells it was right)…
+    let b = BrowserFrom::new(&s.base, "127.0.6.1");
+    let p = b.login("alice", "correct horse battery staple");
+    p.expect(429).contains("Too many failed sign-ins");
+    let retry: u64 = p.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    // …an account name that does not exist is treated the same way…
+    for i in 0..7 {
+        let b = BrowserFrom::new(&s.base, &format!("127.0.7.{}", i + 1));
+        let status = b.login("nobody", "whatever").status;
+        assert_eq!(status, if i < 6 { 400 } else { 429 }, "attempt {i}");
+    }
+    // …another account is not affected…
+    BrowserFrom::new(&s.base, "127.0.8.1")
+        .login("bob", "bob's own long password")
+        .expect(303);
+    // …and once the short delay is over, alice signs in.
+    s.clock.advance_secs(2);
     b.login("alice", "correct horse battery staple").expect(303);
 }
 
@@ -712,5 +749,6 @@ on_each_backend!(
     malformed_forms_get_a_readable_400,
     login_failures_read_the_same_and_are_limited,
     login_rotates_the_session,
+    failed_sign_ins_slow_an_account_down_from_any_address,
     logout_ends_the_session,
 );

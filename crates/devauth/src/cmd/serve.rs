@@ -6,7 +6,8 @@
 //! "poll_interval": 5, "access_token_ttl": 900, "refresh_token_ttl": 2592000,
 //! "verification_uri_complete": true, "registration": "off",
 //! "registration_rate_limit": 20, "registered_client_ttl": 604800,
-//! "metrics_listen": "127.0.0.1:9090", "header_timeout": 10, "body_timeout": 30, "idle_timeout": 60,
+//! "trusted_proxies": ["127.0.0.1"], "metrics_listen": "127.0.0.1:9090",
+//! "header_timeout": 10, "body_timeout": 30, "idle_timeout": 60,
 //! "max_connections": 768, "shutdown_timeout": 10}`); flags and environment win over the
 //! file, the file over the defaults.
 //!
@@ -81,6 +82,8 @@ pub struct FileConfig {
     registration_rate_limit: Option<u32>,
     registered_client_ttl: Option<u32>,
     metrics_listen: Option<SocketAddr>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
     header_timeout: Option<u32>,
     body_timeout: Option<u32>,
     idle_timeout: Option<u32>,
@@ -196,6 +199,16 @@ pub struct Args {
     /// Client registrations per IP per hour; 0 turns the limit off [default: 20].
     #[arg(long, env = "DEVAUTH_REGISTRATION_RATE_LIMIT", value_name = "N")]
     pub registration_rate_limit: Option<u32>,
+    /// A reverse proxy (IP or CIDR) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client; repeatable, or comma-separated in
+    /// DEVAUTH_TRUSTED_PROXIES. Without it those headers are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "DEVAUTH_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Serve /metrics on this address instead of the main one (keep scrapes
     /// off the public listener).
     #[arg(long, env = "DEVAUTH_METRICS_LISTEN", value_name = "ADDR")]
@@ -315,6 +328,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         config.registered_client_ttl_secs = v;
     }
+    let proxies = if args.trusted_proxies.is_empty() {
+        &file.trusted_proxies
+    } else {
+        &args.trusted_proxies
+    };
+    config.trusted_proxies = devauth_server::client_addr::parse_trusted(proxies)
+        .map_err(|e| UsageError(format!("--trusted-proxy: {e}")))?;
     let metrics_listener = match args.metrics_listen.or(file.metrics_listen) {
         Some(addr) => {
             let l = tokio::net::TcpListener::bind(addr)

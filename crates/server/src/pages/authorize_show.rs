@@ -10,13 +10,13 @@ use axum::response::Response;
 use crate::app::AppState;
 
 use super::authorize_request::{self, Valid};
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form;
 use super::headers;
 use super::login_show;
 use super::session::{self, Session};
 use super::view::{self, ConsentPage, ScopeLine};
+use crate::client_addr::ClientIp;
 
 /// Checks the request and asks for consent.
 #[tracing::instrument(name = "pages.authorize.show", skip_all)]

@@ -14,10 +14,10 @@ use crate::model::{AuthorizationCode, TokenHash};
 use crate::random;
 
 use super::authorize_request;
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form;
 use super::session;
+use crate::client_addr::ClientIp;
 
 /// Lifetime of an authorization code, seconds.
 pub const CODE_TTL_SECS: i64 = 60;

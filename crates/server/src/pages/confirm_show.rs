@@ -11,12 +11,12 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::model::{DeviceGrant, User};
 
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::session::{self, Session};
 use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, ConfirmPage, DevicePage, ScopeLine};
 use super::{device_code, form, login_show};
+use crate::client_addr::ClientIp;
 
 #[derive(Deserialize)]
 struct Query {

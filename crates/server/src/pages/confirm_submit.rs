@@ -21,12 +21,12 @@ use crate::app::AppState;
 use crate::audit;
 use crate::model::{DeviceGrant, DeviceGrantState, User};
 
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, ErrorPage, ResultPage};
 use super::{device_code, form};
+use crate::client_addr::ClientIp;
 
 /// Wrong confirmations after which a code is locked.
 pub const MAX_FAILED_CONFIRMATIONS: u32 = 3;

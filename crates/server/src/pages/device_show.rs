@@ -11,13 +11,13 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 
-use super::client_ip::ClientIp;
 use super::device_code;
 use super::error::PageError;
 use super::form;
 use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, DevicePage};
+use crate::client_addr::ClientIp;
 
 #[derive(Deserialize)]
 struct Query {

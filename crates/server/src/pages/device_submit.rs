@@ -13,12 +13,12 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::session;
 use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, DevicePage, LoginPage};
 use super::{confirm_show, device_code, form};
+use crate::client_addr::ClientIp;
 
 #[derive(Deserialize)]
 struct Fields {

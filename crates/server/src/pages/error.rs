@@ -30,6 +30,13 @@ pub enum PageError {
     /// A rate limit was hit.
     #[error("too many attempts")]
     TooManyAttempts,
+    /// Too many failed sign-ins for one account name: it waits a growing
+    /// delay; retry after this many seconds.
+    #[error("account throttled")]
+    AccountThrottled {
+        /// Seconds until the delay ends.
+        retry_after_secs: u64,
+    },
     /// The wrong-code budget is spent (RFC 8628 §5.1); retry after this many seconds.
     #[error("too many wrong codes")]
     TooManyWrongCodes {
@@ -65,7 +72,9 @@ impl PageError {
             }
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyAttempts | Self::TooManyWrongCodes { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts
+            | Self::TooManyWrongCodes { .. }
+            | Self::AccountThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,6 +105,14 @@ impl PageError {
             Self::TooManyAttempts => (
                 "Too many attempts",
                 "You tried too many times in a short while. Wait a minute, then try again.".into(),
+            ),
+            Self::AccountThrottled { retry_after_secs } => (
+                "Too many failed sign-ins",
+                format!(
+                    "There were too many failed sign-ins for this account name. For its \
+                     safety, try again in {}.",
+                    view::duration_words(*retry_after_secs)
+                ),
             ),
             Self::TooManyWrongCodes { retry_after_secs } => (
                 "Too many wrong codes",
@@ -141,7 +158,9 @@ impl IntoResponse for PageError {
             other => tracing::debug!(error = %other, "page refused the request"),
         }
         let mut res = view::render(self.status(), &self.page());
-        if let Self::TooManyWrongCodes { retry_after_secs } = self {
+        if let Self::TooManyWrongCodes { retry_after_secs }
+        | Self::AccountThrottled { retry_after_secs } = self
+        {
             res.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(retry_after_secs.max(1)),

@@ -9,11 +9,11 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form;
 use super::session;
 use super::view::{self, LoginPage};
+use crate::client_addr::ClientIp;
 
 #[derive(Deserialize)]
 struct Query {

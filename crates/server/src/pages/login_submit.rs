@@ -1,6 +1,8 @@
 //! `POST /login` (`username`, `password`, `csrf`, `next`): checks a password.
 //!
-//! Rate limited per session and per IP. An unknown user and a wrong password
+//! Rate limited per session and per IP, and per account name with growing
+//! delays after a few failures ([`throttle::account_login_allowed`]), so
+//! guesses at one account from many addresses slow down too. An unknown user and a wrong password
 //! get the same message, and an unknown user still costs one argon2
 //! verification (against a dummy hash), so neither the text nor the timing
 //! says which names exist. A disabled account is refused (said so only once
@@ -20,13 +22,13 @@ use crate::audit;
 use crate::model::User;
 use crate::password;
 
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form;
 use super::login_show::safe_next;
 use super::session;
 use super::throttle::{self, Action};
 use super::view::{self, LoginPage};
+use crate::client_addr::ClientIp;
 
 const WRONG: &str = "Wrong user name or password.";
 const DISABLED: &str = "This account is disabled. Ask your administrator.";
@@ -62,6 +64,7 @@ pub async fn handler(
     throttle::check(&state, Action::Login, old.throttle_key(), &ip).await?;
 
     let username = fields.username.trim();
+    throttle::account_login_allowed(&state, username).await?;
     let user = if username.is_empty() || username.len() > 256 {
         None
     } else {
@@ -74,6 +77,9 @@ pub async fn handler(
         other => Some((StatusCode::BAD_REQUEST, WRONG, other.as_ref())),
     };
     if let Some((status, message, known)) = refusal {
+        if !password_ok {
+            throttle::account_login_failed(&state, username).await?;
+        }
         audit(&state, "user.login_failed", known, &ip).await;
         let page = LoginPage {
             csrf: old.record.csrf_token.clone(),

@@ -22,13 +22,13 @@
 //! * bad input is a readable 400 page and an unreachable store a 503 page
 //!   ([`error`]), never a bare 500 or a panic; no secret reaches a page or a log.
 //!
-//! The peer IP comes from `ConnectInfo<SocketAddr>` ([`client_ip`]): serve the
-//! router with `into_make_service_with_connect_info::<SocketAddr>()`.
+//! The client IP comes from [`crate::client_addr`] (the TCP peer, or the
+//! client a trusted proxy names): serve the router with connect info, as
+//! [`crate::listener::serve`] does.
 
 pub mod authorize_request;
 pub mod authorize_show;
 pub mod authorize_submit;
-pub mod client_ip;
 pub mod confirm_show;
 pub mod confirm_submit;
 pub mod device_code;

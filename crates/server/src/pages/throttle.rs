@@ -58,6 +58,81 @@ impl Action {
 
 const WINDOW_SECS: u32 = 60;
 
+/// Failed sign-ins per account name before delays start.
+pub const FREE_LOGIN_FAILURES: u64 = 5;
+/// Longest delay between sign-in attempts for one account name, seconds.
+pub const MAX_LOGIN_DELAY_SECS: u32 = 300;
+/// Window in which an account name's failed sign-ins are counted: 1 hour.
+const LOGIN_FAILURE_WINDOW_SECS: u32 = 3600;
+
+/// The delay after the `failures`-th failure in the window: none up to
+/// [`FREE_LOGIN_FAILURES`], then 2, 4, 8 … seconds, at most
+/// [`MAX_LOGIN_DELAY_SECS`].
+pub fn login_delay_secs(failures: u64) -> u32 {
+    match failures.checked_sub(FREE_LOGIN_FAILURES) {
+        None | Some(0) => 0,
+        Some(extra) => 1u32
+            .checked_shl(u32::try_from(extra.min(31)).unwrap_or(31))
+            .unwrap_or(u32::MAX)
+            .min(MAX_LOGIN_DELAY_SECS),
+    }
+}
+
+fn account_key(username: &str) -> String {
+    // The name as typed may be anything (even a password typed in the wrong
+    // field): only its hash goes into the store.
+    let name = username.trim().to_lowercase();
+    crate::model::TokenHash::of(&name).as_str().to_owned()
+}
+
+/// Refuses with [`PageError::AccountThrottled`] while `username` waits out
+/// the delay its failed sign-ins earned, whatever address asks — so guesses
+/// at one account from many addresses slow down too — without locking the
+/// person out for more than [`MAX_LOGIN_DELAY_SECS`] at a time. Names that
+/// exist and names that do not are treated alike.
+pub async fn account_login_allowed(state: &AppState, username: &str) -> Result<(), PageError> {
+    let now = state.clock.now();
+    let key = account_key(username);
+    let flow = &state.stores.flow;
+    let failures = flow
+        .hits(&format!("login-fail:{key}"), LOGIN_FAILURE_WINDOW_SECS, now)
+        .await?;
+    let delay = login_delay_secs(failures);
+    if delay == 0 {
+        return Ok(());
+    }
+    if flow
+        .hits(&format!("login-wait:{key}:{delay}"), delay, now)
+        .await?
+        > 0
+    {
+        let window_ms = i64::from(delay) * 1000;
+        let ends = (now.millis().div_euclid(window_ms) + 1) * window_ms;
+        let retry_after_secs = u64::try_from((ends - now.millis() + 999) / 1000).unwrap_or(1);
+        tracing::info!("sign-in delayed for an account name");
+        return Err(PageError::AccountThrottled { retry_after_secs });
+    }
+    Ok(())
+}
+
+/// Records a failed sign-in for `username`; from the
+/// [`FREE_LOGIN_FAILURES`]-th on, the next attempt waits (the delay window
+/// containing now).
+pub async fn account_login_failed(state: &AppState, username: &str) -> Result<(), PageError> {
+    let now = state.clock.now();
+    let key = account_key(username);
+    let flow = &state.stores.flow;
+    let failures = flow
+        .hit(&format!("login-fail:{key}"), LOGIN_FAILURE_WINDOW_SECS, now)
+        .await?;
+    let delay = login_delay_secs(failures);
+    if delay > 0 {
+        flow.hit(&format!("login-wait:{key}:{delay}"), delay, now)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Window of the wrong-code budget: 10 minutes.
 pub const WRONG_CODE_WINDOW_SECS: u32 = 600;
 /// Wrong codes per browser session per window.
@@ -178,4 +253,19 @@ pub async fn check_ip(state: &AppState, action: Action, ip: &str) -> Result<(), 
         return Err(PageError::TooManyAttempts);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_delays_grow_and_stop_at_the_cap() {
+        let delays: Vec<u32> = (0..=16).map(login_delay_secs).collect();
+        assert_eq!(&delays[..=5], &[0, 0, 0, 0, 0, 0]);
+        assert_eq!(&delays[6..=10], &[2, 4, 8, 16, 32]);
+        assert!(delays[10..].windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(login_delay_secs(14), MAX_LOGIN_DELAY_SECS);
+        assert_eq!(login_delay_secs(u64::MAX), MAX_LOGIN_DELAY_SECS);
+    }
 }

@@ -19,9 +19,9 @@ use super::client_auth::authenticate;
 use super::error::{OAuthError, no_store_json};
 use super::form::OAuthForm;
 use super::issue::resolve_scope;
-use super::requester::RequesterInfo;
 use crate::app::AppState;
 use crate::audit::{self, Event};
+use crate::client_addr::RequesterInfo;
 use crate::model::{DeviceGrant, DeviceGrantState, TokenHash};
 use crate::store::StoreError;
 

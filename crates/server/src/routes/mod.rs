@@ -16,7 +16,6 @@ pub mod issue;
 pub mod jwks;
 pub mod metrics;
 pub mod register;
-pub mod requester;
 pub mod resource;
 pub mod revoke;
 pub mod token;

@@ -20,9 +20,9 @@ use devauth_proto::ErrorCode;
 use devauth_proto::registration::{ClientInformation, ClientMetadata};
 
 use super::error::OAuthError;
-use super::requester::RequesterInfo;
 use crate::app::AppState;
 use crate::audit::{self, Event};
+use crate::client_addr::RequesterInfo;
 use crate::config::RegistrationPolicy;
 use crate::model::{ClientOrigin, TokenHash};
 use crate::registration::{Registered, register};
