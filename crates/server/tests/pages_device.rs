@@ -658,6 +658,31 @@ fn failed_sign_ins_slow_an_account_down_from_any_address(backend: Backend) {
     b.login("alice", "correct horse battery staple").expect(303);
 }
 
+fn the_confirm_page_flags_claims_and_other_networks(backend: Backend) {
+    let s = server(backend);
+    s.add_grant("devauth-cli", CODE);
+    let b = s.browser();
+    b.login("alice", "correct horse battery staple").expect(303);
+    // Asked from 203.0.113.7, approved from 127.0.0.1: said plainly.
+    let p = enter_code(&b, CODE);
+    p.expect(200)
+        .contains("The device says it is")
+        .contains("a device can claim anything here")
+        .contains("This request came from another network (IP address 203.0.113.7)")
+        .contains(" UTC)");
+    // Asked from this very network: no warning.
+    let r = b.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli"), ("scope", "openid")],
+    );
+    r.expect(200);
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let here = enter_code(&b, json["user_code"].as_str().unwrap());
+    here.expect(200).contains("Approve this device?");
+    assert!(!here.body.contains("another network"), "{}", here.body);
+    assert!(!here.body.contains("not checked by this server"));
+}
+
 fn login_rotates_the_session(backend: Backend) {
     let s = server(backend);
     let b = s.browser();
@@ -749,6 +774,7 @@ on_each_backend!(
     malformed_forms_get_a_readable_400,
     login_failures_read_the_same_and_are_limited,
     login_rotates_the_session,
+    the_confirm_page_flags_claims_and_other_networks,
     failed_sign_ins_slow_an_account_down_from_any_address,
     logout_ends_the_session,
 );

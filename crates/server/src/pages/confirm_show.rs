@@ -64,19 +64,32 @@ pub async fn handler(
         };
         return Ok(session.attach(view::render(StatusCode::BAD_REQUEST, &page)));
     };
-    let response = render(&state, &session, &user, &grant).await?;
+    let response = render(&state, &session, &user, &grant, &ip).await?;
     Ok(session.attach(response))
 }
 
-/// The confirm page for `grant`, shown to `user`.
+/// The confirm page for `grant`, shown to `user`, who browses from `approver_ip`.
 pub async fn render(
     state: &AppState,
     session: &Session,
     user: &User,
     grant: &DeviceGrant,
+    approver_ip: &str,
 ) -> Result<Response, PageError> {
     let client = state.stores.durable.client(&grant.client_id).await?;
+    let unverified = client
+        .as_ref()
+        .is_some_and(|c| c.origin.is_self_registered());
+    let client_uri = client.as_ref().and_then(|c| c.client_uri.clone());
     let now = state.clock.now();
+    let network_warning = (!same_network(&grant.requester.ip, approver_ip)).then(|| {
+        format!(
+            "This request came from another network (IP address {}) than the one you \
+             are using now ({approver_ip}). That is fine if the device is yours and you \
+             know where it is — a server you are logged in to, say. If not, choose Deny.",
+            grant.requester.ip
+        )
+    });
     let page = ConfirmPage {
         csrf: session.record.csrf_token.clone(),
         user_code: device_code::display(&grant.user_code),
@@ -90,9 +103,44 @@ pub async fn render(
             grant.requester.user_agent.chars().take(300).collect()
         },
         age: view::ago(now.millis_since(grant.created_at)),
+        asked_at: view::utc(grant.created_at),
         expires_in: view::from_now(grant.expires_at.millis_since(now)),
         username: user.username.clone(),
         here: path(&grant.user_code),
+        unverified,
+        client_uri,
+        network_warning,
     };
     Ok(view::render(StatusCode::OK, &page))
+}
+
+/// Whether two addresses are in the same network: the same /24 for IPv4,
+/// the same /48 for IPv6. An address that cannot be read (`unknown`) is not
+/// evidence of anything: no warning.
+fn same_network(a: &str, b: &str) -> bool {
+    use std::net::IpAddr;
+    let (Ok(a), Ok(b)) = (a.parse::<IpAddr>(), b.parse::<IpAddr>()) else {
+        return true;
+    };
+    match (a.to_canonical(), b.to_canonical()) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
+        (IpAddr::V6(a), IpAddr::V6(b)) => a.segments()[..3] == b.segments()[..3],
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_network;
+
+    #[test]
+    fn networks_are_compared_by_prefix() {
+        assert!(same_network("192.0.2.10", "192.0.2.200"));
+        assert!(!same_network("192.0.2.10", "198.51.100.10"));
+        assert!(same_network("2001:db8:1:2::1", "2001:db8:1:ffff::9"));
+        assert!(!same_network("2001:db8:1::1", "2001:db8:2::1"));
+        assert!(!same_network("192.0.2.10", "2001:db8::1"));
+        assert!(same_network("::ffff:192.0.2.10", "192.0.2.99"));
+        assert!(same_network("unknown", "192.0.2.1"));
+    }
 }

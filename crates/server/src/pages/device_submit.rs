@@ -57,7 +57,7 @@ pub async fn handler(
         return Ok(view::render(StatusCode::BAD_REQUEST, &page));
     };
     match user {
-        Some(user) => confirm_show::render(&state, &session, &user, &grant).await,
+        Some(user) => confirm_show::render(&state, &session, &user, &grant, &ip).await,
         None => {
             let page = LoginPage {
                 csrf: session.record.csrf_token.clone(),

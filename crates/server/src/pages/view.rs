@@ -120,12 +120,20 @@ pub struct ConfirmPage {
     pub user_agent: String,
     /// "2 minutes ago".
     pub age: String,
+    /// When it was asked, absolute ("2026-12-05 14:31 UTC").
+    pub asked_at: String,
     /// "in 8 minutes".
     pub expires_in: String,
     /// Who is signed in.
     pub username: String,
     /// This page's local path (where "Sign out" leads back through login).
     pub here: String,
+    /// Whether the client registered itself (its name is its own claim).
+    pub unverified: bool,
+    /// The home page a self-registered client declared.
+    pub client_uri: Option<String>,
+    /// Said when the device asked from another network than the approver's.
+    pub network_warning: Option<String>,
 }
 
 /// Hidden fields that carry an `/oauth/authorize` request through the consent form.
@@ -188,6 +196,19 @@ pub fn ago(elapsed_ms: i64) -> String {
         10..=59 => format!("{secs} seconds ago"),
         _ => format!("{} ago", span(secs)),
     }
+}
+
+/// An instant as "2026-12-05 14:31:07 UTC".
+pub fn utc(at: crate::model::Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at.secs())
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| at.secs().to_string())
 }
 
 /// "40 seconds", "8 minutes" (rounded up to the minute past one minute).
@@ -301,14 +322,21 @@ mod tests {
                     ip: "192.0.2.1".into(),
                     user_agent: evil.into(),
                     age: "2 minutes ago".into(),
+                    asked_at: "2026-12-05 14:31:07 UTC".into(),
                     expires_in: "in 8 minutes".into(),
                     username: "alice".into(),
                     here: "/device/confirm?user_code=BCDF-GHJK".into(),
+                    unverified: true,
+                    client_uri: Some(evil.into()),
+                    network_warning: Some(evil.into()),
                 }
                 .render()
                 .unwrap(),
                 &[
                     "Only approve if you started this yourself",
+                    "The device says it is",
+                    "not checked by this server",
+                    "2026-12-05 14:31:07 UTC",
                     "value=\"approve\"",
                     "value=\"deny\"",
                     "BCDF-GHJK",
