@@ -853,3 +853,42 @@ fn forwarding_headers_count_only_from_a_trusted_proxy() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--trusted-proxy"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_data_folder_others_can_read_is_reported_at_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("restored");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = serve_with(
+        home.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let said = s.lines().join("\n");
+    assert!(
+        said.contains("can be read by other users") && said.contains("chmod go-rwx"),
+        "{said}"
+    );
+    drop(s);
+    // A private folder gets no warning.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let s = serve_with(
+        home.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!s.lines().join("\n").contains("can be read by other users"));
+}

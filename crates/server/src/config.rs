@@ -37,6 +37,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where `/metrics` is served instead of the main address, if anywhere else.
     pub metrics_listen: Option<SocketAddr>,
+    /// Days audit events are kept; 0 = forever.
+    pub audit_retention_days: u32,
     /// Who may register clients at `/oauth/register` (RFC 7591).
     pub registration: RegistrationPolicy,
     /// Registrations per IP per hour; 0 = off.
@@ -85,6 +87,7 @@ impl Config {
             verification_uri_complete: true,
             trusted_proxies: Vec::new(),
             metrics_listen: None,
+            audit_retention_days: 90,
             registration: RegistrationPolicy::Off,
             registration_rate_limit: 20,
             registered_client_ttl_secs: 7 * 24 * 3600,

@@ -1,6 +1,7 @@
 //! The background sweeper: every [`INTERVAL`] it deletes what has expired in
 //! both stores, audits device grants that expired while pending
-//! (`device_code.expired`), deletes self-registered clients that never
+//! (`device_code.expired`), prunes audit events past the retention
+//! (`audit_retention_days`), deletes self-registered clients that never
 //! received a token within `registered_client_ttl_secs`, and reloads the signing keys (so a rotation by
 //! `devauth admin keys rotate` or another replica is picked up).
 //!
@@ -11,6 +12,11 @@ use std::time::Duration;
 
 use crate::app::AppState;
 use crate::audit::{self, Event};
+
+/// Audit rows deleted per statement, and statements per sweep (bounded
+/// work per tick: a backlog is worked off over several ticks).
+const AUDIT_BATCH: u32 = 1000;
+const AUDIT_BATCHES: usize = 20;
 
 /// Time between sweeps.
 pub const INTERVAL: Duration = Duration::from_secs(30);
@@ -38,6 +44,32 @@ pub async fn sweep_once(state: &AppState) {
     }
     if let Err(e) = state.stores.durable.sweep(now).await {
         tracing::warn!(error = %e, "sweeping the durable store failed");
+    }
+    if state.config.audit_retention_days > 0 {
+        let before = now.plus_secs(-i64::from(state.config.audit_retention_days) * 86_400);
+        let mut pruned = 0;
+        for _ in 0..AUDIT_BATCHES {
+            match state
+                .stores
+                .durable
+                .delete_audit_before(before, AUDIT_BATCH)
+                .await
+            {
+                Ok(n) => {
+                    pruned += n;
+                    if n < u64::from(AUDIT_BATCH) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "pruning audit events failed");
+                    break;
+                }
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(deleted = pruned, "pruned audit events past the retention");
+        }
     }
     let unused_since = now.plus_secs(-i64::from(state.config.registered_client_ttl_secs));
     match state

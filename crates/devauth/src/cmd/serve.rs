@@ -6,7 +6,7 @@
 //! "poll_interval": 5, "access_token_ttl": 900, "refresh_token_ttl": 2592000,
 //! "verification_uri_complete": true, "registration": "off",
 //! "registration_rate_limit": 20, "registered_client_ttl": 604800,
-//! "trusted_proxies": ["127.0.0.1"], "metrics_listen": "127.0.0.1:9090",
+//! "audit_retention": 90, "trusted_proxies": ["127.0.0.1"], "metrics_listen": "127.0.0.1:9090",
 //! "header_timeout": 10, "body_timeout": 30, "idle_timeout": 60,
 //! "max_connections": 768, "shutdown_timeout": 10}`); flags and environment win over the
 //! file, the file over the defaults.
@@ -81,6 +81,7 @@ pub struct FileConfig {
     registration: Option<String>,
     registration_rate_limit: Option<u32>,
     registered_client_ttl: Option<u32>,
+    audit_retention: Option<u32>,
     metrics_listen: Option<SocketAddr>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
@@ -232,6 +233,9 @@ pub struct Args {
     /// Seconds a self-registered client that never gets a token is kept [default: 604800 = 7 days].
     #[arg(long, env = "DEVAUTH_REGISTERED_CLIENT_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(60..))]
     pub registered_client_ttl: Option<u32>,
+    /// Days audit events are kept before the sweeper prunes them; 0 keeps them [default: 90].
+    #[arg(long, env = "DEVAUTH_AUDIT_RETENTION", value_name = "DAYS")]
+    pub audit_retention: Option<u32>,
 }
 
 /// Runs the command.
@@ -328,6 +332,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         config.registered_client_ttl_secs = v;
     }
+    if let Some(v) = args.audit_retention.or(file.audit_retention) {
+        config.audit_retention_days = v;
+    }
+    warn_if_shared(&config.data_dir);
     let proxies = if args.trusted_proxies.is_empty() {
         &file.trusted_proxies
     } else {
@@ -443,4 +451,22 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Says so, on stderr and in the log, when the data folder or the SQLite
+/// database in it can be read by other users: they hold the signing keys
+/// and the audit trail. (A folder made by `serve` is 0700 and the database
+/// 0600; this catches one made by hand or restored from a backup.)
+fn warn_if_shared(data_dir: &Path) {
+    for path in [data_dir.to_path_buf(), data_dir.join("devauth.db")] {
+        if let Ok(false) = devauth_client::atomic_file::owner_only(&path) {
+            tracing::warn!(path = %path.display(), "readable by other users");
+            eprintln!(
+                "devauth serve: warning: {} can be read by other users; it holds the \
+                 signing keys. Run: chmod go-rwx {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
 }

@@ -182,6 +182,9 @@ pub trait DurableStore: Send + Sync + 'static {
         }
         Ok(())
     }
+    /// Deletes audit events older than `before` (the retention), oldest
+    /// first, at most `limit` of them; returns how many.
+    async fn delete_audit_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
     /// Most recent audit events, newest first.
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditEvent>>;
 

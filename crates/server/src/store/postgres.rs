@@ -929,6 +929,22 @@ impl DurableStore for PgStore {
         .await
     }
 
+    async fn delete_audit_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        timed(async {
+            let done = sqlx::query(
+                "DELETE FROM audit_events WHERE seq IN \
+                 (SELECT seq FROM audit_events WHERE at < $1 ORDER BY at, seq LIMIT $2)",
+            )
+            .bind(before.millis())
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         timed(async {
             sqlx::query("SELECT at, kind, client_id, user_id, ip, details::text AS details FROM audit_events \

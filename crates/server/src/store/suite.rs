@@ -572,6 +572,39 @@ pub async fn audit(stores: &Stores) {
     assert_eq!(recent[0].details["tag"], tag);
     assert_eq!(recent[0].details["nested"]["ok"], true);
     assert_eq!(recent[1].user_id.as_deref(), Some("u1"));
+    // Retention: events older than the cut-off go, oldest first, in
+    // batches; newer ones stay.
+    let d = &stores.durable;
+    let far = T0.plus_secs(-400_000_000);
+    for i in 0..5 {
+        d.audit(&AuditEvent {
+            at: far.plus_secs(i),
+            kind: "old.event".into(),
+            client_id: None,
+            user_id: None,
+            ip: None,
+            details: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    }
+    let before_cut = d.recent_audit(10_000).await.unwrap().len();
+    let mut deleted = 0;
+    for _ in 0..10 {
+        let n = d.delete_audit_before(far.plus_secs(3), 2).await.unwrap();
+        assert!(n <= 2, "at most the batch");
+        deleted += n;
+        if n == 0 {
+            break;
+        }
+    }
+    assert!(
+        deleted >= 3,
+        "the three events before the cut-off were deleted"
+    );
+    let left = d.recent_audit(10_000).await.unwrap();
+    assert_eq!(left.len() as u64, before_cut as u64 - deleted);
+    assert_eq!(left.iter().filter(|e| e.kind == "old.event").count(), 2);
 }
 
 /// The durable sweep removes expired refresh tokens and keeps live ones.

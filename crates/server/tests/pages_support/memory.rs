@@ -129,6 +129,9 @@ impl DurableStore for Memory {
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.with(|d| Ok(d.clients.clone()))
     }
+    async fn delete_audit_before(&self, _before: Timestamp, _limit: u32) -> StoreResult<u64> {
+        Ok(0)
+    }
     async fn add_resource(&self, _resource: &Resource) -> StoreResult<()> {
         unsupported()
     }

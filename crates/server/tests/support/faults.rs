@@ -123,6 +123,10 @@ impl DurableStore for FaultyDurable {
         self.fault("list_clients")?;
         self.inner.list_clients().await
     }
+    async fn delete_audit_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.fault("delete_audit_before")?;
+        self.inner.delete_audit_before(before, limit).await
+    }
     async fn add_resource(&self, resource: &Resource) -> StoreResult<()> {
         self.fault("add_resource")?;
         self.inner.add_resource(resource).await

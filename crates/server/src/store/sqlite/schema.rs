@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../migrations/sqlite/0007_client_registration.sql"),
     ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_audit_at.sql"),
+    ),
 ];
 
 /// Brings the database up to the newest schema this build knows.
