@@ -13,6 +13,7 @@
 //! * [`keys`] — signing keys, JWKS, access and ID tokens;
 //! * [`listener`] — serving connections with timeouts and a connection cap;
 //! * [`random`] — CSPRNG secrets, ids and user codes;
+//! * [`rate_limit`] — sliding-window limits over the flow store;
 //! * [`registration`] — the rules of dynamic client registration (RFC 7591);
 //! * [`audit`], [`metrics`], [`sweeper`], [`setup`] — audit trail, Prometheus
 //!   metrics, the background sweeper, first-start provisioning.
@@ -34,6 +35,7 @@ pub mod model;
 pub mod pages;
 pub mod password;
 pub mod random;
+pub mod rate_limit;
 pub mod registration;
 pub mod routes;
 pub mod setup;

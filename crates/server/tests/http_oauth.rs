@@ -360,8 +360,15 @@ fn device_authorization_rate_limit_per_ip(backend: Backend) {
         &[("client_id", "devauth-cli")],
     );
     r.assert_error(429, "slow_down");
-    // The next window is open again.
+    // A sliding window: the start of the next minute is no fresh budget…
     s.clock.advance_secs(60);
+    s.post(
+        "/oauth/device_authorization",
+        &[("client_id", "devauth-cli")],
+    )
+    .assert_error(429, "slow_down");
+    // …but once a whole minute has passed without the burst, it is.
+    s.clock.advance_secs(120);
     s.device_auth("openid");
 }
 
@@ -1248,8 +1255,13 @@ fn registration_is_rate_limited_per_ip(backend: Backend) {
     }
     let r = s.post_json("/oauth/register", &mcp_client(), None);
     assert_eq!(r.status, 429, "{}", r.body);
-    // An hour later the address may register again.
-    s.clock.advance_secs(3601);
+    // No fresh budget at the next window's edge; two hours later there is.
+    s.clock.advance_secs(3600);
+    assert_eq!(
+        s.post_json("/oauth/register", &mcp_client(), None).status,
+        429
+    );
+    s.clock.advance_secs(7200);
     assert_eq!(
         s.post_json("/oauth/register", &mcp_client(), None).status,
         201

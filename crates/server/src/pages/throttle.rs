@@ -2,8 +2,8 @@
 //! so that they hold across replicas.
 //!
 //! Code entry (RFC 8628 §5.1: user codes are guessable only if entry is
-//! unlimited) and login are each limited per browser session and per IP in
-//! fixed one-minute windows; new sessions per IP. Hitting a limit is a
+//! unlimited) and login are each limited per browser session and per IP per
+//! minute, as sliding windows ([`crate::rate_limit`]); new sessions per IP. Hitting a limit is a
 //! readable 429 page.
 //!
 //! On top of that, *wrong* user codes spend one budget shared by every page
@@ -11,11 +11,12 @@
 //! `POST /device/confirm`): [`WRONG_CODES_PER_SESSION`] per browser session,
 //! [`WRONG_CODES_PER_ACCOUNT`] per signed-in account and
 //! [`WRONG_CODES_PER_IP`] per client address, each per
-//! [`WRONG_CODE_WINDOW_SECS`]. A spent budget is checked *before* the lookup,
+//! [`WRONG_CODE_WINDOW_SECS`] (sliding). A spent budget is checked *before* the lookup,
 //! so past it no answer tells a live code from a dead one; a right code
 //! spends nothing. The answer is 429 with `Retry-After`.
 
 use crate::app::AppState;
+use crate::rate_limit;
 
 use super::error::PageError;
 
@@ -177,15 +178,22 @@ impl CodeEntrant<'_> {
 pub async fn wrong_code_budget(state: &AppState, who: CodeEntrant<'_>) -> Result<(), PageError> {
     let now = state.clock.now();
     for (key, limit) in who.keys() {
-        let spent = state
-            .stores
-            .flow
-            .hits(&key, WRONG_CODE_WINDOW_SECS, now)
-            .await?;
+        let spent = rate_limit::count(
+            state.stores.flow.as_ref(),
+            &key,
+            WRONG_CODE_WINDOW_SECS,
+            now,
+        )
+        .await?;
         if spent >= limit {
-            let window_ms = i64::from(WRONG_CODE_WINDOW_SECS) * 1000;
-            let ends = (now.millis().div_euclid(window_ms) + 1) * window_ms;
-            let retry_after_secs = u64::try_from((ends - now.millis() + 999) / 1000).unwrap_or(1);
+            let retry_after_secs = rate_limit::retry_after_secs(
+                state.stores.flow.as_ref(),
+                &key,
+                WRONG_CODE_WINDOW_SECS,
+                now,
+                limit,
+            )
+            .await?;
             tracing::info!(ip = who.ip, "wrong-code budget spent");
             return Err(PageError::TooManyWrongCodes { retry_after_secs });
         }
@@ -216,20 +224,20 @@ pub async fn check(
 ) -> Result<(), PageError> {
     let now = state.clock.now();
     let flow = &state.stores.flow;
-    let by_session = flow
-        .hit(
-            &format!("pages:{}:session:{session_key}", action.name()),
-            WINDOW_SECS,
-            now,
-        )
-        .await?;
-    let by_ip = flow
-        .hit(
-            &format!("pages:{}:ip:{ip}", action.name()),
-            WINDOW_SECS,
-            now,
-        )
-        .await?;
+    let by_session = rate_limit::hit(
+        flow.as_ref(),
+        &format!("pages:{}:session:{session_key}", action.name()),
+        WINDOW_SECS,
+        now,
+    )
+    .await?;
+    let by_ip = rate_limit::hit(
+        flow.as_ref(),
+        &format!("pages:{}:ip:{ip}", action.name()),
+        WINDOW_SECS,
+        now,
+    )
+    .await?;
     if by_session > action.per_session() || by_ip > action.per_ip() {
         tracing::info!(action = action.name(), ip, "page rate limit hit");
         return Err(PageError::TooManyAttempts);
@@ -239,15 +247,13 @@ pub async fn check(
 
 /// Counts one `action` from `ip` alone; refuses it past the per-IP limit.
 pub async fn check_ip(state: &AppState, action: Action, ip: &str) -> Result<(), PageError> {
-    let count = state
-        .stores
-        .flow
-        .hit(
-            &format!("pages:{}:ip:{ip}", action.name()),
-            WINDOW_SECS,
-            state.clock.now(),
-        )
-        .await?;
+    let count = rate_limit::hit(
+        state.stores.flow.as_ref(),
+        &format!("pages:{}:ip:{ip}", action.name()),
+        WINDOW_SECS,
+        state.clock.now(),
+    )
+    .await?;
     if count > action.per_ip() {
         tracing::info!(action = action.name(), ip, "page rate limit hit");
         return Err(PageError::TooManyAttempts);

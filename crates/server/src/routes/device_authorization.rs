@@ -43,7 +43,7 @@ pub async fn handle(
     let limit = state.config.device_rate_limit;
     if limit > 0 {
         let key = format!("device_authorization:{}", requester.ip);
-        let hits = state.stores.flow.hit(&key, 60, now).await?;
+        let hits = crate::rate_limit::hit(state.stores.flow.as_ref(), &key, 60, now).await?;
         if hits > u64::from(limit) {
             return Err(OAuthError::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -54,7 +54,9 @@ pub async fn handle(
     let limit = state.config.registration_rate_limit;
     if limit > 0 {
         let key = format!("register:{}", requester.ip);
-        if state.stores.flow.hit(&key, 3600, now).await? > u64::from(limit) {
+        if crate::rate_limit::hit(state.stores.flow.as_ref(), &key, 3600, now).await?
+            > u64::from(limit)
+        {
             return Err(OAuthError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorCode::InvalidRequest,

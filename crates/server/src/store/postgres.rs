@@ -1233,15 +1233,21 @@ impl FlowStore for PgStore {
         timed(async {
             let window_ms = i64::from(window_secs.max(1)) * 1000;
             let start = now.millis().div_euclid(window_ms) * window_ms;
-            let row =
-                sqlx::query("SELECT hits FROM rate_hits WHERE key = $1 AND window_start >= $2")
-                    .bind(key)
-                    .bind(start)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(map_err)?;
+            // One row per key holds the newest window and the one before.
+            let row = sqlx::query(
+                "SELECT CASE WHEN window_start = $2 THEN hits \
+                             WHEN window_start = $2 + $3 THEN prev_hits \
+                             ELSE 0 END AS n \
+                 FROM rate_hits WHERE key = $1",
+            )
+            .bind(key)
+            .bind(start)
+            .bind(window_ms)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
             let hits: i64 = match row {
-                Some(row) => get(&row, "hits")?,
+                Some(row) => get(&row, "n")?,
                 None => 0,
             };
             Ok(u64::try_from(hits).unwrap_or(0))
@@ -1258,6 +1264,10 @@ impl FlowStore for PgStore {
             let row = sqlx::query(
                 "INSERT INTO rate_hits (key, window_start, window_end, hits) VALUES ($1, $2, $3, 1) \
                  ON CONFLICT (key) DO UPDATE SET \
+                   prev_hits = CASE \
+                       WHEN EXCLUDED.window_start = rate_hits.window_end THEN rate_hits.hits \
+                       WHEN EXCLUDED.window_start > rate_hits.window_start THEN 0 \
+                       ELSE rate_hits.prev_hits END, \
                    hits = CASE WHEN EXCLUDED.window_start > rate_hits.window_start \
                                THEN 1 ELSE rate_hits.hits + 1 END, \
                    window_start = GREATEST(rate_hits.window_start, EXCLUDED.window_start), \
@@ -1299,7 +1309,8 @@ impl FlowStore for PgStore {
             for sql in [
                 "DELETE FROM authorization_codes WHERE expires_at <= $1",
                 "DELETE FROM browser_sessions WHERE expires_at <= $1",
-                "DELETE FROM rate_hits WHERE window_end <= $1",
+                // Kept one window past its end: the next window reads it.
+                "DELETE FROM rate_hits WHERE 2 * window_end - window_start <= $1",
             ] {
                 sqlx::query(sql)
                     .bind(now_ms)

@@ -673,8 +673,9 @@ impl FlowStore for RedisFlowStore {
     async fn hit(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {
         let window_ms = i64::from(window_secs.max(1)) * 1000;
         let start = now.millis().div_euclid(window_ms) * window_ms;
-        // The rest of the window, plus a second so clocks a little apart agree.
-        let ttl = start + window_ms - now.millis() + 1000;
+        // The rest of the window and one more (the next window reads this
+        // one: sliding limits), plus a second so clocks a little apart agree.
+        let ttl = start + 2 * window_ms - now.millis() + 1000;
         let counter = self.key("r", &format!("{key}:{start}"));
         let mut conn = self.conn.clone();
         timed(async {

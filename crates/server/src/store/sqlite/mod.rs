@@ -1085,7 +1085,9 @@ impl FlowStore for SqliteStore {
                 "INSERT INTO rate_limits (key, window_start, count, expires_at) \
                  VALUES (?, ?, 1, ?) \
                  ON CONFLICT(key, window_start) DO UPDATE SET count = count + 1 RETURNING count",
-                values![key, start, start + window_ms],
+                // Kept one window past its end: the next window reads it
+                // (sliding limits, crate::rate_limit).
+                values![key, start, start + 2 * window_ms],
                 |row| row.get::<_, i64>(0).map_err(map_err),
             )
             .await?
