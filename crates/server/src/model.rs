@@ -305,6 +305,8 @@ pub struct DeviceGrant {
     pub client_id: String,
     /// Requested scope.
     pub scope: Scope,
+    /// The resource (RFC 8707) its tokens are for; `None` = this server.
+    pub resource: Option<String>,
     /// Where the request came from.
     pub requester: Requester,
     /// When it was made.
@@ -741,6 +743,7 @@ mod tests {
             device_code_hash: TokenHash::of("dc"),
             user_code: "BCDFGHJK".into(),
             client_id: "devauth-cli".into(),
+            resource: None,
             scope: Scope::parse("openid").unwrap(),
             requester: Requester {
                 ip: "127.0.0.1".into(),

@@ -805,6 +805,35 @@ fn resource_indicators_set_the_audience_on_every_grant(backend: Backend) {
     let r = s.refresh(t2["refresh_token"].as_str().unwrap());
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(aud(&s, r.json()["access_token"].as_str().unwrap()), mcp);
+
+    // Device grant: the resource asked at the device authorization endpoint
+    // is the audience of the tokens its approval yields; scopes come with it.
+    let r = s.post(
+        "/oauth/device_authorization",
+        &[
+            ("client_id", "devauth-cli"),
+            ("scope", "openid mcp:tools offline_access"),
+            ("resource", mcp),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let dc = r.json()["device_code"].as_str().unwrap().to_owned();
+    let uc = r.json()["user_code"].as_str().unwrap().to_owned();
+    s.approve(&uc, &user);
+    s.clock.advance_secs(5);
+    let t = s.poll(&dc).json();
+    assert_eq!(aud(&s, t["access_token"].as_str().unwrap()), mcp);
+    assert_eq!(t["scope"], "mcp:tools offline_access openid");
+    let r = s.refresh(t["refresh_token"].as_str().unwrap());
+    assert_eq!(aud(&s, r.json()["access_token"].as_str().unwrap()), mcp);
+    s.post(
+        "/oauth/device_authorization",
+        &[
+            ("client_id", "devauth-cli"),
+            ("resource", "https://nope.example.test/"),
+        ],
+    )
+    .assert_error(400, "invalid_target");
 }
 
 fn client_credentials_with_basic_and_post(backend: Backend) {

@@ -60,7 +60,8 @@ pub async fn handle(
         ));
     }
     let default = default_scope(client.client());
-    let scope = resolve_scope(&client, form.get("scope"), &default, None)?;
+    let resource = super::resource::requested(&state, &form).await?;
+    let scope = resolve_scope(&client, form.get("scope"), &default, resource.as_ref())?;
 
     let device_code = crate::random::device_code(now);
     let mut grant = DeviceGrant {
@@ -68,6 +69,7 @@ pub async fn handle(
         device_code_hash: TokenHash::of_device_code(device_code.expose()),
         user_code: String::new(),
         client_id: client.id().to_owned(),
+        resource: resource.map(|r| r.url),
         scope,
         requester,
         created_at: now,

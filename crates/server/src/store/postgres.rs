@@ -296,6 +296,7 @@ fn grant_from(row: &PgRow) -> StoreResult<DeviceGrant> {
         user_code: get(row, "user_code")?,
         client_id: get(row, "client_id")?,
         scope: scope(row, "scope")?,
+        resource: get(row, "resource")?,
         requester: Requester {
             ip: get(row, "requester_ip")?,
             user_agent: get(row, "requester_user_agent")?,
@@ -1025,8 +1026,9 @@ impl FlowStore for PgStore {
             sqlx::query(
                 "INSERT INTO device_grants (id, device_code_hash, user_code, client_id, scope, \
                  requester_ip, requester_user_agent, created_at, expires_at, interval_secs, \
-                 last_polled_at, failed_confirmations, state, state_user_id, state_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 last_polled_at, failed_confirmations, state, state_user_id, state_at, version, \
+                 resource) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(&grant.id)
             .bind(grant.device_code_hash.as_str())
@@ -1044,6 +1046,7 @@ impl FlowStore for PgStore {
             .bind(user_id)
             .bind(at)
             .bind(grant.version)
+            .bind(&grant.resource)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

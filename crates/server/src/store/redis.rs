@@ -274,6 +274,9 @@ struct GrantRecord {
     uc: String,
     ci: String,
     sc: String,
+    /// The resource (RFC 8707), when one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rs: Option<String>,
     ip: String,
     ua: String,
     ca: i64,
@@ -312,6 +315,7 @@ impl GrantRecord {
             uc: g.user_code.clone(),
             ci: g.client_id.clone(),
             sc: g.scope.to_string(),
+            rs: g.resource.clone(),
             ip: g.requester.ip.clone(),
             ua: g.requester.user_agent.clone(),
             ca: g.created_at.millis(),
@@ -349,6 +353,7 @@ impl GrantRecord {
             user_code: self.uc,
             client_id: self.ci,
             scope: Scope::parse(&self.sc).map_err(|e| decode_err("grant scope", e))?,
+            resource: self.rs,
             requester: Requester {
                 ip: self.ip,
                 user_agent: self.ua,

@@ -55,6 +55,7 @@ pub fn sample_grant(at: Timestamp) -> DeviceGrant {
         device_code_hash: TokenHash::of_device_code(crate::random::device_code(at).expose()),
         user_code: user_code(),
         client_id: "devauth-cli".into(),
+        resource: None,
         scope: scope("openid offline_access"),
         requester: Requester {
             ip: "127.0.0.1".into(),
@@ -664,6 +665,16 @@ pub async fn family_retention(stores: &Stores) {
 /// uniqueness, CAS updates.
 pub async fn device_grants(stores: &Stores) {
     let f = &stores.flow;
+    // A grant for a protected resource (RFC 8707) keeps it.
+    let mut for_resource = sample_grant(T0);
+    for_resource.resource = Some("https://tools.example.test/mcp".into());
+    f.add_device_grant(&for_resource).await.expect("add grant");
+    assert_eq!(
+        f.device_grant_by_code(&for_resource.device_code_hash)
+            .await
+            .unwrap(),
+        Some(for_resource)
+    );
     let g = sample_grant(T0);
     f.add_device_grant(&g).await.expect("add grant");
     assert_eq!(

@@ -190,6 +190,7 @@ impl TestServer {
             device_code_hash: TokenHash::of(&format!("device-code-{user_code}")),
             user_code: user_code.into(),
             client_id: client_id.into(),
+            resource: None,
             scope: Scope::parse("openid offline_access").expect("scope"),
             requester: Requester {
                 ip: "203.0.113.7".into(),

@@ -109,7 +109,7 @@ pub(super) async fn handle(
                         nonce: None,
                         grant: GrantType::DeviceCode,
                         code_hash: None,
-                        resource: None,
+                        resource: updated.resource.as_deref(),
                         ip: &requester.ip,
                     },
                 )

@@ -888,8 +888,8 @@ impl FlowStore for SqliteStore {
                 "INSERT INTO device_grants \
                  (id, device_code_hash, user_code, client_id, scope, requester_ip, \
                   requester_user_agent, created_at, expires_at, interval_secs, last_polled_at, \
-                  failed_confirmations, state, state_user_id, state_at, version) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                  failed_confirmations, state, state_user_id, state_at, version, resource) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT(user_code) DO NOTHING",
                 values![
                     g.id,
@@ -907,7 +907,8 @@ impl FlowStore for SqliteStore {
                     state,
                     user,
                     at,
-                    g.version
+                    g.version,
+                    g.resource
                 ],
             )
             .await?;
@@ -1157,6 +1158,7 @@ mod tests {
             device_code_hash: TokenHash::of(&format!("dc-{id}")),
             user_code: user_code.into(),
             client_id: "devauth-cli".into(),
+            resource: None,
             scope: Scope::parse("openid offline_access").unwrap(),
             requester: Requester {
                 ip: "127.0.0.1".into(),
@@ -1486,7 +1488,7 @@ mod tests {
             .unwrap();
         // 0001 was taken over, not re-run; 0002 rebuilt device_grants
         // with the row in it; the later ones added columns.
-        assert_eq!(version, 8);
+        assert_eq!(version, 9);
         let g = s
             .device_grant_by_user_code("BCDFGHJK")
             .await

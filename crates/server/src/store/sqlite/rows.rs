@@ -147,7 +147,7 @@ macro_rules! grant_columns {
     () => {
         "id, device_code_hash, user_code, client_id, scope, requester_ip, \
          requester_user_agent, created_at, expires_at, interval_secs, last_polled_at, \
-         failed_confirmations, state, state_user_id, state_at, version"
+         failed_confirmations, state, state_user_id, state_at, version, resource"
     };
 }
 pub(super) use grant_columns;
@@ -164,6 +164,7 @@ pub(super) fn grant_from(row: &Row<'_>) -> StoreResult<DeviceGrant> {
         user_code: get(row, 2)?,
         client_id: get(row, 3)?,
         scope: scope(row, 4)?,
+        resource: get(row, 16)?,
         requester: Requester {
             ip: get(row, 5)?,
             user_agent: get(row, 6)?,

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../../migrations/sqlite/0008_audit_at.sql"),
     ),
+    (
+        9,
+        include_str!("../../../migrations/sqlite/0009_device_grant_resource.sql"),
+    ),
 ];
 
 /// Brings the database up to the newest schema this build knows.
