@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `devauth token` with a valid cached token — the path scripts call in loops —
 # against `gh auth token` (Debian's gh, GH_TOKEN set), whole-process wall time
-# (hyperfine) and peak memory (GNU time, max RSS).
+# (hyperfine) and peak memory (GNU time, max RSS); in the same run, the git
+# credential helper and the kubectl exec plugin (`devauth git-credential get`,
+# `devauth kubectl-credential`) against `gh auth git-credential get`.
 #
 #   bash bench/token.sh           # release build, 300 runs each
 #   RUNS=1000 bash bench/token.sh
@@ -30,8 +32,12 @@ gh auth token >/dev/null
 
 echo "machine: $(nproc) cores, $(free -g | awk '/^Mem/ {print $2}') GiB, $(uname -sr); $("$DEVAUTH" --version); $(gh --version | head -1)"
 echo
+# (stdin is empty for every command: the helpers answer `get` without a
+# request, as gh does.)
 hyperfine -N --warmup 20 --runs "$RUNS" --export-markdown "$home/h.md" \
-  "$DEVAUTH token" "gh auth token" >/dev/null
+  "$DEVAUTH token" "gh auth token" \
+  "$DEVAUTH git-credential get" "gh auth git-credential get" \
+  "$DEVAUTH kubectl-credential" >/dev/null
 cat "$home/h.md"
 echo
 peak() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }

@@ -47,6 +47,10 @@ enum Command {
     Import(cmd::import::Args),
     /// Keep every stored credential fresh in the background.
     Agent(cmd::agent::Args),
+    /// A git credential helper: hands git a fresh token.
+    GitCredential(cmd::git_credential::Args),
+    /// A kubectl (client-go) exec credential plugin: hands kubectl a fresh token.
+    KubectlCredential(cmd::kubectl_credential::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
     /// Run the authorization server.
@@ -80,6 +84,8 @@ fn main() -> ExitCode {
         Command::Profiles(args) => cmd::profiles::run(args, &cli.global),
         Command::Import(args) => cmd::import::run(args, &cli.global),
         Command::Agent(args) => cmd::agent::run(args, &cli.global),
+        Command::GitCredential(args) => cmd::git_credential::run(args, &cli.global),
+        Command::KubectlCredential(args) => cmd::kubectl_credential::run(args, &cli.global),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Admin(args) => cmd::admin::run(args),

@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod agent;
 pub mod completions;
+pub mod git_credential;
 pub mod import;
+pub mod kubectl_credential;
 pub mod login;
 pub mod logout;
 pub mod profiles;
