@@ -14,7 +14,7 @@ use crate::{Error, discovery::Endpoints};
 pub fn start(
     http: &Http,
     endpoints: &Endpoints,
-    client_id: &str,
+    client: ClientAuth<'_>,
     scope: &str,
 ) -> Result<DeviceAuthorizationResponse, Error> {
     let url = endpoints
@@ -28,11 +28,7 @@ pub fn start(
     if !scope.is_empty() {
         form.push(("scope", scope));
     }
-    match http.post_oauth::<DeviceAuthorizationResponse>(
-        url,
-        ClientAuth::Public(client_id),
-        &form,
-    )? {
+    match http.post_oauth::<DeviceAuthorizationResponse>(url, client, &form)? {
         OAuthReply::Ok(resp) => {
             crate::discovery::check_url(&resp.verification_uri)?;
             if let Some(complete) = &resp.verification_uri_complete {
@@ -56,7 +52,7 @@ impl PollObserver for () {}
 pub fn poll(
     http: &Http,
     token_endpoint: &str,
-    client_id: &str,
+    client: ClientAuth<'_>,
     auth: &DeviceAuthorizationResponse,
     clock: &dyn Clock,
     sleeper: &dyn Sleeper,
@@ -76,7 +72,7 @@ pub fn poll(
         }
         let outcome = match http.post_oauth::<TokenResponse>(
             token_endpoint,
-            ClientAuth::Public(client_id),
+            client,
             &[
                 ("grant_type", DEVICE_CODE_GRANT),
                 ("device_code", auth.device_code.expose()),

@@ -116,7 +116,27 @@ impl Http {
         let body = read_body(url, status, resp.body_mut())?;
         if (200..300).contains(&status) {
             tracing::debug!(target: "devauth::http", method = "POST", url, grant_type, status);
-            return serde_json::from_str(&body)
+            let value: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| not_json(url, status, &e))?;
+            // Some providers (GitHub) answer OAuth errors with 200: an
+            // `error` member and no `access_token` is an error, whatever
+            // the status.
+            if value.get("error").is_some()
+                && value.get("access_token").is_none()
+                && let Ok(err) = serde_json::from_value::<ErrorResponse>(value.clone())
+            {
+                tracing::debug!(
+                    target: "devauth::http",
+                    method = "POST",
+                    url,
+                    grant_type,
+                    status,
+                    error = err.error.as_str(),
+                    "error with a success status"
+                );
+                return Ok(OAuthReply::Err(err));
+            }
+            return serde_json::from_value(value)
                 .map(OAuthReply::Ok)
                 .map_err(|e| not_json(url, status, &e));
         }

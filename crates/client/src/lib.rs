@@ -11,6 +11,7 @@
 //! | [`clock`] | time and sleeping, passed in (tests drive them) and a cancellation flag |
 //! | [`http`] | the ureq agent: OAuth JSON replies, transport errors sorted into kinds |
 //! | [`discovery`] | RFC 8414 / OIDC discovery, issuer check, endpoint overrides |
+//! | [`provider`] | presets for GitHub, Google, Microsoft Entra, GitLab (`--provider`) |
 //! | [`poll`] | the device-flow poller as a pure state machine (RFC 8628 §3.4, §3.5) |
 //! | [`device`] | device authorization request + the polling loop over [`poll`] |
 //! | [`loopback`] | `--web`: authorization code + PKCE on a 127.0.0.1 redirect (RFC 8252) |
@@ -39,6 +40,7 @@ pub mod headless;
 pub mod http;
 pub mod loopback;
 pub mod poll;
+pub mod provider;
 pub mod refresh;
 pub mod revoke;
 pub mod screen;

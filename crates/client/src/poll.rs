@@ -95,9 +95,13 @@ impl Poller {
                 }
                 ErrorCode::SlowDown => {
                     self.failures = 0;
-                    self.interval = self
+                    // +5 s (RFC 8628 §3.5), or the interval the server names
+                    // when that is longer (GitHub sends one).
+                    let grown = self
                         .interval
                         .saturating_add(Duration::from_secs(SLOW_DOWN_INCREMENT_SECS));
+                    let named = Duration::from_secs(err.interval.unwrap_or(0));
+                    self.interval = grown.max(named);
                     self.wait(self.interval, now)
                 }
                 ErrorCode::AccessDenied => Step::Stop(Error::Denied),
@@ -138,6 +142,7 @@ mod tests {
             error: code,
             error_description: None,
             error_uri: None,
+            interval: None,
         })
     }
 
@@ -164,6 +169,23 @@ mod tests {
             wait_secs(p.step(refused(ErrorCode::AuthorizationPending), t0())),
             15
         );
+    }
+
+    #[test]
+    fn slow_down_adopts_a_longer_interval_the_server_names() {
+        let mut p = Poller::new(Some(5), 600, t0());
+        let with = |interval| {
+            Outcome::Refused(ErrorResponse {
+                error: ErrorCode::SlowDown,
+                error_description: None,
+                error_uri: None,
+                interval: Some(interval),
+            })
+        };
+        // GitHub: slow_down with the new minimum interval.
+        assert_eq!(wait_secs(p.step(with(30), t0())), 30);
+        // A named interval shorter than +5 s does not shrink it.
+        assert_eq!(wait_secs(p.step(with(2), t0())), 35);
     }
 
     #[test]

@@ -135,6 +135,10 @@ pub struct ErrorResponse {
     /// A page with more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_uri: Option<String>,
+    /// With `slow_down`, the interval the server now wants (GitHub sends
+    /// it; RFC 8628 only says to add 5 seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
 }
 
 impl ErrorResponse {
@@ -144,6 +148,7 @@ impl ErrorResponse {
             error,
             error_description: Some(description.into()),
             error_uri: None,
+            interval: None,
         }
     }
 }

@@ -19,7 +19,8 @@ use anyhow::Context as _;
 use devauth_client::clock::{CancelFlag, Clock as _, SystemClock, ThreadSleeper};
 use devauth_client::discovery::{self, Endpoints, Needs};
 use devauth_client::headless::{self, SystemProbe};
-use devauth_client::http::Http;
+use devauth_client::http::{ClientAuth, Http};
+use devauth_client::provider::Provider;
 use devauth_client::loopback::Loopback;
 use devauth_client::screen::{self, Countdown, ScreenOptions};
 use devauth_client::store::{Profile, Source, Tokens};
@@ -77,6 +78,18 @@ pub struct Args {
     /// Authorization endpoint, for --web with providers without discovery.
     #[arg(long, value_name = "URL")]
     pub authorization_endpoint: Option<String>,
+    /// A provider preset: github, google, microsoft, gitlab (`list` shows
+    /// them). --issuer then names a GitHub Enterprise Server or a
+    /// self-managed GitLab.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// The Entra ID tenant for --provider microsoft [default: organizations].
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// A client secret the provider requires even for the device flow
+    /// (Google). Prefer DEVAUTH_CLIENT_SECRET: a flag lands in shell history.
+    #[arg(long, value_name = "SECRET", env = "DEVAUTH_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
 }
 
 impl Args {
@@ -110,6 +123,12 @@ impl Args {
 
 /// Runs the command.
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    if args.provider.as_deref() == Some("list") {
+        for p in Provider::ALL {
+            println!("{:<10} {}", p.name(), p.describe());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     devauth_client::store::validate_name(global.profile())?;
     let store = ProfileStore::open_default()?;
     let clock = SystemClock;
@@ -181,9 +200,48 @@ fn interactive(
     global: &super::Global,
     clock: &SystemClock,
 ) -> anyhow::Result<Profile> {
-    let issuer = args.issuer()?;
+    let preset = match args.provider.as_deref() {
+        None => None,
+        Some(name) => {
+            let provider = Provider::parse(name).ok_or_else(|| {
+                UsageError(format!(
+                    "unknown provider {name:?}: use github, google, microsoft or gitlab \
+                     (devauth login --provider list)"
+                ))
+            })?;
+            let preset = provider.preset(args.issuer.as_deref(), args.tenant.as_deref());
+            if args.client_id.is_none() {
+                return Err(UsageError(format!(
+                    "--provider {} needs --client-id: {}",
+                    provider.name(),
+                    preset.client_help
+                ))
+                .into());
+            }
+            if preset.needs_secret && args.client_secret.is_none() {
+                return Err(UsageError(format!(
+                    "--provider {} needs the client's secret in DEVAUTH_CLIENT_SECRET \
+                     (or --client-secret)",
+                    provider.name()
+                ))
+                .into());
+            }
+            Some(preset)
+        }
+    };
+    let issuer = match &preset {
+        Some(p) => p.issuer.as_str(),
+        None => args.issuer()?,
+    };
     let client_id = args.client_id.as_deref().unwrap_or(DEFAULT_CLIENT_ID);
-    let scope = args.scope(DEFAULT_SCOPES)?;
+    let scope = args.scope(preset.as_ref().map_or(DEFAULT_SCOPES, |p| p.default_scope))?;
+    // Only a preset sends a secret in the device flow: a standard issuer's
+    // public client has none (DEVAUTH_CLIENT_SECRET may be set for
+    // --client-credentials in the same environment).
+    let secret = preset
+        .as_ref()
+        .and(args.client_secret.as_deref())
+        .map(Secret::new);
     let http = Http::new();
     let cancel = CancelFlag::new();
     {
@@ -197,7 +255,19 @@ fn interactive(
         device: true,
         authorization: args.web,
     };
-    let endpoints = discovery::resolve(&http, issuer, &args.overrides(), needs)?;
+    let endpoints = match preset.as_ref().and_then(|p| p.endpoints.clone()) {
+        // A preset that knows its endpoints (GitHub, Google): no discovery.
+        Some(known) => {
+            let endpoints = known.overlay(&args.overrides());
+            endpoints.check()?;
+            endpoints
+        }
+        None => discovery::resolve(&http, issuer, &args.overrides(), needs)?,
+    };
+    let client = match &secret {
+        Some(secret) => devauth_client::client_credentials::auth_for(&endpoints, client_id, secret),
+        None => ClientAuth::Public(client_id),
+    };
     if args.web
         && let Some(resp) = web(args, &http, &endpoints, client_id, &scope, &sleeper)?
     {
@@ -216,7 +286,7 @@ fn interactive(
     }
 
     let token_endpoint = endpoints.token()?.to_owned();
-    let auth = device::start(&http, &endpoints, client_id, &scope)?;
+    let auth = device::start(&http, &endpoints, client, &scope)?;
     let opts = ScreenOptions::detect(args.no_qr);
     let mut stderr = std::io::stderr();
     screen::show_code(&mut stderr, &auth, &opts)?;
@@ -225,7 +295,7 @@ fn interactive(
     let result = device::poll(
         &http,
         &token_endpoint,
-        client_id,
+        client,
         &auth,
         clock,
         &countdown,
@@ -233,7 +303,7 @@ fn interactive(
     );
     countdown.finish();
     let resp = result?;
-    Ok(new_profile(
+    let mut profile = new_profile(
         global,
         Origin {
             issuer: Some(issuer),
@@ -244,7 +314,17 @@ fn interactive(
         },
         &resp,
         clock.now(),
-    ))
+    );
+    // Refreshing needs the secret too, where the provider requires one; it
+    // is kept with the tokens (keyring or 0600 file), never in the profile
+    // file in clear when a keyring is used.
+    profile.client_secret = secret;
+    if let Some(name) = args.provider.as_deref() {
+        profile
+            .extra
+            .insert("provider".into(), name.to_ascii_lowercase().into());
+    }
+    Ok(profile)
 }
 
 /// The `--web` flow; `Ok(None)` means "fall back to the device flow".

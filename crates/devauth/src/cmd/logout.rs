@@ -33,6 +33,12 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 "Logged out of {issuer} (profile `{}`); the tokens were revoked at the server.",
                 p.name
             ),
+            Some(Ok(false)) if p.extra.get("provider").and_then(|v| v.as_str()) == Some("github") => eprintln!(
+                "Logged out (profile `{}`). GitHub offers no revocation a command-line \
+                 client can call without the app's secret: the token stays valid until it \
+                 expires or you revoke it at {issuer}/settings/applications.",
+                p.name
+            ),
             Some(Ok(false)) => eprintln!(
                 "Logged out (profile `{}`); {issuer} publishes no revocation endpoint, so the tokens stay valid until they expire.",
                 p.name

@@ -41,6 +41,7 @@ impl Server {
             "e2e-introspector",
             "--name",
             "E2E introspection",
+            "--introspect",
         ]));
         assert_eq!(out.code, 0, "admin client add: {}", out.stderr);
         let secret = out.stdout.trim().to_owned();
