@@ -68,10 +68,18 @@ impl Provider {
     /// One line for `--provider list`.
     pub fn describe(self) -> &'static str {
         match self {
-            Self::Github => "GitHub or GitHub Enterprise Server (--issuer https://ghes.example.com); an OAuth or GitHub App with device flow enabled",
-            Self::Google => "Google; a \"TVs and Limited Input devices\" client and its secret (DEVAUTH_CLIENT_SECRET)",
-            Self::Microsoft => "Microsoft Entra ID v2.0 (--tenant, default organizations); an app with public client flows allowed",
-            Self::Gitlab => "GitLab.com or self-managed (--issuer); an application with the device grant",
+            Self::Github => {
+                "GitHub or GitHub Enterprise Server (--issuer https://ghes.example.com); an OAuth or GitHub App with device flow enabled"
+            }
+            Self::Google => {
+                "Google; a \"TVs and Limited Input devices\" client and its secret (DEVAUTH_CLIENT_SECRET)"
+            }
+            Self::Microsoft => {
+                "Microsoft Entra ID v2.0 (--tenant, default organizations); an app with public client flows allowed"
+            }
+            Self::Gitlab => {
+                "GitLab.com or self-managed (--issuer); an application with the device grant"
+            }
         }
     }
 
@@ -103,9 +111,7 @@ impl Provider {
                     .trim_end_matches('/')
                     .to_owned(),
                 endpoints: Some(Endpoints {
-                    device_authorization: Some(
-                        "https://oauth2.googleapis.com/device/code".into(),
-                    ),
+                    device_authorization: Some("https://oauth2.googleapis.com/device/code".into()),
                     token: Some("https://oauth2.googleapis.com/token".into()),
                     revocation: Some("https://oauth2.googleapis.com/revoke".into()),
                     token_auth_methods: vec!["client_secret_post".into()],
@@ -147,7 +153,10 @@ mod tests {
     fn github_endpoints_follow_the_base() {
         let p = Provider::Github.preset(None, None);
         let e = p.endpoints.unwrap();
-        assert_eq!(e.token.as_deref(), Some("https://github.com/login/oauth/access_token"));
+        assert_eq!(
+            e.token.as_deref(),
+            Some("https://github.com/login/oauth/access_token")
+        );
         let p = Provider::Github.preset(Some("https://ghes.example.com/"), None);
         assert_eq!(
             p.endpoints.unwrap().device_authorization.as_deref(),
@@ -162,7 +171,9 @@ mod tests {
         }
         assert_eq!(Provider::parse("nope"), None);
         assert_eq!(
-            Provider::Microsoft.preset(None, Some("contoso.onmicrosoft.com")).issuer,
+            Provider::Microsoft
+                .preset(None, Some("contoso.onmicrosoft.com"))
+                .issuer,
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"
         );
         assert!(Provider::Google.preset(None, None).needs_secret);

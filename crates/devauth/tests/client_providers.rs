@@ -23,7 +23,7 @@ struct Request {
     at: Instant,
 }
 
-type Handler = Box<dyn Fn(&Request, usize) -> (u16, String, String) + Send + Sync>;
+type Handler = Box<dyn Fn(&Request, usize) -> (u16, &'static str, String) + Send + Sync>;
 
 /// A stand-in server: `handler(request, n)` answers the n-th request to a
 /// path with (status, content type, body).
@@ -89,12 +89,20 @@ fn github(polls: Vec<&'static str>) -> (String, Arc<Mutex<Vec<Request>>>) {
             "/login/device/code" => {
                 if !wants_json {
                     // GitHub's default answer is form-encoded.
-                    return (200, "application/x-www-form-urlencoded", "device_code=dc&user_code=WDJB-MJHT".into());
+                    return (
+                        200,
+                        "application/x-www-form-urlencoded",
+                        "device_code=dc&user_code=WDJB-MJHT".into(),
+                    );
                 }
                 let base = base_for.lock().unwrap().clone();
-                (200, JSON, format!(
-                    r#"{{"device_code":"dc-gh","user_code":"WDJB-MJHT","verification_uri":"{base}/login/device","expires_in":900,"interval":1}}"#
-                ))
+                (
+                    200,
+                    JSON,
+                    format!(
+                        r#"{{"device_code":"dc-gh","user_code":"WDJB-MJHT","verification_uri":"{base}/login/device","expires_in":900,"interval":1}}"#
+                    ),
+                )
             }
             "/login/oauth/access_token" => {
                 let answer = polls.get(n - 1).copied().unwrap_or(polls[polls.len() - 1]);
@@ -116,17 +124,37 @@ fn github_login_reads_200_errors_and_honours_the_named_interval() {
         r#"{"access_token":"gho_standin123","token_type":"bearer","scope":"repo,read:org"}"#,
     ]);
     let (code, _, err) = run(devauth(home.path()).args([
-        "login", "--provider", "github", "--issuer", &base, "--client-id", "Iv1.standin",
-        "--scope", "repo", "--no-qr",
+        "login",
+        "--provider",
+        "github",
+        "--issuer",
+        &base,
+        "--client-id",
+        "Iv1.standin",
+        "--scope",
+        "repo",
+        "--no-qr",
     ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("WDJB-MJHT"), "{err}");
     let seen = seen.lock().unwrap().clone();
-    assert!(seen.iter().all(|r| r.accept.contains("application/json")), "{seen:?}");
-    let polls: Vec<&Request> = seen.iter().filter(|r| r.path == "/login/oauth/access_token").collect();
+    assert!(
+        seen.iter().all(|r| r.accept.contains("application/json")),
+        "{seen:?}"
+    );
+    let polls: Vec<&Request> = seen
+        .iter()
+        .filter(|r| r.path == "/login/oauth/access_token")
+        .collect();
     assert_eq!(polls.len(), 3);
-    assert_eq!(polls[0].form.get("client_id").map(String::as_str), Some("Iv1.standin"));
-    assert!(polls[0].form.get("client_secret").is_none(), "no secret for GitHub");
+    assert_eq!(
+        polls[0].form.get("client_id").map(String::as_str),
+        Some("Iv1.standin")
+    );
+    assert!(
+        polls[0].form.get("client_secret").is_none(),
+        "no secret for GitHub"
+    );
     // After slow_down naming 3 s, the next poll waited at least that long.
     assert!(polls[2].at - polls[1].at >= Duration::from_secs(3));
     // The OAuth-app token has no expiry and no refresh: `token` serves it as is.
@@ -143,13 +171,26 @@ fn github_login_reads_200_errors_and_honours_the_named_interval() {
 #[test]
 fn github_denial_and_expiry_have_their_exit_codes() {
     for (answer, exit) in [
-        (r#"{"error":"access_denied","error_description":"denied"}"#, 4),
-        (r#"{"error":"expired_token","error_description":"expired"}"#, 5),
+        (
+            r#"{"error":"access_denied","error_description":"denied"}"#,
+            4,
+        ),
+        (
+            r#"{"error":"expired_token","error_description":"expired"}"#,
+            5,
+        ),
     ] {
         let home = tempfile::tempdir().unwrap();
         let (base, _) = github(vec![answer]);
         let (code, _, err) = run(devauth(home.path()).args([
-            "login", "--provider", "github", "--issuer", &base, "--client-id", "Iv1.standin", "--no-qr",
+            "login",
+            "--provider",
+            "github",
+            "--issuer",
+            &base,
+            "--client-id",
+            "Iv1.standin",
+            "--no-qr",
         ]));
         assert_eq!(code, exit, "{answer}: {err}");
     }
@@ -165,9 +206,16 @@ fn presets_explain_what_they_need() {
     }
     let (code, _, err) = run(devauth(home.path()).args(["login", "--provider", "github"]));
     assert_eq!(code, 2);
-    assert!(err.contains("--client-id") && err.contains("device flow"), "{err}");
+    assert!(
+        err.contains("--client-id") && err.contains("device flow"),
+        "{err}"
+    );
     let (code, _, err) = run(devauth(home.path()).args([
-        "login", "--provider", "google", "--client-id", "x.apps.googleusercontent.com",
+        "login",
+        "--provider",
+        "google",
+        "--client-id",
+        "x.apps.googleusercontent.com",
     ]));
     assert_eq!(code, 2);
     assert!(err.contains("DEVAUTH_CLIENT_SECRET"), "{err}");
@@ -195,9 +243,15 @@ fn google_sends_its_client_secret_and_reads_verification_url() {
     *base_cell.lock().unwrap() = base.clone();
     let (code, _, err) = run(devauth(home.path())
         .args([
-            "login", "--provider", "google", "--client-id", "x.apps.googleusercontent.com",
-            "--device-authorization-endpoint", &format!("{base}/device/code"),
-            "--token-endpoint", &format!("{base}/token"),
+            "login",
+            "--provider",
+            "google",
+            "--client-id",
+            "x.apps.googleusercontent.com",
+            "--device-authorization-endpoint",
+            &format!("{base}/device/code"),
+            "--token-endpoint",
+            &format!("{base}/token"),
             "--no-qr",
         ])
         .env("DEVAUTH_CLIENT_SECRET", "GOCSPX-standin"));
@@ -205,7 +259,12 @@ fn google_sends_its_client_secret_and_reads_verification_url() {
     assert!(!err.contains("GOCSPX-standin"), "the secret was printed");
     let seen = seen.lock().unwrap().clone();
     for r in &seen {
-        assert_eq!(r.form.get("client_secret").map(String::as_str), Some("GOCSPX-standin"), "{}", r.path);
+        assert_eq!(
+            r.form.get("client_secret").map(String::as_str),
+            Some("GOCSPX-standin"),
+            "{}",
+            r.path
+        );
     }
     assert!(seen.iter().any(|r| r.path == "/token"));
     let (code, out, _) = run(devauth(home.path()).arg("token"));

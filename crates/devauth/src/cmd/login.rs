@@ -20,8 +20,8 @@ use devauth_client::clock::{CancelFlag, Clock as _, SystemClock, ThreadSleeper};
 use devauth_client::discovery::{self, Endpoints, Needs};
 use devauth_client::headless::{self, SystemProbe};
 use devauth_client::http::{ClientAuth, Http};
-use devauth_client::provider::Provider;
 use devauth_client::loopback::Loopback;
+use devauth_client::provider::Provider;
 use devauth_client::screen::{self, Countdown, ScreenOptions};
 use devauth_client::store::{Profile, Source, Tokens};
 use devauth_client::{ProfileStore, account, device, token_input};
@@ -88,7 +88,12 @@ pub struct Args {
     pub tenant: Option<String>,
     /// A client secret the provider requires even for the device flow
     /// (Google). Prefer DEVAUTH_CLIENT_SECRET: a flag lands in shell history.
-    #[arg(long, value_name = "SECRET", env = "DEVAUTH_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "DEVAUTH_CLIENT_SECRET",
+        hide_env_values = true
+    )]
     pub client_secret: Option<String>,
 }
 
