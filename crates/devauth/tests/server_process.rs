@@ -659,8 +659,9 @@ fn logs_are_json_and_never_contain_secrets() {
     let lines = s.lines();
     let demo_password = lines
         .iter()
-        .find_map(|l| l.split("with password ").nth(1))
+        .find_map(|l| l.split("`demo`, password ").nth(1))
         .expect("the demo password is printed once")
+        .trim_end_matches(['│', ' '])
         .to_owned();
     let secrets = [
         dc.as_str(),
@@ -891,4 +892,41 @@ fn a_data_folder_others_can_read_is_reported_at_start() {
         &[],
     );
     assert!(!s.lines().join("\n").contains("can be read by other users"));
+}
+
+#[test]
+fn first_contact_home_page_wildcard_listen_and_the_demo_password() {
+    // A wildcard address is no issuer: refuse and ask for --issuer.
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(devauth_bin())
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("DEVAUTH_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs --issuer"), "{err}");
+
+    // The address serve prints answers with a page saying what it is.
+    let s = serve_with(home.path(), &["--listen", "127.0.0.1:0", "--demo"], &[]);
+    let (status, body) = text(&format!("{}/", s.base));
+    assert_eq!(status, 200);
+    assert!(body.contains("href=\"/device\""), "{body}");
+    assert!(body.contains(&format!(
+        "{}/.well-known/oauth-authorization-server",
+        s.base
+    )));
+    // The demo password comes last, boxed, after "listening".
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = s.lines();
+    let listening = lines
+        .iter()
+        .position(|l| l.contains("listening on"))
+        .unwrap();
+    let password = lines
+        .iter()
+        .position(|l| l.contains("`demo`, password "))
+        .expect("the demo password is shown");
+    assert!(password > listening, "{lines:?}");
+    assert!(lines[password - 1].contains('┌') && lines[password + 1].contains('└'));
 }

@@ -275,11 +275,20 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let bound = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    let issuer = args
-        .issuer
-        .clone()
-        .or_else(|| file.issuer.clone())
-        .unwrap_or_else(|| format!("http://{bound}"));
+    let issuer = match args.issuer.clone().or_else(|| file.issuer.clone()) {
+        Some(issuer) => issuer,
+        // http://0.0.0.0:PORT is no address a client can use.
+        None if bound.ip().is_unspecified() => {
+            return Err(UsageError(format!(
+                "listening on {bound} needs --issuer: the URL clients use to reach this \
+                 server (e.g. --issuer https://auth.example.com, or http://HOST:{} on a \
+                 private network)",
+                bound.port()
+            ))
+            .into());
+        }
+        None => format!("http://{bound}"),
+    };
     url::Url::parse(&issuer)
         .map_err(|_| UsageError(format!("--issuer {issuer:?} is not a URL")))?;
 
@@ -377,22 +386,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .init()
         .await
         .context("cannot prepare the database and signing keys")?;
-    if args.demo {
-        let created = devauth_server::setup::ensure_demo_user(
-            state.stores.durable.as_ref(),
-            state.clock.now(),
-        )
-        .await
-        .context("cannot create the demo user")?;
-        match created {
-            // Printed once, on purpose: the operator asked for a demo account.
-            Some(password) => eprintln!(
-                "devauth serve: created user `demo` with password {}",
-                password.expose()
-            ),
-            None => eprintln!("devauth serve: user `demo` already exists"),
-        }
-    }
+    // Made now, shown after "listening", last, so log lines cannot scroll it away.
+    let demo_password = if args.demo {
+        devauth_server::setup::ensure_demo_user(state.stores.durable.as_ref(), state.clock.now())
+            .await
+            .context("cannot create the demo user")?
+    } else {
+        None
+    };
     // Audit rows are stored in batches off the request path; the tracing
     // line stays synchronous (see devauth_server::audit).
     let (audit, audit_writer) =
@@ -421,6 +422,26 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     });
     tracing::info!(%bound, %issuer, "listening");
     eprintln!("devauth serve: listening on http://{bound} (issuer {issuer})");
+    if args.demo {
+        match &demo_password {
+            // Printed once, on purpose: the operator asked for a demo account.
+            Some(password) => {
+                let line = format!("user `demo`, password {}", password.expose());
+                let rule = "─".repeat(line.chars().count() + 2);
+                eprintln!(
+                    "devauth serve: created a demo account; this is the only time the password is shown:"
+                );
+                // Every line starts like the other human lines (the rest
+                // of stderr is JSON logs).
+                eprintln!("devauth serve: ┌{rule}┐");
+                eprintln!("devauth serve: │ {line} │");
+                eprintln!("devauth serve: └{rule}┘");
+            }
+            None => eprintln!(
+                "devauth serve: user `demo` already exists (its password was shown when it was made)"
+            ),
+        }
+    }
     let served = serve_with_limits(listener, router(state), limits, until_stopped(stopped)).await;
     if let Some(metrics) = metrics {
         let _ = metrics.await;

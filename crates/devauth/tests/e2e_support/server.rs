@@ -68,13 +68,14 @@ impl Server {
             .spawn()
             .expect("start devauth serve");
         let mut process = Guarded::new(child, "devauth serve");
-        let demo_password = process.wait_for_line(START_LIMIT, |line| {
-            line.split_once("created user `demo` with password ")
-                .map(|(_, p)| p.trim().to_owned())
-        });
         let url = process.wait_for_line(START_LIMIT, |line| {
             let rest = line.split_once("devauth serve: listening on ")?.1;
             Some(rest.split_whitespace().next()?.to_owned())
+        });
+        // Printed last, after "listening", in a box: `│ user `demo`, password X │`.
+        let demo_password = process.wait_for_line(START_LIMIT, |line| {
+            line.split_once("user `demo`, password ")
+                .map(|(_, p)| p.trim_end_matches(['│', ' ']).trim().to_owned())
         });
         assert!(url.starts_with("http://127.0.0.1:"), "listening on {url}");
         Self {
@@ -95,7 +96,7 @@ impl Server {
         self.process
             .transcript()
             .lines()
-            .filter(|l| !l.contains("with password"))
+            .filter(|l| !l.contains("`demo`, password"))
             .collect::<Vec<_>>()
             .join("\n")
     }

@@ -37,6 +37,7 @@ pub mod device_submit;
 pub mod error;
 pub mod form;
 pub mod headers;
+pub mod home;
 pub mod login_show;
 pub mod login_submit;
 pub mod logout;
@@ -52,6 +53,7 @@ use crate::app::AppState;
 /// Routes of the HTML pages.
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
+        .route("/", get(home::handler))
         .route(
             "/device",
             get(device_show::handler).post(device_submit::handler),

@@ -62,6 +62,14 @@ impl ScopeLine {
     }
 }
 
+/// `GET /`: what this server is.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    /// The issuer URL.
+    pub issuer: String,
+}
+
 /// A readable failure.
 #[derive(Template)]
 #[template(path = "error.html")]
