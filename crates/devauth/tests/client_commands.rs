@@ -421,3 +421,53 @@ fn debug_logs_show_the_exchange_but_no_secret() {
         assert!(!logs.contains(secret), "a secret reached the log: {logs}");
     }
 }
+
+#[test]
+fn first_hour_login_again_logout_offline_status_env_and_run_env_names() {
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::start(Config::default());
+    login(home.path(), &server);
+
+    // `devauth login` on an existing profile logs in again where it did.
+    let (code, _, err) = run(devauth(home.path()).arg("login"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("Logging in again to {}", server.url)),
+        "{err}"
+    );
+
+    // DEVAUTH_TOKEN is what token and run use: status says so.
+    let (code, out, _) = run(devauth(home.path()).arg("status").env("DEVAUTH_TOKEN", "t"));
+    assert_eq!(code, 0);
+    assert!(out.contains("DEVAUTH_TOKEN"), "{out}");
+    let (code, out, _) = run(devauth(home.path())
+        .args(["status", "--json"])
+        .env("DEVAUTH_TOKEN", "t"));
+    assert_eq!(code, 0);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["source"], "DEVAUTH_TOKEN");
+
+    // run --env takes variable names only, and keeps PATH-like ones unless forced.
+    for bad in ["1X", "A-B", "", "X Y"] {
+        let (code, _, err) = run(devauth(home.path()).args(["run", "--env", bad, "--", "true"]));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+    let (code, _, err) = run(devauth(home.path()).args(["run", "--env", "PATH", "--", "true"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    let (code, _, _) = run(devauth(home.path()).args(["run", "--env", "MY_TOKEN_2", "--", "true"]));
+    assert_eq!(code, 0);
+
+    // Logout with the server unreachable keeps the only copy and says how to forget it.
+    let path = home.path().join("profiles").join("default.json");
+    let mut p = profile_file(home.path(), "default");
+    p["endpoints"]["revocation"] = "http://127.0.0.1:1/revoke".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+    let (code, _, err) = run(devauth(home.path()).arg("logout"));
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("--no-revoke"), "{err}");
+    assert!(path.exists(), "the credential was kept");
+    let (code, _, _) = run(devauth(home.path()).args(["logout", "--no-revoke"]));
+    assert_eq!(code, 0);
+    assert!(!path.exists());
+}

@@ -127,7 +127,7 @@ impl Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     if args.provider.as_deref() == Some("list") {
         for p in Provider::ALL {
             println!("{:<10} {}", p.name(), p.describe());
@@ -137,6 +137,40 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     devauth_client::store::validate_name(global.profile())?;
     let store = ProfileStore::open_default()?;
     let clock = SystemClock;
+    // `devauth login` on a profile that exists logs in again where it did:
+    // the messages that say "run devauth login" mean exactly that.
+    if args.issuer.is_none()
+        && args.provider.is_none()
+        && !args.with_token
+        && !args.client_credentials
+        && let Ok(Some(previous)) = store.load(global.profile())
+        && let Some(issuer) = previous.issuer.clone()
+    {
+        let provider = previous
+            .extra
+            .get("provider")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        if provider.as_deref() == Some("microsoft") {
+            args.tenant = args.tenant.take().or_else(|| {
+                issuer
+                    .split_once("microsoftonline.com/")
+                    .and_then(|(_, rest)| rest.split('/').next())
+                    .map(str::to_owned)
+            });
+        } else {
+            args.issuer = Some(issuer.clone());
+        }
+        args.provider = provider;
+        args.client_id = args.client_id.take().or(previous.client_id.clone());
+        if args.scopes.is_empty() {
+            args.scopes = previous.scopes.clone();
+        }
+        eprintln!(
+            "Logging in again to {issuer} as profile `{}` was set up.",
+            global.profile()
+        );
+    }
     let profile = if args.with_token {
         with_token(&args, global, &clock)?
     } else if args.client_credentials {

@@ -26,6 +26,19 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         };
         let revoked = if args.no_revoke { None } else { Some(revoke(&p)) };
+        // The server could not be reached: forgetting now would drop the only
+        // copy of a refresh token that can still be revoked. Keep it.
+        if let Some(Err(e)) = &revoked
+            && e.kind() == devauth_client::ErrorKind::Unavailable
+        {
+            eprintln!(
+                "Not logged out: the server could not be reached to revoke the tokens ({e}). \
+                 They are kept, so you can try again later; to forget them here anyway, \
+                 run `devauth logout --profile {} --no-revoke`.",
+                p.name
+            );
+            return Ok(ExitCode::from(crate::exit::UNAVAILABLE));
+        }
         lock.delete()?;
         let issuer = p.issuer.as_deref().unwrap_or("the token's issuer");
         match revoked {

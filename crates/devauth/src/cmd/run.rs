@@ -15,6 +15,9 @@ pub struct Args {
     /// The environment variable that receives the token.
     #[arg(long = "env", value_name = "VAR", default_value = "DEVAUTH_TOKEN")]
     pub env: String,
+    /// Allow --env to replace PATH, HOME and the like.
+    #[arg(long)]
+    pub force: bool,
     /// Refresh first when the token expires within this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub min_ttl: u64,
@@ -28,10 +31,44 @@ pub struct Args {
     pub command: Vec<OsString>,
 }
 
+/// Variables `--env` does not replace without `--force`: the command (or
+/// the shell it starts) needs them to work.
+const PROTECTED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "SHELL",
+    "USER",
+    "LOGNAME",
+    "PWD",
+    "IFS",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "DYLD_LIBRARY_PATH",
+    "TMPDIR",
+    "LANG",
+    "TERM",
+];
+
 /// Runs the command.
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    if args.env.is_empty() || args.env.contains(['=', '\0']) {
-        return Err(UsageError(format!("--env `{}` is not a variable name", args.env)).into());
+    let name = &args.env;
+    let well_formed = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        return Err(UsageError(format!(
+            "--env `{name}` is not a variable name (letters, digits and _, not starting with a digit)"
+        ))
+        .into());
+    }
+    if PROTECTED.contains(&name.as_str()) && !args.force {
+        return Err(UsageError(format!(
+            "--env {name} would replace a variable the command needs to run; pick another name, \
+             or add --force if you mean it"
+        ))
+        .into());
     }
     let token = super::token::access_token(global.profile(), args.min_ttl)?;
     let (program, rest) = args

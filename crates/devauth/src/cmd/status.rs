@@ -96,9 +96,29 @@ pub fn human(secs: u64) -> String {
 
 /// Runs the command.
 pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    // `token` and `run` use DEVAUTH_TOKEN and touch no store: say so, rather
+    // than "not logged in".
+    if super::token::token_from_env().is_some() {
+        if args.json {
+            let v = json!({
+                "profile": null,
+                "logged_in": true,
+                "state": "environment",
+                "source": "DEVAUTH_TOKEN",
+                "store": null,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        } else {
+            writeln!(
+                out,
+                "Token:          from DEVAUTH_TOKEN (token and run use it; no profile is read)"
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = super::token::store_for_reading()?;
     let now = SystemClock.now();
-    let mut out = std::io::stdout().lock();
     let Some(p) = store.load(global.profile())? else {
         if args.json {
             let v = json!({
