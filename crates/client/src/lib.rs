@@ -1,7 +1,9 @@
 //! Blocking OAuth 2.0 client library for devauth: everything `devauth login`,
 //! `token`, `status`, `logout` and `run` do, minus the command line.
 //!
-//! No async runtime, no D-Bus: each module does one thing with plain blocking
+//! No async runtime, and no D-Bus on the token fast path (the keyring is
+//! asked only when a profile keeps its secrets there): each module does one
+//! thing with plain blocking
 //! I/O (ureq for HTTP), so the client starts fast and the token fast path
 //! ([`session::fresh_access_token`] with a still-valid token) never builds an
 //! HTTP client at all.

@@ -1,4 +1,5 @@
-//! Exit codes, named once and decided in one place (DESIGN.md):
+//! Exit codes, named once and decided in one place (each message and its
+//! code: docs/troubleshooting.md):
 //! 0 success · 1 unexpected error · 2 usage · 3 not logged in or re-login
 //! needed · 4 the user denied · 5 the code expired before approval · 6 server
 //! unreachable or failing.

@@ -324,10 +324,36 @@ fn admin_manages_users_clients_and_keys() {
     assert!(out.is_empty());
     let (_, out, _) = admin(h, &["user", "list"], "");
     assert!(
-        out.starts_with("alice\t") && out.contains("\tdisabled\t"),
+        out.starts_with("NAME\tID\tSTATE\tCREATED\nalice\t") && out.contains("\tdisabled\t"),
         "{out}"
     );
     let (code, _, _) = admin(h, &["user", "disable", "nobody"], "");
+    assert_eq!(code, 2);
+    // Enabled again, a new password, removed.
+    let (code, _, _) = admin(h, &["user", "enable", "alice"], "");
+    assert_eq!(code, 0);
+    let (_, out, _) = admin(h, &["user", "list"], "");
+    assert!(out.contains("\tactive\t"), "{out}");
+    let (code, _, err) = admin(
+        h,
+        &["user", "set-password", "alice", "--password-stdin"],
+        "a new long one\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, _) = admin(h, &["user", "set-password", "alice"], "x\n");
+    assert_eq!(code, 2, "the password is never a flag, nor implied");
+    let (code, _, _) = admin(
+        h,
+        &["user", "set-password", "nobody", "--password-stdin"],
+        "x\n",
+    );
+    assert_eq!(code, 2);
+    add_user(h, "temp");
+    let (code, _, _) = admin(h, &["user", "remove", "temp"], "");
+    assert_eq!(code, 0);
+    let (_, out, _) = admin(h, &["user", "list"], "");
+    assert!(!out.contains("temp\t"), "{out}");
+    let (code, _, _) = admin(h, &["user", "remove", "temp"], "");
     assert_eq!(code, 2);
 
     let (code, secret, err) = admin(
@@ -356,7 +382,11 @@ fn admin_manages_users_clients_and_keys() {
     );
     assert_eq!(code, 2, "{err}");
     let (_, out, _) = admin(h, &["client", "list"], "");
-    assert!(out.contains("devauth-cli\tpublic\t"), "{out}");
+    assert!(out.starts_with("ID\tKIND\tGRANTS\t"), "{out}");
+    assert!(
+        out.contains("devauth-cli\tpublic\tdevice_code,refresh_token,authorization_code\t"),
+        "grants as typed: {out}"
+    );
     assert!(
         out.contains("svc\tconfidential\tclient_credentials\tService"),
         "{out}"
@@ -450,12 +480,16 @@ fn admin_manages_users_clients_and_keys() {
     );
 
     let (_, keys_before, _) = admin(h, &["keys", "list"], "");
-    assert_eq!(keys_before.lines().count(), 2, "{keys_before}");
+    assert_eq!(
+        keys_before.lines().count(),
+        3,
+        "a header and two keys: {keys_before}"
+    );
     assert_eq!(keys_before.matches("\tcurrent").count(), 2);
     let (code, _, err) = admin(h, &["keys", "rotate"], "");
     assert_eq!(code, 0, "{err}");
     let (_, keys_after, _) = admin(h, &["keys", "list"], "");
-    assert_eq!(keys_after.lines().count(), 4, "{keys_after}");
+    assert_eq!(keys_after.lines().count(), 5, "{keys_after}");
     // Published first, signing a minute later: the old pair still signs.
     assert_eq!(
         keys_after.matches("\tcurrent, retires ").count(),
@@ -929,4 +963,22 @@ fn first_contact_home_page_wildcard_listen_and_the_demo_password() {
         .expect("the demo password is shown");
     assert!(password > listening, "{lines:?}");
     assert!(lines[password - 1].contains('┌') && lines[password + 1].contains('└'));
+}
+
+#[test]
+fn admin_removes_clients() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (code, _, err) = admin(
+        h,
+        &["client", "add", "gone", "--name", "Gone", "--public"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = admin(h, &["client", "remove", "gone"], "");
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = admin(h, &["client", "list"], "");
+    assert!(!out.contains("gone\t"), "{out}");
+    let (code, _, _) = admin(h, &["client", "remove", "gone"], "");
+    assert_eq!(code, 2);
 }

@@ -55,6 +55,20 @@ pub enum AddUserError {
     Password(#[from] crate::password::PasswordError),
 }
 
+/// Hashes `password` (off the async threads) and sets it as `username`'s;
+/// `Ok(false)` when there is no such user.
+pub async fn set_password(
+    store: &dyn DurableStore,
+    username: &str,
+    password: &Secret,
+) -> Result<bool, AddUserError> {
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::password::hash(pw.expose()))
+        .await
+        .map_err(|e| StoreError::Other(format!("hashing task failed: {e}")))??;
+    Ok(store.set_user_password(username, &hash).await?)
+}
+
 /// Adds a user with an argon2id hash of `password` (hashing off the async threads).
 pub async fn add_user(
     store: &dyn DurableStore,

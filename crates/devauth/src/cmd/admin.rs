@@ -75,6 +75,24 @@ enum UserCommand {
         /// Login name.
         name: String,
     },
+    /// Enable a disabled user again.
+    Enable {
+        /// Login name.
+        name: String,
+    },
+    /// Set a new password (a lost demo password, say), read from stdin.
+    SetPassword {
+        /// Login name.
+        name: String,
+        /// Read the password from stdin (required: passwords are never flags).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a user; its tokens stop working.
+    Remove {
+        /// Login name.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -123,6 +141,36 @@ enum ClientCommand {
     },
     /// List clients.
     List,
+    /// Remove a client; its refresh tokens stop working (its access tokens
+    /// run out on their own).
+    Remove {
+        /// client_id.
+        id: String,
+    },
+}
+
+/// A grant as `--grant` takes it: `device_code`, not the URN.
+fn grant_name(g: &GrantType) -> &str {
+    match g {
+        GrantType::DeviceCode => "device_code",
+        other => other.as_str(),
+    }
+}
+
+/// The password piped on stdin for `--password-stdin`.
+fn password_from_stdin(password_stdin: bool) -> anyhow::Result<Secret> {
+    if !password_stdin {
+        return Err(UsageError("pass the password on stdin with --password-stdin".into()).into());
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("cannot read the password from stdin")?;
+    let password = Secret::new(input.trim_end_matches(['\r', '\n']));
+    if password.is_empty() {
+        return Err(UsageError("the password on stdin is empty".into()).into());
+    }
+    Ok(password)
 }
 
 fn parse_alg(s: &str) -> Result<KeyAlgorithm, String> {
@@ -191,19 +239,7 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             name,
             password_stdin,
         }) => {
-            if !password_stdin {
-                return Err(
-                    UsageError("pass the password on stdin with --password-stdin".into()).into(),
-                );
-            }
-            let mut input = String::new();
-            std::io::stdin()
-                .read_to_string(&mut input)
-                .context("cannot read the password from stdin")?;
-            let password = Secret::new(input.trim_end_matches(['\r', '\n']));
-            if password.is_empty() {
-                return Err(UsageError("the password on stdin is empty".into()).into());
-            }
+            let password = password_from_stdin(password_stdin)?;
             match devauth_server::setup::add_user(store, &name, &password, now).await {
                 Ok(user) => eprintln!("added user {name} ({})", user.id),
                 Err(devauth_server::setup::AddUserError::Store(StoreError::AlreadyExists(_))) => {
@@ -212,7 +248,33 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 Err(e) => return Err(e).context("cannot add the user"),
             }
         }
+        Command::User(UserCommand::SetPassword {
+            name,
+            password_stdin,
+        }) => {
+            let password = password_from_stdin(password_stdin)?;
+            if !devauth_server::setup::set_password(store, &name, &password)
+                .await
+                .context("cannot set the password")?
+            {
+                return Err(UsageError(format!("no user named {name}")).into());
+            }
+            eprintln!("set a new password for {name}");
+        }
+        Command::User(UserCommand::Enable { name }) => {
+            if !store.set_user_disabled(&name, false).await? {
+                return Err(UsageError(format!("no user named {name}")).into());
+            }
+            eprintln!("enabled user {name}");
+        }
+        Command::User(UserCommand::Remove { name }) => {
+            if !store.delete_user(&name).await? {
+                return Err(UsageError(format!("no user named {name}")).into());
+            }
+            eprintln!("removed user {name}; its tokens no longer work");
+        }
         Command::User(UserCommand::List) => {
+            println!("NAME\tID\tSTATE\tCREATED");
             for u in store.list_users().await? {
                 let state = if u.disabled { "disabled" } else { "active" };
                 println!(
@@ -336,14 +398,25 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             }
             eprintln!("updated client {id} (a running server sees it within 5 seconds)");
         }
+        Command::Client(ClientCommand::Remove { id }) => {
+            if !store.delete_client(&id).await? {
+                return Err(UsageError(format!("no client {id}")).into());
+            }
+            eprintln!("removed client {id}");
+            if id == devauth_server::config::DEFAULT_CLIENT_ID {
+                eprintln!("(the server creates {id} again when it starts)");
+            }
+        }
         Command::Client(ClientCommand::List) => {
+            println!("ID\tKIND\tGRANTS\tNAME\tRIGHTS\tID_TOKEN_ALG\tORIGIN\tFIRST_USED");
             for c in store.list_clients().await? {
                 let kind = if c.is_public() {
                     "public"
                 } else {
                     "confidential"
                 };
-                let grants: Vec<&str> = c.grant_types.iter().map(GrantType::as_str).collect();
+                // As typed on the command line: device_code, not the URN.
+                let grants: Vec<&str> = c.grant_types.iter().map(grant_name).collect();
                 let rights = if c.may_introspect { "introspect" } else { "-" };
                 let used = c.used_at.map_or_else(|| "-".to_owned(), format_time);
                 println!(
@@ -393,6 +466,7 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             }
         }
         Command::Resource(ResourceCommand::List) => {
+            println!("URL\tSCOPES\tCREATED");
             for r in store.list_resources().await? {
                 let scopes = if r.scopes.is_empty() {
                     "-".to_owned()
@@ -426,6 +500,7 @@ async fn admin(args: Args) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::List) => {
             // Same first-start provisioning as `serve`: never an empty list.
             devauth_server::keys::ensure_current(store, now).await?;
+            println!("KID\tALG\tFROM\tSTATE");
             for k in store.list_keys().await? {
                 // A rotated-in key is published before it signs (its
                 // created_at is when it starts), and the key it replaces

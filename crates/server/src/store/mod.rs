@@ -24,7 +24,7 @@
 //! # Adding a backend
 //! Implement one or both traits in `store/<name>.rs` (or a folder
 //! `store/<name>/` when it has parts, as `sqlite/` does), add it to
-//! [`Stores::open`]'s URL dispatch, and run the shared suite in
+//! the URL dispatch of [`open`], and run the shared suite in
 //! `store/suite.rs` against it (see the SQLite tests for the pattern).
 
 mod columns;
@@ -94,6 +94,11 @@ pub trait DurableStore: Send + Sync + 'static {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// Disables or enables a user; `false` when there is no such user.
     async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool>;
+    /// Replaces a user's password hash; `false` when there is no such user.
+    async fn set_user_password(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    /// Deletes a user; `false` when there is no such user. Its tokens stop
+    /// working (they name a user that no longer exists).
+    async fn delete_user(&self, username: &str) -> StoreResult<bool>;
 
     /// Adds a client; [`StoreError::AlreadyExists`] on a duplicate id.
     async fn add_client(&self, client: &Client) -> StoreResult<()>;
@@ -118,6 +123,8 @@ pub trait DurableStore: Send + Sync + 'static {
     /// Whether an initial access token exists and has not expired at `now`.
     async fn registration_token_valid(&self, hash: &TokenHash, now: Timestamp)
     -> StoreResult<bool>;
+    /// Deletes a client; `false` when there is no such client.
+    async fn delete_client(&self, id: &str) -> StoreResult<bool>;
     /// Finds a client.
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
     /// All clients, by id.

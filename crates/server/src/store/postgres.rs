@@ -459,6 +459,43 @@ impl DurableStore for PgStore {
         .await
     }
 
+    async fn set_user_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+        timed(async {
+            let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE username = $1")
+                .bind(username)
+                .bind(password_hash)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        timed(async {
+            let done = sqlx::query("DELETE FROM users WHERE username = $1")
+                .bind(username)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        timed(async {
+            let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
     async fn add_client(&self, client: &Client) -> StoreResult<()> {
         timed(async {
             let grants: Vec<String> = client

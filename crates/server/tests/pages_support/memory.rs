@@ -69,6 +69,29 @@ impl DurableStore for Memory {
     async fn list_users(&self) -> StoreResult<Vec<User>> {
         self.with(|d| Ok(d.users.clone()))
     }
+    async fn set_user_password(&self, username: &str, hash: &str) -> StoreResult<bool> {
+        self.with(|d| {
+            Ok(d.users
+                .iter_mut()
+                .find(|u| u.username == username)
+                .map(|u| u.password_hash = hash.to_owned())
+                .is_some())
+        })
+    }
+    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        self.with(|d| {
+            let before = d.users.len();
+            d.users.retain(|u| u.username != username);
+            Ok(d.users.len() < before)
+        })
+    }
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        self.with(|d| {
+            let before = d.clients.len();
+            d.clients.retain(|c| c.id != id);
+            Ok(d.clients.len() < before)
+        })
+    }
     async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool> {
         self.with(|d| {
             Ok(d.users

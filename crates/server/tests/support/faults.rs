@@ -84,6 +84,18 @@ impl DurableStore for FaultyDurable {
         self.fault("add_client")?;
         self.inner.add_client(client).await
     }
+    async fn set_user_password(&self, username: &str, hash: &str) -> StoreResult<bool> {
+        self.fault("set_user_password")?;
+        self.inner.set_user_password(username, hash).await
+    }
+    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        self.fault("delete_user")?;
+        self.inner.delete_user(username).await
+    }
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        self.fault("delete_client")?;
+        self.inner.delete_client(id).await
+    }
     async fn update_client(&self, client: &Client) -> StoreResult<bool> {
         self.fault("update_client")?;
         self.inner.update_client(client).await

@@ -415,6 +415,27 @@ impl DurableStore for SqliteStore {
         .map(|n| n > 0)
     }
 
+    async fn set_user_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+        self.execute(
+            "UPDATE users SET password_hash = ? WHERE username = ?",
+            values![password_hash, username],
+        )
+        .await
+        .map(|n| n > 0)
+    }
+
+    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        self.execute("DELETE FROM users WHERE username = ?", values![username])
+            .await
+            .map(|n| n > 0)
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        self.execute("DELETE FROM clients WHERE id = ?", values![id])
+            .await
+            .map(|n| n > 0)
+    }
+
     async fn add_client(&self, client: &Client) -> StoreResult<()> {
         let grants = client
             .grant_types
