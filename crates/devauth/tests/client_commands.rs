@@ -135,6 +135,23 @@ fn rejected_refresh_token_means_needs_login_exit_3_not_retried() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["state"], "needs-login");
     assert_eq!(v["refresh_token"], "rejected");
+    // Even with an access token whose expiry lies ahead, the text view
+    // agrees with --json and `token`: nothing here is usable.
+    let path = home.path().join("profiles").join("default.json");
+    let mut p = profile_file(home.path(), "default");
+    p["tokens"]["expires_at"] = "2099-01-01T00:00:00Z".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+    let (code, out, _) = run(devauth(home.path()).arg("status"));
+    assert_eq!(code, 3);
+    let access = out
+        .lines()
+        .find(|l| l.starts_with("Access token:"))
+        .unwrap();
+    assert!(access.contains("unusable"), "{out}");
+    assert!(!out.contains("valid for"), "{out}");
+    let (_, out, _) = run(devauth(home.path()).args(["status", "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["access_token"]["valid"], false);
     let (code, _, _) = run(devauth(home.path()).args(["run", "--", "true"]));
     assert_eq!(code, 3);
     // a new login clears the state

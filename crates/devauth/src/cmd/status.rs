@@ -159,7 +159,13 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(out, "Scopes:         {}", p.scopes.join(" "))?;
         writeln!(out, "Obtained by:    {}", p.source.as_str())?;
+        // One source of truth with `--json` and `token`: a profile that needs
+        // a new login has no usable access token, whatever its expiry says.
         let access = match p.tokens.expires_at {
+            _ if !usable => format!(
+                "unusable: the profile needs a new login (run `devauth login --profile {}`)",
+                p.name
+            ),
             None => "valid (no expiry known)".to_owned(),
             Some(at) if at > now => format!(
                 "valid for {} (until {})",
@@ -171,7 +177,10 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         writeln!(out, "Access token:   {access}")?;
         let refresh = match (&p.state, &p.tokens.refresh_token) {
             (ProfileState::NeedsLogin { reason, .. }, _) => {
-                format!("unusable ({reason}); run `devauth login`")
+                format!(
+                    "unusable ({reason}); run `devauth login --profile {}`",
+                    p.name
+                )
             }
             (_, Some(_)) => "present".to_owned(),
             (_, None) => "none".to_owned(),
