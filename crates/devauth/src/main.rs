@@ -21,7 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// keeps them safe and fresh, and hands them to scripts; it also runs an
 /// authorization server built around that grant.
 #[derive(Debug, Parser)]
-#[command(name = "devauth", version, propagate_version = true)]
+#[command(name = "devauth", version)]
 pub struct Cli {
     #[command(flatten)]
     global: cmd::Global,
@@ -34,12 +34,20 @@ enum Command {
     /// Log in to an issuer (device flow by default).
     Login(cmd::login::Args),
     /// Print a valid access token, refreshing it first when needed.
+    ///
+    /// With DEVAUTH_TOKEN set, prints that instead and reads no profile (the CI path).
     Token(cmd::token::Args),
     /// Show who is logged in, where, and until when.
     Status(cmd::status::Args),
     /// Revoke the tokens at the server and forget them here.
     Logout(cmd::logout::Args),
     /// Run a command with a fresh access token in its environment.
+    ///
+    /// The token goes into DEVAUTH_TOKEN (or --env VAR). Quote the command's
+    /// use of it — `devauth run -- sh -c 'curl -H "Authorization: Bearer
+    /// $DEVAUTH_TOKEN" URL'` — or your shell expands it before devauth runs.
+    /// With DEVAUTH_TOKEN already set, that token is passed on and no profile
+    /// is read.
     Run(cmd::run::Args),
     /// List profiles and their state.
     Profiles(cmd::profiles::Args),

@@ -488,3 +488,18 @@ fn first_hour_login_again_logout_offline_status_env_and_run_env_names() {
     assert_eq!(code, 0);
     assert!(!path.exists());
 }
+
+#[test]
+fn version_only_at_the_top_and_help_mentions_devauth_token() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(devauth(home.path()).arg("--version"));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("devauth "), "{out}");
+    let (code, _, _) = run(devauth(home.path()).args(["token", "--version"]));
+    assert_eq!(code, 2, "--version belongs to devauth itself");
+    for verb in ["token", "run"] {
+        let (code, out, _) = run(devauth(home.path()).args([verb, "--help"]));
+        assert_eq!(code, 0);
+        assert!(out.contains("DEVAUTH_TOKEN"), "{verb} --help: {out}");
+    }
+}
