@@ -119,26 +119,13 @@ impl Http {
             let value: serde_json::Value =
                 serde_json::from_str(&body).map_err(|e| not_json(url, status, &e))?;
             // Some providers (GitHub) answer OAuth errors with 200: an
-            // `error` member and no `access_token` is an error, whatever
-            // the status.
-            if value.get("error").is_some()
-                && value.get("access_token").is_none()
-                && let Ok(err) = serde_json::from_value::<ErrorResponse>(value.clone())
-            {
-                tracing::debug!(
-                    target: "devauth::http",
-                    method = "POST",
-                    url,
-                    grant_type,
-                    status,
-                    error = err.error.as_str(),
-                    "error with a success status"
-                );
-                return Ok(OAuthReply::Err(err));
+            // `error` member and no `access_token` is an error, whatever the
+            // status, and is read like any other error below.
+            if value.get("error").is_none() || value.get("access_token").is_some() {
+                return serde_json::from_value(value)
+                    .map(OAuthReply::Ok)
+                    .map_err(|e| not_json(url, status, &e));
             }
-            return serde_json::from_value(value)
-                .map(OAuthReply::Ok)
-                .map_err(|e| not_json(url, status, &e));
         }
         match serde_json::from_str::<ErrorResponse>(&body) {
             Ok(err) => {
