@@ -147,6 +147,12 @@ pub fn show_code(
         }
         writeln!(out)?;
     }
+    if let Some(message) = auth.message.as_deref().map(sanitize)
+        && !message.trim().is_empty()
+    {
+        writeln!(out, "The provider says: {}", message.trim())?;
+        writeln!(out)?;
+    }
     out.flush()
 }
 
@@ -269,6 +275,23 @@ mod tests {
         let mut buf = Vec::new();
         show_code(&mut buf, &auth(), opts).unwrap();
         String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn the_providers_message_is_shown_without_escapes() {
+        let mut a = auth();
+        a.message = Some("To sign in, use a web browser\u{1b}[2J to open the page.".into());
+        let mut buf = Vec::new();
+        let opts = ScreenOptions {
+            tty: false,
+            columns: None,
+            qr: false,
+            clipboard: Clipboard::Off,
+        };
+        show_code(&mut buf, &a, &opts).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.contains("The provider says: To sign in"), "{s}");
+        assert!(!s.contains('\u{1b}'), "{s:?}");
     }
 
     #[test]

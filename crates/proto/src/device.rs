@@ -44,6 +44,10 @@ pub struct DeviceAuthorizationResponse {
     /// Minimum seconds between polls; [`DEFAULT_INTERVAL_SECS`] when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<u64>,
+    /// Instructions the provider wrote for the person (Microsoft Entra sends
+    /// `message`); not part of RFC 8628, shown as the provider's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl DeviceAuthorizationResponse {

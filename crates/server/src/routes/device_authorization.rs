@@ -123,6 +123,7 @@ pub async fn handle(
         verification_uri,
         expires_in: u64::from(state.config.code_ttl_secs),
         interval: Some(u64::from(state.config.poll_interval_secs)),
+        message: None,
     };
     Ok(no_store_json(&body))
 }
