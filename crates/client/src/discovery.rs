@@ -113,14 +113,74 @@ pub fn well_known_urls(issuer: &str) -> Result<Vec<String>, Error> {
     Ok(urls)
 }
 
+/// How the discovery document's `issuer` must relate to the issuer asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IssuerCheck {
+    /// RFC 8414 §3.3: exactly the issuer asked for.
+    #[default]
+    Exact,
+    /// Microsoft Entra ID v2.0: a tenant given by name (`organizations`,
+    /// `common`, `contoso.onmicrosoft.com`) publishes a document whose issuer
+    /// names the tenant by id (`https://HOST/<GUID>/v2.0`) or by the
+    /// `{tenantid}` placeholder. The scheme, host and `/v2.0` must still
+    /// match; only the tenant segment may differ, and only to one of those.
+    EntraTenant,
+}
+
+impl IssuerCheck {
+    fn accepts(self, found: &str, asked: &str) -> bool {
+        if issuer_matches(found, asked) {
+            return true;
+        }
+        match self {
+            Self::Exact => false,
+            Self::EntraTenant => {
+                let split = |s: &str| {
+                    let u = url::Url::parse(s).ok()?;
+                    let segs: Vec<String> = u.path_segments()?.map(str::to_owned).collect();
+                    Some((u.origin(), segs))
+                };
+                let (Some((fo, fs)), Some((ao, as_))) = (split(found), split(asked)) else {
+                    return false;
+                };
+                let tenant_ok = |t: &str| t == "{tenantid}" || t == "%7Btenantid%7D" || is_guid(t);
+                fo == ao
+                    && fs.len() == 2
+                    && as_.len() == 2
+                    && fs[1] == "v2.0"
+                    && as_[1] == "v2.0"
+                    && (fs[0] == as_[0] || tenant_ok(&fs[0]))
+            }
+        }
+    }
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex: an Entra tenant id.
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 /// Fetches the issuer's metadata and checks that it names the issuer.
 pub fn discover(http: &Http, issuer: &str) -> Result<AuthorizationServerMetadata, Error> {
+    discover_checked(http, issuer, IssuerCheck::Exact)
+}
+
+/// [`discover`] with the issuer compared as `check` says.
+pub fn discover_checked(
+    http: &Http,
+    issuer: &str,
+    check: IssuerCheck,
+) -> Result<AuthorizationServerMetadata, Error> {
     check_url(issuer)?;
     let mut last = String::from("nothing answered");
     for url in well_known_urls(issuer)? {
         match http.get_json::<AuthorizationServerMetadata>(&url) {
             Ok(meta) => {
-                if !issuer_matches(&meta.issuer, issuer) {
+                if !check.accepts(&meta.issuer, issuer) {
                     return Err(Error::IssuerMismatch {
                         url,
                         expected: issuer.to_owned(),
@@ -159,6 +219,17 @@ pub fn resolve(
     overrides: &Endpoints,
     needs: Needs,
 ) -> Result<Endpoints, Error> {
+    resolve_checked(http, issuer, overrides, needs, IssuerCheck::Exact)
+}
+
+/// [`resolve`] with the issuer compared as `check` says.
+pub fn resolve_checked(
+    http: &Http,
+    issuer: &str,
+    overrides: &Endpoints,
+    needs: Needs,
+    check: IssuerCheck,
+) -> Result<Endpoints, Error> {
     check_url(issuer)?;
     let complete = overrides.token.is_some()
         && (!needs.device || overrides.device_authorization.is_some())
@@ -166,7 +237,7 @@ pub fn resolve(
     let endpoints = if complete {
         overrides.clone()
     } else {
-        Endpoints::from_metadata(&discover(http, issuer)?).overlay(overrides)
+        Endpoints::from_metadata(&discover_checked(http, issuer, check)?).overlay(overrides)
     };
     endpoints.check()?;
     Ok(endpoints)
@@ -199,6 +270,30 @@ fn is_loopback(url: &url::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entra_documents_may_name_the_tenant_by_id_only() {
+        let asked = "https://login.microsoftonline.com/organizations/v2.0";
+        let check = IssuerCheck::EntraTenant;
+        assert!(check.accepts("https://login.microsoftonline.com/{tenantid}/v2.0", asked));
+        assert!(check.accepts(
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+            asked
+        ));
+        assert!(check.accepts(asked, asked));
+        // Another host, another version, another shape: refused.
+        for found in [
+            "https://evil.example/{tenantid}/v2.0",
+            "https://login.microsoftonline.com/{tenantid}",
+            "https://login.microsoftonline.com/other-tenant/v2.0",
+            "https://login.microsoftonline.com/a/{tenantid}/v2.0",
+        ] {
+            assert!(!check.accepts(found, asked), "{found}");
+        }
+        assert!(
+            !IssuerCheck::Exact.accepts("https://login.microsoftonline.com/{tenantid}/v2.0", asked)
+        );
+    }
 
     #[test]
     fn well_known_forms() {
