@@ -72,6 +72,19 @@ pub enum Error {
         /// The error body, description already sanitised.
         error: ErrorResponse,
     },
+    /// A provider refused the request with an error its preset knows: what
+    /// to change, and where (`crate::provider::advice`).
+    #[error("{provider} refused the request ({code}): {advice}")]
+    Provider {
+        /// The provider's name.
+        provider: &'static str,
+        /// The provider's error code (`device_flow_disabled`, `AADSTS7000218`, …).
+        code: String,
+        /// What to change, and where.
+        advice: String,
+        /// The kind of the error it explains.
+        kind: ErrorKind,
+    },
     /// The person denied the request (`access_denied`).
     #[error("the request was denied; run `devauth login` again if that was a mistake")]
     Denied,
@@ -173,6 +186,7 @@ impl Error {
                 ErrorCode::ExpiredToken => ErrorKind::Expired,
                 _ => ErrorKind::Other,
             },
+            Self::Provider { kind, .. } => *kind,
             Self::Denied => ErrorKind::Denied,
             Self::Expired => ErrorKind::Expired,
             Self::Cancelled => ErrorKind::Interrupted,

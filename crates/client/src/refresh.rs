@@ -1,6 +1,6 @@
 //! The refresh token grant (RFC 6749 §6).
 //!
-//! `invalid_grant` means the refresh token is dead (expired, revoked, reused):
+//! `invalid_grant` (GitHub: `bad_refresh_token`) means the refresh token is dead (expired, revoked, reused):
 //! that is [`Error::RefreshRejected`], which callers turn into "needs login"
 //! and never retry. Network trouble stays [`Error::Unreachable`], so the agent
 //! can tell the two apart.
@@ -10,6 +10,16 @@ use devauth_proto::{ErrorCode, Secret};
 
 use crate::Error;
 use crate::http::{ClientAuth, Http, OAuthReply};
+
+/// `invalid_grant` (RFC 6749), or GitHub's own `bad_refresh_token`, which
+/// it sends with HTTP 200 for an expired or revoked refresh token.
+fn is_dead_refresh_token(code: &ErrorCode) -> bool {
+    match code {
+        ErrorCode::InvalidGrant => true,
+        ErrorCode::Unknown(c) => c == "bad_refresh_token",
+        _ => false,
+    }
+}
 
 /// Exchanges a refresh token for new tokens.
 pub fn refresh(
@@ -28,7 +38,7 @@ pub fn refresh(
     )?;
     match reply {
         OAuthReply::Ok(t) => Ok(t),
-        OAuthReply::Err(e) if e.error == ErrorCode::InvalidGrant => Err(Error::RefreshRejected),
+        OAuthReply::Err(e) if is_dead_refresh_token(&e.error) => Err(Error::RefreshRejected),
         OAuthReply::Err(e) => Err(Error::oauth(e)),
     }
 }

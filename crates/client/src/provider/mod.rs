@@ -6,10 +6,16 @@
 //! |---|---|---|
 //! | `github` | `BASE/login/device/code`, `BASE/login/oauth/access_token` (BASE `https://github.com` or a GitHub Enterprise Server given with `--issuer`); no discovery | JSON only on `Accept: application/json` (always sent), polling errors with HTTP 200, `slow_down` naming a new `interval`, tokens with or without expiry and refresh; no revocation a CLI can call |
 //! | `google` | `https://oauth2.googleapis.com/device/code`, `/token`, `/revoke` | `verification_url`, a client secret required even for this client type (sent with `client_secret_post`) |
-//! | `microsoft` | discovery from `https://login.microsoftonline.com/TENANT/v2.0` (`--tenant`, default `organizations`) | `offline_access` asked by default |
+//! | `microsoft` | discovery from `https://login.microsoftonline.com/TENANT/v2.0` (`--tenant`, default `organizations`; `--issuer` names another cloud's authority host) | `offline_access` asked by default, the `message` shown, a document naming the tenant by id accepted ([`IssuerCheck::EntraTenant`]) |
 //! | `gitlab` | discovery from `https://gitlab.com` or a self-managed `--issuer` | — |
+//! | `aws` | SSO OIDC at `https://oidc.REGION.amazonaws.com` ([`crate::sso_oidc`]) | its own JSON wire format, a client registered and kept until it expires |
+//!
+//! What each provider's error codes mean, in words that say what to change
+//! where, lives in [`advice`].
 
-use crate::discovery::Endpoints;
+pub mod advice;
+
+use crate::discovery::{Endpoints, IssuerCheck};
 
 /// A provider preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +28,8 @@ pub enum Provider {
     Microsoft,
     /// GitLab.com and self-managed GitLab.
     Gitlab,
+    /// AWS IAM Identity Center and Builder ID (SSO OIDC).
+    Aws,
 }
 
 /// What a preset resolves to for one login.
@@ -36,13 +44,22 @@ pub struct Preset {
     pub default_scope: &'static str,
     /// Whether the provider requires a client secret for the device flow.
     pub needs_secret: bool,
-    /// Where to create the OAuth client, for the error when none is given.
-    pub client_help: &'static str,
+    /// Where to create the OAuth client, for the error when none is given
+    /// (`None`: the login needs no client id, AWS registers its own).
+    pub client_help: Option<&'static str>,
+    /// How discovery checks the issuer the document names.
+    pub issuer_check: IssuerCheck,
 }
 
 impl Provider {
     /// Every preset, for `--provider list`.
-    pub const ALL: [Provider; 4] = [Self::Github, Self::Google, Self::Microsoft, Self::Gitlab];
+    pub const ALL: [Provider; 5] = [
+        Self::Github,
+        Self::Google,
+        Self::Microsoft,
+        Self::Gitlab,
+        Self::Aws,
+    ];
 
     /// Parses a preset name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -51,6 +68,7 @@ impl Provider {
             "google" => Self::Google,
             "microsoft" | "entra" | "azure" => Self::Microsoft,
             "gitlab" => Self::Gitlab,
+            "aws" | "aws-sso" | "builder-id" => Self::Aws,
             _ => return None,
         })
     }
@@ -62,6 +80,7 @@ impl Provider {
             Self::Google => "google",
             Self::Microsoft => "microsoft",
             Self::Gitlab => "gitlab",
+            Self::Aws => "aws",
         }
     }
 
@@ -79,6 +98,9 @@ impl Provider {
             }
             Self::Gitlab => {
                 "GitLab.com or self-managed (--issuer); an application with the device grant"
+            }
+            Self::Aws => {
+                "AWS IAM Identity Center (--start-url, --region) or Builder ID (the default); no client id needed"
             }
         }
     }
@@ -102,7 +124,10 @@ impl Provider {
                     issuer: base,
                     default_scope: "",
                     needs_secret: false,
-                    client_help: "create an OAuth App or GitHub App (Settings → Developer settings), enable the device flow, and pass its client ID",
+                    issuer_check: IssuerCheck::Exact,
+                    client_help: Some(
+                        "create an OAuth App or GitHub App (Settings → Developer settings), enable the device flow, and pass its client ID",
+                    ),
                 }
             }
             Self::Google => Preset {
@@ -119,17 +144,26 @@ impl Provider {
                 }),
                 default_scope: "openid email profile",
                 needs_secret: true,
-                client_help: "create an OAuth client of type \"TVs and Limited Input devices\" in the Google Cloud console and pass its client ID",
+                issuer_check: IssuerCheck::Exact,
+                client_help: Some(
+                    "create an OAuth client of type \"TVs and Limited Input devices\" in the Google Cloud console and pass its client ID",
+                ),
             },
             Self::Microsoft => Preset {
                 issuer: format!(
-                    "https://login.microsoftonline.com/{}/v2.0",
+                    "{}/{}/v2.0",
+                    issuer
+                        .unwrap_or("https://login.microsoftonline.com")
+                        .trim_end_matches('/'),
                     tenant.unwrap_or("organizations")
                 ),
                 endpoints: None,
                 default_scope: "openid profile offline_access",
                 needs_secret: false,
-                client_help: "register an application in Entra ID, allow public client flows, and pass its application (client) ID",
+                issuer_check: IssuerCheck::EntraTenant,
+                client_help: Some(
+                    "register an application in Entra ID, allow public client flows, and pass its application (client) ID",
+                ),
             },
             Self::Gitlab => Preset {
                 issuer: issuer
@@ -139,7 +173,22 @@ impl Provider {
                 endpoints: None,
                 default_scope: "openid",
                 needs_secret: false,
-                client_help: "create an application (User Settings → Applications) with the device authorization grant and pass its application ID",
+                issuer_check: IssuerCheck::Exact,
+                client_help: Some(
+                    "create an application (User Settings → Applications) with the device authorization grant and pass its application ID",
+                ),
+            },
+            // The issuer recorded is the access portal (start URL); the
+            // endpoints are SSO OIDC's, which `crate::sso_oidc` knows.
+            Self::Aws => Preset {
+                issuer: issuer
+                    .unwrap_or(crate::sso_oidc::BUILDER_ID_START_URL)
+                    .to_owned(),
+                endpoints: None,
+                default_scope: crate::sso_oidc::DEFAULT_SCOPES,
+                needs_secret: false,
+                client_help: None,
+                issuer_check: IssuerCheck::Exact,
             },
         }
     }
