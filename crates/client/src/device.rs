@@ -58,6 +58,31 @@ pub fn poll(
     sleeper: &dyn Sleeper,
     observer: &dyn PollObserver,
 ) -> Result<TokenResponse, Error> {
+    poll_with(auth, clock, sleeper, observer, || {
+        match http.post_oauth::<TokenResponse>(
+            token_endpoint,
+            client,
+            &[
+                ("grant_type", DEVICE_CODE_GRANT),
+                ("device_code", auth.device_code.expose()),
+            ],
+        ) {
+            Ok(OAuthReply::Ok(t)) => Outcome::Token(Box::new(t)),
+            Ok(OAuthReply::Err(e)) => Outcome::Refused(e),
+            Err(e) => Outcome::Failed(e),
+        }
+    })
+}
+
+/// The polling loop over [`Poller`], with `attempt` making one poll in
+/// whatever wire format the provider speaks (AWS SSO OIDC has its own).
+pub fn poll_with(
+    auth: &DeviceAuthorizationResponse,
+    clock: &dyn Clock,
+    sleeper: &dyn Sleeper,
+    observer: &dyn PollObserver,
+    mut attempt: impl FnMut() -> Outcome,
+) -> Result<TokenResponse, Error> {
     let mut poller = Poller::new(auth.interval, auth.expires_in, clock.now());
     let mut step = poller.start(clock.now());
     loop {
@@ -70,18 +95,7 @@ pub fn poll(
             Step::Done(t) => return Ok(*t),
             Step::Stop(e) => return Err(e),
         }
-        let outcome = match http.post_oauth::<TokenResponse>(
-            token_endpoint,
-            client,
-            &[
-                ("grant_type", DEVICE_CODE_GRANT),
-                ("device_code", auth.device_code.expose()),
-            ],
-        ) {
-            Ok(OAuthReply::Ok(t)) => Outcome::Token(Box::new(t)),
-            Ok(OAuthReply::Err(e)) => Outcome::Refused(e),
-            Err(e) => Outcome::Failed(e),
-        };
+        let outcome = attempt();
         if sleeper.is_cancelled() {
             return Err(Error::Cancelled);
         }

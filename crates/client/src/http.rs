@@ -24,6 +24,18 @@ pub enum OAuthReply<T> {
     Err(ErrorResponse),
 }
 
+/// A reply from a JSON API that is not OAuth-shaped (AWS SSO OIDC): the
+/// status, the AWS error type header when present, and the body text.
+#[derive(Debug)]
+pub struct JsonReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// `x-amzn-ErrorType`, the exception name AWS puts in a header.
+    pub error_type: Option<String>,
+    /// The body (at most [`Http::MAX_BODY`] bytes).
+    pub body: String,
+}
+
 /// Client authentication for a confidential client.
 #[derive(Debug, Clone, Copy)]
 pub enum ClientAuth<'a> {
@@ -145,6 +157,53 @@ impl Http {
                 detail: "no OAuth error body".into(),
             }),
         }
+    }
+
+    /// POSTs a JSON body and returns the reply whatever its status. Only the
+    /// URL and the status are logged: the body carries secrets both ways.
+    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<JsonReply, Error> {
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Accept", "application/json")
+            .send_json(body)
+            .map_err(|e| {
+                tracing::debug!(target: "devauth::http", method = "POST", url, error = %e, "no answer");
+                transport(url, e)
+            })?;
+        let status = resp.status().as_u16();
+        tracing::debug!(target: "devauth::http", method = "POST", url, status);
+        let error_type = resp
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_body(url, status, resp.body_mut())?;
+        Ok(JsonReply {
+            status,
+            error_type,
+            body,
+        })
+    }
+
+    /// POSTs an empty body with a secret in one header (AWS's portal
+    /// `Logout`) and returns the status.
+    pub fn post_with_header(
+        &self,
+        url: &str,
+        header: &str,
+        secret: &devauth_proto::Secret,
+    ) -> Result<u16, Error> {
+        let mut resp = self
+            .agent
+            .post(url)
+            .header(header, secret.expose())
+            .send_empty()
+            .map_err(|e| transport(url, e))?;
+        let status = resp.status().as_u16();
+        tracing::debug!(target: "devauth::http", method = "POST", url, status);
+        let _ = read_body(url, status, resp.body_mut());
+        Ok(status)
     }
 
     /// POSTs a form and returns only the status (RFC 7009 revocation).

@@ -13,7 +13,8 @@
 //! | [`clock`] | time and sleeping, passed in (tests drive them) and a cancellation flag |
 //! | [`http`] | the ureq agent: OAuth JSON replies, transport errors sorted into kinds |
 //! | [`discovery`] | RFC 8414 / OIDC discovery, issuer check, endpoint overrides |
-//! | [`provider`] | presets for GitHub, Google, Microsoft Entra, GitLab (`--provider`) |
+//! | [`provider`] | presets for GitHub, Google, Microsoft Entra, GitLab, AWS (`--provider`), and what their errors mean |
+//! | [`sso_oidc`] | AWS IAM Identity Center / Builder ID: the device grant in SSO OIDC's JSON wire format |
 //! | [`poll`] | the device-flow poller as a pure state machine (RFC 8628 §3.4, §3.5) |
 //! | [`device`] | device authorization request + the polling loop over [`poll`] |
 //! | [`loopback`] | `--web`: authorization code + PKCE on a 127.0.0.1 redirect (RFC 8252) |
@@ -47,6 +48,7 @@ pub mod refresh;
 pub mod revoke;
 pub mod screen;
 pub mod session;
+pub mod sso_oidc;
 pub mod store;
 pub mod token_input;
 

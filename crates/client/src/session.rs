@@ -50,6 +50,10 @@ impl OAuthRenewer {
 
 impl Renewer for OAuthRenewer {
     fn renew(&self, p: &mut Profile, now: OffsetDateTime) -> Result<(), Error> {
+        if p.extra.contains_key(crate::sso_oidc::EXTRA_KEY) {
+            // AWS SSO OIDC: the refresh grant in its own JSON wire format.
+            return crate::sso_oidc::renew(self.http(), p, now);
+        }
         let client_id = p.client_id.clone().unwrap_or_default();
         if let (Some(rt), Some(endpoint)) = (&p.tokens.refresh_token, &p.endpoints.token) {
             let auth = match &p.client_secret {

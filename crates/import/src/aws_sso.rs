@@ -180,6 +180,71 @@ pub fn scan(dir: &Path) -> Result<Scan, ImportError> {
     Ok(scan)
 }
 
+/// The name the AWS CLI gives a login file: the hex SHA-1 of the
+/// `sso-session` name, or of the start URL for a profile without one
+/// (botocore's `SSOTokenLoader`). SHA-1 only names the file here.
+pub fn cache_file_name(key: &str) -> String {
+    use sha1::Digest as _;
+    let digest = sha1::Sha1::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}.json")
+}
+
+/// A login as `aws sso login` writes it.
+#[derive(Debug, Clone)]
+pub struct NewLogin<'a> {
+    /// `startUrl`.
+    pub start_url: &'a str,
+    /// `region`.
+    pub region: &'a str,
+    /// `accessToken`.
+    pub access_token: &'a Secret,
+    /// `expiresAt`.
+    pub expires_at: OffsetDateTime,
+    /// `refreshToken`.
+    pub refresh_token: Option<&'a Secret>,
+    /// `clientId`.
+    pub client_id: &'a str,
+    /// `clientSecret`.
+    pub client_secret: &'a Secret,
+    /// `registrationExpiresAt`.
+    pub registration_expires_at: OffsetDateTime,
+}
+
+/// Writes `login` to `path` (atomically, mode 0600, creating the folder),
+/// replacing a login the file held: what `aws sso login` does.
+pub fn write_login(path: &Path, login: &NewLogin<'_>) -> Result<(), ImportError> {
+    let mut map = Map::new();
+    map.insert("startUrl".into(), login.start_url.into());
+    map.insert("region".into(), login.region.into());
+    map.insert("accessToken".into(), login.access_token.expose().into());
+    map.insert(
+        "expiresAt".into(),
+        rfc3339::format_seconds(login.expires_at).into(),
+    );
+    map.insert("clientId".into(), login.client_id.into());
+    map.insert("clientSecret".into(), login.client_secret.expose().into());
+    map.insert(
+        "registrationExpiresAt".into(),
+        rfc3339::format_seconds(login.registration_expires_at).into(),
+    );
+    if let Some(rt) = login.refresh_token {
+        map.insert("refreshToken".into(), rt.expose().into());
+    }
+    let text = serde_json::to_string(&map)
+        .map_err(|e| ImportError::malformed("AWS SSO cache file", &e))?;
+    if let Some(dir) = path.parent() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| ImportError::io(dir, e))?;
+    }
+    devauth_client::atomic_file::write(path, text.as_bytes())
+        .map_err(|e| ImportError::io(e.path, e.source))
+}
+
 /// Merges a refresh into a cache file's JSON, keeping every other field.
 pub fn merge(
     raw: &str,
@@ -224,4 +289,47 @@ pub fn compare_and_swap(path: &Path, expected: &str, new: &str) -> Result<Cas, I
     devauth_client::atomic_file::write(path, new.as_bytes())
         .map_err(|e| ImportError::io(e.path, e.source))?;
     Ok(Cas::Written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_file_names_are_botocore_s() {
+        // hashlib.sha1(b"https://my-sso-portal.awsapps.com/start").hexdigest()
+        assert_eq!(
+            cache_file_name("https://my-sso-portal.awsapps.com/start"),
+            "c7aaaf71fcc8777ae2475525ed049d39fe16c484.json"
+        );
+    }
+
+    #[test]
+    fn a_written_login_reads_back_as_a_refreshable_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache").join(cache_file_name("s"));
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let (at, rt, cs) = (Secret::new("at"), Secret::new("rt"), Secret::new("cs"));
+        write_login(
+            &path,
+            &NewLogin {
+                start_url: "https://d-1.awsapps.com/start",
+                region: "eu-west-1",
+                access_token: &at,
+                expires_at: now,
+                refresh_token: Some(&rt),
+                client_id: "cid",
+                client_secret: &cs,
+                registration_expires_at: now + time::Duration::days(90),
+            },
+        )
+        .unwrap();
+        let e = CacheEntry::read(&path).unwrap().unwrap();
+        assert!(e.refreshable());
+        assert_eq!(e.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(e.expires_at, Some(now));
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }

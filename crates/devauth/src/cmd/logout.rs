@@ -42,6 +42,10 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         lock.delete()?;
         let issuer = p.issuer.as_deref().unwrap_or("the token's issuer");
         match revoked {
+            Some(Ok(true)) if devauth_client::sso_oidc::ProfileRecord::of(&p).is_some() => eprintln!(
+                "Logged out of {issuer} (profile `{}`); the AWS access portal ended the session.",
+                p.name
+            ),
             Some(Ok(true)) => eprintln!(
                 "Logged out of {issuer} (profile `{}`); the tokens were revoked at the server.",
                 p.name
@@ -72,6 +76,12 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
 /// Revokes the refresh token, then the access token. `Ok(false)` when there
 /// is nowhere to revoke.
 fn revoke(p: &Profile) -> Result<bool, devauth_client::Error> {
+    if let Some(aws) = devauth_client::sso_oidc::ProfileRecord::of(p) {
+        // AWS: no revocation endpoint; the access portal's Logout ends the
+        // session the tokens belong to.
+        devauth_client::sso_oidc::portal_logout(&Http::new(), &aws.region, &p.tokens.access_token)?;
+        return Ok(true);
+    }
     let Some(endpoint) = p.endpoints.revocation.as_deref() else {
         return Ok(false);
     };

@@ -9,7 +9,10 @@
 //!
 //! Endpoints come from discovery; the `--*-endpoint` flags override it, and
 //! with `--token-endpoint` + `--device-authorization-endpoint` discovery is
-//! skipped (providers that publish none).
+//! skipped (providers that publish none). `--provider` presets live in
+//! `devauth_client::provider`; AWS, whose wire format is its own, in [`aws`].
+
+mod aws;
 
 use std::io::{IsTerminal as _, Read as _};
 use std::process::ExitCode;
@@ -95,6 +98,24 @@ pub struct Args {
         hide_env_values = true
     )]
     pub client_secret: Option<String>,
+    /// --provider aws: the AWS access portal URL of your IAM Identity Center
+    /// [default: AWS Builder ID, https://view.awsapps.com/start].
+    #[arg(long, value_name = "URL")]
+    pub start_url: Option<String>,
+    /// --provider aws: the region of the IAM Identity Center instance
+    /// [default with Builder ID: us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// --provider aws: also write the login to the AWS CLI's SSO cache
+    /// (~/.aws/sso/cache), so `aws` and tools that read it see it; devauth
+    /// then keeps that file fresh instead of a copy of its own.
+    #[arg(long)]
+    pub write_aws_cache: bool,
+    /// With --write-aws-cache: the `sso-session` name of your ~/.aws/config
+    /// that the cache file is for (without it, the start URL names it, as
+    /// for a legacy `sso_start_url` profile).
+    #[arg(long, value_name = "NAME", requires = "write_aws_cache")]
+    pub aws_sso_session: Option<String>,
 }
 
 impl Args {
@@ -151,18 +172,28 @@ pub fn run(mut args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             .get("provider")
             .and_then(|v| v.as_str())
             .map(str::to_owned);
-        if provider.as_deref() == Some("microsoft") {
+        let aws = devauth_client::sso_oidc::ProfileRecord::of(&previous);
+        if let Some(record) = &aws {
+            args.start_url = args.start_url.take().or(Some(record.start_url.clone()));
+            args.region = args.region.take().or(Some(record.region.clone()));
+        } else if provider.as_deref() == Some("microsoft")
+            && let Ok(url) = url::Url::parse(&issuer)
+        {
+            // `https://HOST/TENANT/v2.0`: the authority host and the tenant.
             args.tenant = args.tenant.take().or_else(|| {
-                issuer
-                    .split_once("microsoftonline.com/")
-                    .and_then(|(_, rest)| rest.split('/').next())
+                url.path_segments()
+                    .and_then(|mut s| s.next())
                     .map(str::to_owned)
             });
+            args.issuer = Some(url.origin().ascii_serialization());
         } else {
             args.issuer = Some(issuer.clone());
         }
         args.provider = provider;
-        args.client_id = args.client_id.take().or(previous.client_id.clone());
+        if aws.is_none() {
+            // An AWS login's client id is its registration, made anew as needed.
+            args.client_id = args.client_id.take().or(previous.client_id.clone());
+        }
         if args.scopes.is_empty() {
             args.scopes = previous.scopes.clone();
         }
@@ -239,21 +270,32 @@ fn interactive(
     global: &super::Global,
     clock: &SystemClock,
 ) -> anyhow::Result<Profile> {
+    let provider = args.provider.as_deref().and_then(Provider::parse);
+    // What the provider's error codes mean (GitHub's device_flow_disabled,
+    // Entra's AADSTS numbers, …), said in words.
+    let explain = |e: devauth_client::Error| match provider {
+        Some(p) => devauth_client::provider::advice::explain(p, e),
+        None => e,
+    };
     let preset = match args.provider.as_deref() {
         None => None,
         Some(name) => {
             let provider = Provider::parse(name).ok_or_else(|| {
                 UsageError(format!(
-                    "unknown provider {name:?}: use github, google, microsoft or gitlab \
+                    "unknown provider {name:?}: use github, google, microsoft, gitlab or aws \
                      (devauth login --provider list)"
                 ))
             })?;
+            if provider == Provider::Aws {
+                return aws::login(args, global, clock);
+            }
             let preset = provider.preset(args.issuer.as_deref(), args.tenant.as_deref());
-            if args.client_id.is_none() {
+            if let Some(help) = preset.client_help
+                && args.client_id.is_none()
+            {
                 return Err(UsageError(format!(
-                    "--provider {} needs --client-id: {}",
+                    "--provider {} needs --client-id: {help}",
                     provider.name(),
-                    preset.client_help
                 ))
                 .into());
             }
@@ -301,7 +343,13 @@ fn interactive(
             endpoints.check()?;
             endpoints
         }
-        None => discovery::resolve(&http, issuer, &args.overrides(), needs)?,
+        None => discovery::resolve_checked(
+            &http,
+            issuer,
+            &args.overrides(),
+            needs,
+            preset.as_ref().map(|p| p.issuer_check).unwrap_or_default(),
+        )?,
     };
     let client = match &secret {
         Some(secret) => devauth_client::client_credentials::auth_for(&endpoints, client_id, secret),
@@ -325,7 +373,7 @@ fn interactive(
     }
 
     let token_endpoint = endpoints.token()?.to_owned();
-    let auth = device::start(&http, &endpoints, client, &scope)?;
+    let auth = device::start(&http, &endpoints, client, &scope).map_err(explain)?;
     let opts = ScreenOptions::detect(args.no_qr);
     let mut stderr = std::io::stderr();
     screen::show_code(&mut stderr, &auth, &opts)?;
@@ -341,7 +389,7 @@ fn interactive(
         &countdown,
     );
     countdown.finish();
-    let resp = result?;
+    let resp = result.map_err(explain)?;
     let mut profile = new_profile(
         global,
         Origin {
