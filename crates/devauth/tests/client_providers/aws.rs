@@ -99,6 +99,51 @@ fn granted() -> Reply {
     )
 }
 
+/// The token botocore's `SSOTokenProvider` loads for a profile using
+/// sso-session `my-sso`; `None` (with a printed reason) without botocore.
+fn botocore_sso_token(home: &std::path::Path, s: &Aws) -> Option<String> {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import botocore"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "python's botocore is missing and DEVAUTH_REQUIRE_SERVICES=1 (pip install botocore)"
+        );
+        eprintln!("SKIPPED: python's botocore is missing (pip install botocore)");
+        return None;
+    }
+    let config = home.join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile dev]\nsso_session = my-sso\nsso_account_id = 111111111111\nsso_role_name = Dev\n\n\
+             [sso-session my-sso]\nsso_start_url = {BUILDER_ID}\nsso_region = us-east-1\n\
+             sso_registration_scopes = sso:account:access\n"
+        ),
+    )
+    .unwrap();
+    let script = "import botocore.session\n\
+                  from botocore.tokens import SSOTokenProvider\n\
+                  s = botocore.session.Session(profile='dev')\n\
+                  print(SSOTokenProvider(s).load_token().get_frozen_token().token)\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", &s.base)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "botocore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap().trim().to_owned())
+}
+
 fn devauth_aws(home: &std::path::Path, s: &Aws) -> std::process::Command {
     let mut cmd = devauth(home);
     cmd.env("AWS_ENDPOINT_URL_SSO_OIDC", &s.base)
@@ -291,6 +336,11 @@ fn write_aws_cache_puts_the_login_where_the_aws_cli_reads_it_and_keeps_it_fresh(
     let p = profile_file(home.path(), "default");
     assert_eq!(p["source"]["kind"], "imported");
     assert_eq!(p["extra"]["provider"], "aws");
+    // The AWS SDK for Python reads it as its own `aws sso login` would have
+    // left it: the sso-session of ~/.aws/config, the file, the token.
+    if let Some(token) = botocore_sso_token(home.path(), &s) {
+        assert_eq!(token, "aoa-first");
+    }
 
     // Both copies expire; devauth refreshes and writes the new tokens back.
     expire_access_token(home.path(), "default");
