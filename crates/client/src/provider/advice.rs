@@ -100,6 +100,14 @@ fn aadsts(e: &ErrorResponse) -> Option<u32> {
 }
 
 fn microsoft(e: &ErrorResponse) -> Found {
+    // Entra's word for RFC 8628's access_denied.
+    if e.error.as_str() == "authorization_declined" {
+        return Some((
+            code(e),
+            "you declined the request on Microsoft's page; run `devauth login` again if that was a mistake",
+            Some(ErrorKind::Denied),
+        ));
+    }
     let n = aadsts(e)?;
     let (advice, kind) = match n {
         7_000_218 => (

@@ -103,6 +103,22 @@ fn gitlab_login_refreshes_with_rotation_and_revokes_at_logout() {
 }
 
 #[test]
+fn gitlab_slow_down_adds_five_seconds() {
+    let home = tempfile::tempdir().unwrap();
+    let (base, seen) = gitlab(vec![
+        (
+            400,
+            r#"{"error":"slow_down","error_description":"The authorization request is still pending and the polling should be slowed down."}"#,
+        ),
+        GRANTED,
+    ]);
+    let (code, _, err) = login(home.path(), &base);
+    assert_eq!(code, 0, "{err}");
+    let polls = stand_in::to(&seen, "/oauth/token");
+    assert!(polls[1].at - polls[0].at >= std::time::Duration::from_secs(6));
+}
+
+#[test]
 fn gitlab_denial_and_expiry_have_their_exit_codes() {
     for (answer, exit) in [
         (

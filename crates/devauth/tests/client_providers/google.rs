@@ -113,3 +113,70 @@ fn google_errors_say_which_client_to_create() {
     assert!(err.contains("Google Cloud console"), "{err}");
     assert!(!err.contains("GOCSPX-standin"));
 }
+
+#[test]
+fn google_slow_down_denial_and_expiry_with_googles_status_codes() {
+    for (answers, exit) in [
+        // 403 slow_down, then 403 access_denied.
+        (
+            [
+                (
+                    403,
+                    r#"{"error":"slow_down","error_description":"Forbidden"}"#,
+                ),
+                (
+                    403,
+                    r#"{"error":"access_denied","error_description":"Forbidden"}"#,
+                ),
+            ],
+            4,
+        ),
+        (
+            [
+                (
+                    428,
+                    r#"{"error":"authorization_pending","error_description":"Precondition Required"}"#,
+                ),
+                (
+                    400,
+                    r#"{"error":"expired_token","error_description":"Bad Request"}"#,
+                ),
+            ],
+            5,
+        ),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let (base, seen) = stand_in::start(move |req, n, base| match req.path.as_str() {
+            "/device/code" => Reply::json(
+                200,
+                format!(
+                    r#"{{"device_code":"dc-g","user_code":"GQVQ-JKEC","verification_url":"{base}/device","expires_in":1800,"interval":1}}"#
+                ),
+            ),
+            "/token" => {
+                let (status, body) = answers[(n - 1).min(1)];
+                Reply::json(status, body)
+            }
+            _ => Reply::json(404, "{}"),
+        });
+        let (code, _, err) = run(devauth(home.path())
+            .args([
+                "login",
+                "--provider",
+                "google",
+                "--client-id",
+                "x.apps.googleusercontent.com",
+                "--device-authorization-endpoint",
+                &format!("{base}/device/code"),
+                "--token-endpoint",
+                &format!("{base}/token"),
+                "--no-qr",
+            ])
+            .env("DEVAUTH_CLIENT_SECRET", "GOCSPX-standin"));
+        assert_eq!(code, exit, "{err}");
+        let polls = stand_in::to(&seen, "/token");
+        if exit == 4 {
+            assert!(polls[1].at - polls[0].at >= std::time::Duration::from_secs(6));
+        }
+    }
+}

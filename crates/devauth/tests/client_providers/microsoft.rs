@@ -149,3 +149,42 @@ fn a_document_from_another_host_is_refused() {
     assert_ne!(code, 0);
     assert!(err.contains("names issuer"), "{err}");
 }
+
+#[test]
+fn entra_slow_down_declined_and_expired() {
+    // slow_down, then the person declines: Entra's own code for it.
+    let home = tempfile::tempdir().unwrap();
+    let (base, seen) = stand_in::start(|req, n, base| match req.path.as_str() {
+        "/organizations/v2.0/.well-known/openid-configuration" => Reply::json(
+            200,
+            format!(
+                r#"{{"issuer":"{base}/{{tenantid}}/v2.0","token_endpoint":"{base}/organizations/oauth2/v2.0/token","device_authorization_endpoint":"{base}/organizations/oauth2/v2.0/devicecode"}}"#
+            ),
+        ),
+        "/organizations/oauth2/v2.0/devicecode" => Reply::json(
+            200,
+            r#"{"user_code":"F7K2QJ8ZP","device_code":"D","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":1}"#,
+        ),
+        "/organizations/oauth2/v2.0/token" if n == 1 => Reply::json(
+            400,
+            r#"{"error":"slow_down","error_description":"AADSTS70016: slow down"}"#,
+        ),
+        _ => Reply::json(
+            400,
+            r#"{"error":"authorization_declined","error_description":"AADSTS70000: The user denied the request."}"#,
+        ),
+    });
+    let (code, _, err) = login(home.path(), &base);
+    assert_eq!(code, 4, "{err}");
+    let polls = stand_in::to(&seen, "/organizations/oauth2/v2.0/token");
+    assert_eq!(polls.len(), 2);
+    assert!(polls[1].at - polls[0].at >= std::time::Duration::from_secs(6));
+
+    let home = tempfile::tempdir().unwrap();
+    let (base, _) = entra(Reply::json(
+        400,
+        r#"{"error":"expired_token","error_description":"AADSTS70019: Verification code expired."}"#,
+    ));
+    let (code, _, err) = login(home.path(), &base);
+    assert_eq!(code, 5, "{err}");
+}
