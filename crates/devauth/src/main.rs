@@ -65,6 +65,9 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Manage the server's users, clients and keys.
     Admin(cmd::admin::Args),
+    /// Put login in front of an MCP server or HTTP API: only requests with a
+    /// valid bearer token for this resource pass.
+    Guard(cmd::guard::Args),
 }
 
 fn main() -> ExitCode {
@@ -80,7 +83,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Guard(_)) {
         init_client_logging();
     }
     let result = match cli.command {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => cmd::completions::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Admin(args) => cmd::admin::run(args),
+        Command::Guard(args) => cmd::guard::run(args),
     };
     exit::report(result)
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod agent;
 pub mod completions;
 pub mod git_credential;
+pub mod guard;
 pub mod import;
 pub mod kubectl_credential;
 pub mod login;

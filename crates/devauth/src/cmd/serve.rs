@@ -214,6 +214,21 @@ pub struct Args {
     /// off the public listener).
     #[arg(long, env = "DEVAUTH_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Connection limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Seconds a self-registered client that never gets a token is kept [default: 604800 = 7 days].
+    #[arg(long, env = "DEVAUTH_REGISTERED_CLIENT_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(60..))]
+    pub registered_client_ttl: Option<u32>,
+    /// Days audit events are kept before the sweeper prunes them; 0 keeps them [default: 90].
+    #[arg(long, env = "DEVAUTH_AUDIT_RETENTION", value_name = "DAYS")]
+    pub audit_retention: Option<u32>,
+}
+
+/// The listener's limits (`devauth_server::listener::Limits`), shared by
+/// `serve` and `guard`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
     /// Seconds a client may take to send the request line and headers [default: 10].
     #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub header_timeout: Option<u32>,
@@ -230,12 +245,29 @@ pub struct Args {
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C [default: 10].
     #[arg(long, env = "DEVAUTH_SHUTDOWN_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(0..=3600))]
     pub shutdown_timeout: Option<u32>,
-    /// Seconds a self-registered client that never gets a token is kept [default: 604800 = 7 days].
-    #[arg(long, env = "DEVAUTH_REGISTERED_CLIENT_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(60..))]
-    pub registered_client_ttl: Option<u32>,
-    /// Days audit events are kept before the sweeper prunes them; 0 keeps them [default: 90].
-    #[arg(long, env = "DEVAUTH_AUDIT_RETENTION", value_name = "DAYS")]
-    pub audit_retention: Option<u32>,
+}
+
+impl LimitArgs {
+    /// `base` with every limit a flag (or its environment variable) sets.
+    pub fn apply(&self, mut limits: Limits) -> Limits {
+        let secs = |v: u32| std::time::Duration::from_secs(u64::from(v));
+        if let Some(v) = self.header_timeout {
+            limits.header_timeout = secs(v.max(1));
+        }
+        if let Some(v) = self.body_timeout {
+            limits.body_timeout = secs(v.max(1));
+        }
+        if let Some(v) = self.idle_timeout {
+            limits.idle_timeout = secs(v.max(1));
+        }
+        if let Some(v) = self.max_connections {
+            limits.max_connections = usize::try_from(v.max(1)).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = self.shutdown_timeout {
+            limits.shutdown_timeout = secs(v);
+        }
+        limits
+    }
 }
 
 /// Runs the command.
@@ -249,7 +281,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging() {
+pub(crate) fn init_logging() {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::filter::LevelFilter;
     let filter = EnvFilter::builder()
@@ -363,23 +395,25 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // The file over the defaults, flags and environment over the file.
     let mut limits = Limits::default();
     let secs = |v: u32| std::time::Duration::from_secs(u64::from(v));
-    if let Some(v) = args.header_timeout.or(file.header_timeout) {
+    if let Some(v) = file.header_timeout {
         limits.header_timeout = secs(v.max(1));
     }
-    if let Some(v) = args.body_timeout.or(file.body_timeout) {
+    if let Some(v) = file.body_timeout {
         limits.body_timeout = secs(v.max(1));
     }
-    if let Some(v) = args.idle_timeout.or(file.idle_timeout) {
+    if let Some(v) = file.idle_timeout {
         limits.idle_timeout = secs(v.max(1));
     }
-    if let Some(v) = args.max_connections.or(file.max_connections) {
+    if let Some(v) = file.max_connections {
         limits.max_connections = usize::try_from(v.max(1)).unwrap_or(usize::MAX);
     }
-    if let Some(v) = args.shutdown_timeout.or(file.shutdown_timeout) {
+    if let Some(v) = file.shutdown_timeout {
         limits.shutdown_timeout = secs(v);
     }
+    let limits = args.limits.apply(limits);
     let issuer = config.issuer.clone();
     let state = AppState::new(stores, Arc::new(SystemClock), config);
     state
@@ -452,7 +486,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     served.context("the server failed")
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -86,32 +86,34 @@ pub struct Introspector {
     pub secret: String,
 }
 
+/// `POST path` with a form `body` and `client_secret_basic` as `(id, secret)`.
+pub fn post_form_basic(base: &str, path: &str, (id, secret): (&str, &str), body: &str) -> Response {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)));
+    exchange(
+        base,
+        "POST",
+        path,
+        &[
+            ("Authorization", format!("Basic {basic}")),
+            (
+                "Content-Type",
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+        ],
+        body,
+    )
+}
+
 impl Introspector {
     /// `POST /oauth/introspect` (RFC 7662) with `client_secret_basic`;
     /// asserts a 200 and returns the JSON.
     pub fn introspect(&self, base: &str, token: &str) -> serde_json::Value {
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            enc(&self.id),
-            enc(&self.secret)
-        ));
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("token", token)
             .finish();
-        let response = exchange(
-            base,
-            "POST",
-            "/oauth/introspect",
-            &[
-                ("Authorization", format!("Basic {basic}")),
-                (
-                    "Content-Type",
-                    "application/x-www-form-urlencoded".to_owned(),
-                ),
-            ],
-            &body,
-        );
+        let response = post_form_basic(base, "/oauth/introspect", (&self.id, &self.secret), &body);
         assert_eq!(response.status, 200, "introspection: {}", response.body);
         response.json()
     }

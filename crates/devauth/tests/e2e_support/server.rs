@@ -27,9 +27,16 @@ pub struct Server {
 impl Server {
     /// Starts a server whose access tokens live `access_token_ttl` seconds.
     pub fn start(access_token_ttl: u32) -> Self {
+        Self::start_with(access_token_ttl, |_| {})
+    }
+
+    /// [`Server::start`], with `setup(data_dir)` run first (the `devauth
+    /// admin` commands a test needs before the server opens the database).
+    pub fn start_with(access_token_ttl: u32, setup: impl FnOnce(&str)) -> Self {
         let data = tempfile::tempdir().expect("temp data folder");
         let dir = data.path().join("server");
         let dir = dir.to_str().expect("utf-8 temp path");
+        setup(dir);
 
         // The introspecting client, created before the server opens the database.
         let out = command::run(command::bare().args([

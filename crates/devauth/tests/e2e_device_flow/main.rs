@@ -9,7 +9,9 @@
 //! `DEVAUTH_REQUIRE_SERVICES=1`. Every wait is bounded; every child process
 //! is killed when a test fails.
 
+#[path = "../e2e_support/mod.rs"]
 mod e2e_support;
+mod guard;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
