@@ -68,12 +68,15 @@ pub struct Registered {
 
 /// Checks `requested` and turns it into a client with id `id`, created at
 /// `now`, made by `origin`; `secret_hash` is set by the caller for a
-/// confidential client.
+/// confidential client. `resource_scopes` are the scopes of the registered
+/// protected resources, which a client may register besides the server's
+/// own (an MCP client registers the scope the resource's 401 named).
 pub fn register(
     requested: ClientMetadata,
     id: String,
     origin: ClientOrigin,
     now: Timestamp,
+    resource_scopes: &[String],
 ) -> Result<Registered, Refusal> {
     let method = requested
         .token_endpoint_auth_method
@@ -161,7 +164,10 @@ pub fn register(
         None => Scope::default(),
         Some(s) => {
             let scope = Scope::parse(s).map_err(|_| metadata("scope is malformed"))?;
-            if let Some(unknown) = scope.iter().find(|t| !SUPPORTED_SCOPES.contains(t)) {
+            if let Some(unknown) = scope
+                .iter()
+                .find(|t| !SUPPORTED_SCOPES.contains(t) && !resource_scopes.iter().any(|r| r == t))
+            {
                 return Err(metadata(format!(
                     "scope {unknown:?} is not one this server issues"
                 )));
@@ -287,7 +293,17 @@ mod tests {
             "id".into(),
             ClientOrigin::Registered,
             Timestamp::from_secs(1),
+            &["mcp:tools".to_owned()],
         )
+    }
+
+    #[test]
+    fn resource_scopes_may_be_registered_and_others_not() {
+        let mut m = public(&["http://127.0.0.1/cb"]);
+        m.scope = Some("mcp:tools offline_access".into());
+        assert!(go(m.clone()).is_ok());
+        m.scope = Some("mcp:admin".into());
+        assert!(go(m).is_err());
     }
 
     #[test]

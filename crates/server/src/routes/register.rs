@@ -98,12 +98,26 @@ pub async fn handle(
             "the body is not a JSON object of client metadata",
         )
     })?;
+    let resource_scopes: Vec<String> = state
+        .stores
+        .durable
+        .list_resources()
+        .await?
+        .iter()
+        .flat_map(|r| r.scopes.iter().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
     let Registered {
         mut client,
         confidential,
         metadata,
-    } = register(requested, crate::random::id(), origin, now)
-        .map_err(|refusal| OAuthError::bad(refusal.code, refusal.description))?;
+    } = register(
+        requested,
+        crate::random::id(),
+        origin,
+        now,
+        &resource_scopes,
+    )
+    .map_err(|refusal| OAuthError::bad(refusal.code, refusal.description))?;
     let secret = confidential.then(crate::random::secret);
     client.secret_hash = secret.as_ref().map(crate::registration::secret_hash);
     match state.stores.durable.add_client(&client).await {
