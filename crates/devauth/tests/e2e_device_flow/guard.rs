@@ -213,6 +213,7 @@ fn start_server() -> (Server, String) {
         ]));
         assert_eq!(out.code, 0, "client add: {}", out.stderr);
         *keep.lock().unwrap() = out.stdout.trim().to_owned();
+        Vec::new()
     });
     let secret = secret.lock().unwrap().clone();
     (server, secret)

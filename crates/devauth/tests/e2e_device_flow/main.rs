@@ -12,6 +12,7 @@
 #[path = "../e2e_support/mod.rs"]
 mod e2e_support;
 mod guard;
+mod mcp_sdk;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};

@@ -82,6 +82,22 @@ impl Browser {
         })
     }
 
+    /// Starts `node tests/SCRIPT ARGS` at the workspace root, Chromium's path
+    /// in `DEVAUTH_CHROMIUM`, stdout and stderr captured.
+    pub fn node(&self, script: &str, args: &[&str]) -> Guarded {
+        let child = Command::new(&self.node)
+            .arg(self.workspace.join("tests").join(script))
+            .args(args)
+            .env("DEVAUTH_CHROMIUM", &self.chromium)
+            .current_dir(&self.workspace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start node");
+        Guarded::new(child, script)
+    }
+
     /// Plays the person: enters `user_code` at `verification_uri`, logs in
     /// as `username`, and approves or denies. Panics unless the script
     /// reports that exact result.

@@ -27,16 +27,17 @@ pub struct Server {
 impl Server {
     /// Starts a server whose access tokens live `access_token_ttl` seconds.
     pub fn start(access_token_ttl: u32) -> Self {
-        Self::start_with(access_token_ttl, |_| {})
+        Self::start_with(access_token_ttl, |_| Vec::new())
     }
 
     /// [`Server::start`], with `setup(data_dir)` run first (the `devauth
-    /// admin` commands a test needs before the server opens the database).
-    pub fn start_with(access_token_ttl: u32, setup: impl FnOnce(&str)) -> Self {
+    /// admin` commands a test needs before the server opens the database);
+    /// it returns extra `serve` flags.
+    pub fn start_with(access_token_ttl: u32, setup: impl FnOnce(&str) -> Vec<String>) -> Self {
         let data = tempfile::tempdir().expect("temp data folder");
         let dir = data.path().join("server");
         let dir = dir.to_str().expect("utf-8 temp path");
-        setup(dir);
+        let extra = setup(dir);
 
         // The introspecting client, created before the server opens the database.
         let out = command::run(command::bare().args([
@@ -69,6 +70,7 @@ impl Server {
                 "--device-rate-limit",
                 "0",
             ])
+            .args(&extra)
             .env("DEVAUTH_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

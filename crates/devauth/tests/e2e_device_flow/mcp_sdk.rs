@@ -1,0 +1,142 @@
+//! Interop with the official MCP TypeScript SDK (`@modelcontextprotocol/sdk`
+//! from npm): an SDK MCP server behind `devauth guard`, and the SDK's own
+//! client, with its OAuth support, logging in against `devauth serve` —
+//! discovery from the guard's 401, dynamic registration, authorization code
+//! + PKCE + `resource` — while headless Chromium plays the person; then
+//! `tools/list` and tool calls, one streaming log notifications over SSE.
+//!
+//! Skips (printing why) without Chromium, node, playwright-core or the SDK,
+//! unless `DEVAUTH_REQUIRE_SERVICES=1`.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::e2e_support::browser::Browser;
+use crate::e2e_support::child::Guarded;
+use crate::e2e_support::command;
+use crate::e2e_support::jwt;
+use crate::e2e_support::server::Server;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn sdk_installed() -> bool {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../node_modules/@modelcontextprotocol/sdk/package.json");
+    if !sdk.is_file() {
+        assert!(
+            std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "no node_modules/@modelcontextprotocol/sdk (npm ci) and DEVAUTH_REQUIRE_SERVICES=1"
+        );
+        eprintln!("SKIPPED: no node_modules/@modelcontextprotocol/sdk (run `npm ci`)");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !sdk_installed() {
+        return;
+    }
+    let guard_port = free_port();
+    let resource = format!("http://127.0.0.1:{guard_port}/mcp");
+    let server = Server::start_with(300, |dir| {
+        let out = command::run(command::bare().args([
+            "admin",
+            "--data-dir",
+            dir,
+            "resource",
+            "add",
+            &resource,
+            "--scope",
+            "mcp:tools",
+        ]));
+        assert_eq!(out.code, 0, "resource add: {}", out.stderr);
+        vec!["--registration".into(), "open".into()]
+    });
+
+    let upstream_port = free_port().to_string();
+    let mut mcp_server = browser.node("interop/mcp_sdk.mjs", &["server", &upstream_port]);
+    mcp_server.wait_for_line(Duration::from_secs(30), |l| {
+        l.contains("mcp server listening").then_some(())
+    });
+
+    let child = command::bare()
+        .args([
+            "guard",
+            "--listen",
+            &format!("127.0.0.1:{guard_port}"),
+            "--upstream",
+            &format!("http://127.0.0.1:{upstream_port}/mcp"),
+            "--issuer",
+            &server.url,
+            "--resource",
+            &resource,
+            "--scope",
+            "mcp:tools",
+            "--forward-user-header",
+            "X-Auth-User",
+        ])
+        .env("DEVAUTH_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start devauth guard");
+    let mut guard = Guarded::new(child, "devauth guard");
+    guard.wait_for_line(Duration::from_secs(30), |l| {
+        l.contains("devauth guard: listening").then_some(())
+    });
+
+    let mut client = browser.node(
+        "interop/mcp_sdk.mjs",
+        &["client", &resource, "demo", &server.demo_password],
+    );
+    let (status, stdout, stderr) = client.wait_exit(Duration::from_secs(120));
+    let report: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no report from the SDK client: {status}\n{stdout}\n{stderr}"));
+    assert!(
+        status.success() && report["ok"] == true,
+        "the SDK client failed: {report}\n{stderr}\nguard:\n{}\nserver:\n{}\nmcp server:\n{}",
+        guard.transcript(),
+        server.log(),
+        mcp_server.transcript()
+    );
+
+    // It registered itself, and asked for the guard's resource with PKCE.
+    assert!(report["client_id"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(report["authorize"]["resource"], resource.as_str());
+    assert_eq!(report["authorize"]["code_challenge_method"], "S256");
+    // The token is for this resource and this person.
+    let claims = jwt::claims(report["access_token"].as_str().unwrap());
+    let aud = &claims["aud"];
+    assert!(
+        aud == resource.as_str()
+            || aud
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == resource.as_str())),
+        "aud {aud}"
+    );
+    // The MCP server saw who called, from the guard's header.
+    assert_eq!(report["whoami"], claims["sub"]);
+    assert_eq!(report["tools"], serde_json::json!(["countdown", "whoami"]));
+    // The call's log notifications came over its SSE stream, then the result.
+    assert_eq!(
+        report["notes"],
+        serde_json::json!(["tick 3", "tick 2", "tick 1"])
+    );
+    assert_eq!(report["countdown"], "liftoff");
+}

@@ -1,0 +1,231 @@
+// The official MCP TypeScript SDK (@modelcontextprotocol/sdk) on both sides
+// of `devauth guard`:
+//
+//   node tests/interop/mcp_sdk.mjs server PORT
+//     An SDK MCP server (Streamable HTTP, stateful sessions, SSE answers) on
+//     127.0.0.1:PORT/mcp with no auth of its own. Tools: `whoami` (the
+//     X-Auth-User header the guard put in) and `countdown` (n log
+//     notifications on the request's SSE stream, then the result). Prints
+//     "mcp server listening" on stderr.
+//
+//   node tests/interop/mcp_sdk.mjs client MCP_URL USERNAME PASSWORD
+//     The SDK's client with its own OAuth support: connect → 401 → RFC 9728
+//     metadata → RFC 8414 discovery → RFC 7591 registration → authorization
+//     code + PKCE + resource; headless Chromium (playwright-core) logs in as
+//     USERNAME and approves on devauth's pages; then the SDK finishes the
+//     login, reconnects, lists the tools and calls both. Prints one JSON line
+//     with what happened and exits 0, or {"ok":false,"error":...} and 1.
+
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+
+const [mode, ...rest] = process.argv.slice(2);
+
+if (mode === 'server') {
+  const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js');
+  const { StreamableHTTPServerTransport } = await import(
+    '@modelcontextprotocol/sdk/server/streamableHttp.js'
+  );
+  const { z } = await import('zod');
+  const port = Number(rest[0]);
+  const transports = new Map();
+
+  const serverFor = (user) => {
+    const server = new McpServer(
+      { name: 'devauth-interop', version: '1.0.0' },
+      { capabilities: { logging: {} } },
+    );
+    server.registerTool(
+      'whoami',
+      { description: 'The user the guard says is calling' },
+      async () => ({ content: [{ type: 'text', text: user ?? '' }] }),
+    );
+    server.registerTool(
+      'countdown',
+      { description: 'Counts down, logging each step', inputSchema: { n: z.number().int() } },
+      async ({ n }, extra) => {
+        for (let i = n; i > 0; i--) {
+          await extra.sendNotification({
+            method: 'notifications/message',
+            params: { level: 'info', data: `tick ${i}` },
+          });
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return { content: [{ type: 'text', text: 'liftoff' }] };
+      },
+    );
+    return server;
+  };
+
+  http
+    .createServer(async (req, res) => {
+      try {
+        if (!req.url.startsWith('/mcp')) {
+          res.writeHead(404).end();
+          return;
+        }
+        let body = '';
+        for await (const chunk of req) body += chunk;
+        const json = body ? JSON.parse(body) : undefined;
+        const sid = req.headers['mcp-session-id'];
+        let transport = sid ? transports.get(sid) : undefined;
+        if (!transport) {
+          if (sid) {
+            res.writeHead(404).end();
+            return;
+          }
+          transport = new StreamableHTTPServerTransport({
+            sessionIdGenerator: () => randomUUID(),
+            onsessioninitialized: (id) => transports.set(id, transport),
+          });
+          await serverFor(req.headers['x-auth-user']).connect(transport);
+        }
+        await transport.handleRequest(req, res, json);
+      } catch (e) {
+        console.error('mcp server error:', e);
+        if (!res.headersSent) res.writeHead(500).end();
+      }
+    })
+    .listen(port, '127.0.0.1', () => console.error(`mcp server listening on ${port}`));
+} else if (mode === 'client') {
+  const [mcpUrl, username, password] = rest;
+  let code = 0;
+  try {
+    console.log(JSON.stringify(await client(mcpUrl, username, password)));
+  } catch (e) {
+    console.log(JSON.stringify({ ok: false, error: String(e?.stack ?? e) }));
+    code = 1;
+  }
+  // The loopback listener or a keep-alive socket must not keep us running.
+  process.exit(code);
+} else {
+  console.error('usage: mcp_sdk.mjs server PORT | client MCP_URL USERNAME PASSWORD');
+  process.exit(2);
+}
+
+async function client(mcpUrl, username, password) {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StreamableHTTPClientTransport } = await import(
+    '@modelcontextprotocol/sdk/client/streamableHttp.js'
+  );
+  const { UnauthorizedError } = await import('@modelcontextprotocol/sdk/client/auth.js');
+  const { LoggingMessageNotificationSchema } = await import(
+    '@modelcontextprotocol/sdk/types.js'
+  );
+
+  // The loopback redirect target (RFC 8252): takes the code, says "done".
+  let gotCode;
+  const code = new Promise((resolve) => (gotCode = resolve));
+  const callback = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    res.end('login complete, you can close this page');
+    gotCode(url.searchParams.get('code'));
+  });
+  await new Promise((r) => callback.listen(0, '127.0.0.1', r));
+  const redirectUrl = `http://127.0.0.1:${callback.address().port}/callback`;
+
+  const state = { client: undefined, tokens: undefined, verifier: undefined, authUrl: undefined };
+  const provider = {
+    get redirectUrl() {
+      return redirectUrl;
+    },
+    get clientMetadata() {
+      return {
+        client_name: 'MCP SDK interop test',
+        redirect_uris: [redirectUrl],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      };
+    },
+    clientInformation: () => state.client,
+    saveClientInformation: (info) => (state.client = info),
+    tokens: () => state.tokens,
+    saveTokens: (t) => (state.tokens = t),
+    redirectToAuthorization: (url) => (state.authUrl = url),
+    saveCodeVerifier: (v) => (state.verifier = v),
+    codeVerifier: () => state.verifier,
+  };
+
+  const url = new URL(mcpUrl);
+  let transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  const first = new Client({ name: 'devauth-interop', version: '1.0.0' });
+  try {
+    await first.connect(transport);
+    throw new Error('connected without a login: the guard let an unauthenticated client in');
+  } catch (e) {
+    if (!(e instanceof UnauthorizedError)) throw e;
+  }
+  if (!state.authUrl) throw new Error('the SDK did not start an authorization');
+
+  await approveInChromium(state.authUrl, username, password);
+  await transport.finishAuth(await code);
+  callback.close();
+
+  transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  const mcp = new Client({ name: 'devauth-interop', version: '1.0.0' });
+  const notes = [];
+  mcp.setNotificationHandler(LoggingMessageNotificationSchema, (n) => notes.push(n.params.data));
+  await mcp.connect(transport);
+  const tools = (await mcp.listTools()).tools.map((t) => t.name).sort();
+  const whoami = await mcp.callTool({ name: 'whoami', arguments: {} });
+  const countdown = await mcp.callTool({ name: 'countdown', arguments: { n: 3 } });
+  await transport.terminateSession().catch(() => {});
+  await mcp.close();
+  return {
+    ok: true,
+    client_id: state.client?.client_id,
+    authorize: {
+      resource: state.authUrl.searchParams.get('resource'),
+      code_challenge_method: state.authUrl.searchParams.get('code_challenge_method'),
+      scope: state.authUrl.searchParams.get('scope'),
+    },
+    access_token: state.tokens?.access_token,
+    has_refresh_token: Boolean(state.tokens?.refresh_token),
+    tools,
+    whoami: whoami.content[0].text,
+    countdown: countdown.content[0].text,
+    notes,
+  };
+}
+
+async function approveInChromium(authUrl, username, password) {
+  const { chromium } = await import('playwright-core');
+  const STEP_MS = 20_000;
+  const browser = await chromium.launch({
+    executablePath: process.env.DEVAUTH_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    timeout: STEP_MS,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  try {
+    const page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(STEP_MS);
+    const origin = authUrl.origin;
+    await page.goto(authUrl.href);
+    if (await page.locator('input[name="username"]').count()) {
+      await page.fill('input[name="username"]', username);
+      await page.fill('input[name="password"]', password);
+      await Promise.all([
+        page.waitForURL((u) => u.pathname === '/oauth/authorize'),
+        page.click('form[action="/login"] button[type="submit"]'),
+      ]);
+    }
+    const approve = page.locator('button[name="action"][value="approve"]');
+    if (!(await approve.count())) {
+      const heading = await page.locator('h1').first().textContent().catch(() => '');
+      throw new Error(`no approve button; the page says: ${heading?.trim()}`);
+    }
+    await Promise.all([page.waitForURL((u) => u.origin !== origin), approve.click()]);
+  } finally {
+    await browser.close();
+  }
+}
