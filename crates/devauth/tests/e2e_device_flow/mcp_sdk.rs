@@ -2,7 +2,7 @@
 //! from npm): an SDK MCP server behind `devauth guard`, and the SDK's own
 //! client, with its OAuth support, logging in against `devauth serve` —
 //! discovery from the guard's 401, dynamic registration, authorization code
-//! + PKCE + `resource` — while headless Chromium plays the person; then
+//! with PKCE and `resource` — while headless Chromium plays the person; then
 //! `tools/list` and tool calls, one streaming log notifications over SSE.
 //!
 //! Skips (printing why) without Chromium, node, playwright-core or the SDK,
