@@ -13,9 +13,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::e2e_support::browser::Browser;
+use crate::e2e_support::browser::{Browser, Choice};
 use crate::e2e_support::child::Guarded;
 use crate::e2e_support::command;
+use crate::e2e_support::http;
 use crate::e2e_support::jwt;
 use crate::e2e_support::server::Server;
 
@@ -139,4 +140,60 @@ fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
         serde_json::json!(["tick 3", "tick 2", "tick 1"])
     );
     assert_eq!(report["countdown"], "liftoff");
+
+    // A headless client with the device grant and `resource` (RFC 8628 +
+    // RFC 8707, as `devauth mcp` and curl do it) reaches the same server.
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    // (The resource's scope can only be asked for with the resource.)
+    let device_token = |resource: Option<&str>| -> String {
+        let form = match resource {
+            Some(r) => format!(
+                "client_id=devauth-cli&scope=mcp%3Atools&resource={}",
+                enc(r)
+            ),
+            None => "client_id=devauth-cli&scope=openid".to_owned(),
+        };
+        let start = http::post_form(&server.url, "/oauth/device_authorization", &form);
+        assert_eq!(start.status, 200, "{}", start.body);
+        let start = start.json();
+        browser.decide(
+            start["verification_uri"].as_str().unwrap(),
+            start["user_code"].as_str().unwrap(),
+            "demo",
+            &server.demo_password,
+            Choice::Approve,
+        );
+        let token = http::post_form(
+            &server.url,
+            "/oauth/token",
+            &format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=devauth-cli&device_code={}",
+                enc(start["device_code"].as_str().unwrap())
+            ),
+        );
+        assert_eq!(token.status, 200, "{}", token.body);
+        token.json()["access_token"].as_str().unwrap().to_owned()
+    };
+    let access = device_token(Some(&resource));
+    assert_eq!(jwt::claims(&access)["aud"], resource.as_str());
+    let guard_url = format!("http://127.0.0.1:{guard_port}");
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl-like","version":"1"}}}"#;
+    let ok = http::post_json(
+        &guard_url,
+        "/mcp",
+        &[("Authorization", format!("Bearer {access}"))],
+        initialize,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.body.contains("devauth-interop"), "{}", ok.body);
+    // A device-grant token asked without the resource is not for this one.
+    let unbound = device_token(None);
+    assert_ne!(jwt::claims(&unbound)["aud"], resource.as_str());
+    let refused = http::post_json(
+        &guard_url,
+        "/mcp",
+        &[("Authorization", format!("Bearer {unbound}"))],
+        initialize,
+    );
+    assert_eq!(refused.status, 401, "{}", refused.body);
 }

@@ -86,6 +86,30 @@ pub struct Introspector {
     pub secret: String,
 }
 
+/// `POST path` with a form `body`, no client authentication.
+pub fn post_form(base: &str, path: &str, body: &str) -> Response {
+    exchange(
+        base,
+        "POST",
+        path,
+        &[(
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_owned(),
+        )],
+        body,
+    )
+}
+
+/// `POST path` with a JSON `body` and extra headers.
+pub fn post_json(base: &str, path: &str, headers: &[(&str, String)], body: &str) -> Response {
+    let mut all = vec![
+        ("Content-Type", "application/json".to_owned()),
+        ("Accept", "application/json, text/event-stream".to_owned()),
+    ];
+    all.extend_from_slice(headers);
+    exchange(base, "POST", path, &all, body)
+}
+
 /// `POST path` with a form `body` and `client_secret_basic` as `(id, secret)`.
 pub fn post_form_basic(base: &str, path: &str, (id, secret): (&str, &str), body: &str) -> Response {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
