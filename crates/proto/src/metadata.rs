@@ -41,6 +41,9 @@ pub struct AuthorizationServerMetadata {
     /// RFC 7591 dynamic client registration endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    /// Whether a `client_id` may be the URL of a client ID metadata document.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_id_metadata_document_supported: bool,
     /// Supported scopes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,

@@ -42,6 +42,9 @@ pub struct Shared {
     pub keys: Keys,
     /// Recently read client records (see [`crate::client_cache`]).
     pub clients: ClientCache,
+    /// The client ID metadata document fetcher, when they are accepted
+    /// (`--registration open`).
+    pub documents: Option<Arc<crate::metadata_document::Documents>>,
     /// Where audit rows go ([`AuditSink::Direct`] unless the server starts
     /// an [`crate::audit::AuditWriter`], see [`AppState::with_audit`]).
     pub audit: AuditSink,
@@ -71,11 +74,41 @@ impl AppState {
         Self(Arc::new(Shared {
             stores,
             clock,
-            config: Arc::new(config),
             keys: Keys::default(),
             clients: ClientCache::default(),
+            documents: (config.registration == crate::config::RegistrationPolicy::Open).then(
+                || {
+                    Arc::new(crate::metadata_document::Documents::new(
+                        config.allow_private_client_metadata,
+                    ))
+                },
+            ),
+            config: Arc::new(config),
             audit: AuditSink::Direct,
         }))
+    }
+
+    /// The client `id`: the one its metadata document describes when `id`
+    /// is such a URL and the server accepts them, else the stored one
+    /// (through the cache). A document that cannot be used is no client.
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<crate::model::Client>>, StoreError> {
+        let durable = self.stores.durable.as_ref();
+        let Some(docs) = self.documents.as_ref().filter(|d| d.handles(id)) else {
+            return self.clients.get(durable, id).await;
+        };
+        if let Some(hit) = docs.cached(id) {
+            return Ok(hit.ok());
+        }
+        let scopes: Vec<String> = durable
+            .list_resources()
+            .await?
+            .iter()
+            .flat_map(|r| r.scopes.iter().map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        Ok(docs
+            .client(durable, id, self.clock.now(), &scopes)
+            .await?
+            .ok())
     }
 
     /// The same state with audit rows going to `audit` (keys and cached

@@ -46,6 +46,9 @@ pub struct Config {
     /// How long a self-registered client that never received a token is
     /// kept, seconds.
     pub registered_client_ttl_secs: u32,
+    /// Fetch client ID metadata documents from loopback and private
+    /// addresses too (tests, intranets).
+    pub allow_private_client_metadata: bool,
 }
 
 /// Who may register clients (RFC 7591), `devauth serve --registration`.
@@ -91,6 +94,7 @@ impl Config {
             registration: RegistrationPolicy::Off,
             registration_rate_limit: 20,
             registered_client_ttl_secs: 7 * 24 * 3600,
+            allow_private_client_metadata: false,
         }
     }
 

@@ -15,6 +15,7 @@
 //! * [`random`] — CSPRNG secrets, ids and user codes;
 //! * [`rate_limit`] — sliding-window limits over the flow store;
 //! * [`registration`] — the rules of dynamic client registration (RFC 7591);
+//! * [`metadata_document`] — client ID metadata documents, fetched behind an SSRF fence;
 //! * [`audit`], [`metrics`], [`sweeper`], [`setup`] — audit trail, Prometheus
 //!   metrics, the background sweeper, first-start provisioning.
 //!
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod keys;
 pub mod listener;
+pub mod metadata_document;
 pub mod metrics;
 pub mod model;
 pub mod pages;

@@ -162,6 +162,9 @@ pub enum ClientOrigin {
     Registered,
     /// RFC 7591 registration with an initial access token (`--registration token`).
     RegisteredWithToken,
+    /// A client ID metadata document: the `client_id` is the URL of the
+    /// client's own metadata (`crate::metadata_document`).
+    MetadataDocument,
 }
 
 impl ClientOrigin {
@@ -171,6 +174,7 @@ impl ClientOrigin {
             Self::Admin => "admin",
             Self::Registered => "registration",
             Self::RegisteredWithToken => "registration-token",
+            Self::MetadataDocument => "metadata-document",
         }
     }
     /// The stored word back; `None` for an unknown one.
@@ -179,6 +183,7 @@ impl ClientOrigin {
             "admin" => Self::Admin,
             "registration" => Self::Registered,
             "registration-token" => Self::RegisteredWithToken,
+            "metadata-document" => Self::MetadataDocument,
             _ => return None,
         })
     }

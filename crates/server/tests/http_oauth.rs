@@ -1730,6 +1730,181 @@ fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
     s.poll(&dc).assert_error(400, "authorization_pending");
 }
 
+/// A loopback server for client metadata documents: `/ok.json` a valid
+/// document (max-age 600), `/big.json` one over the size limit,
+/// `/redirect.json` a redirect, `/liar.json` one naming another client_id,
+/// `/web.json` one with a web redirect URI for a public client,
+/// `/slow.json` one that answers after 7 s. Counts requests per path.
+fn document_server() -> (
+    String,
+    Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+) {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let (b, h) = (base.clone(), hits.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let (b, h) = (b.clone(), h.clone());
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap_or(0);
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l.trim().is_empty() {
+                        break;
+                    }
+                }
+                *h.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
+                let doc = |id: &str, redirect: &str| {
+                    format!(
+                        r#"{{"client_id":"{id}","client_name":"Doc App","client_uri":"https://app.example.com","redirect_uris":["{redirect}"],"grant_types":["authorization_code","refresh_token","urn:ietf:params:oauth:grant-type:device_code"],"response_types":["code"],"token_endpoint_auth_method":"none"}}"#
+                    )
+                };
+                let (status, extra, body) = match path.as_str() {
+                    "/ok.json" => (
+                        200,
+                        "Cache-Control: max-age=600\r\n".to_owned(),
+                        doc(&format!("{b}/ok.json"), "http://127.0.0.1/cb"),
+                    ),
+                    "/big.json" => (
+                        200,
+                        String::new(),
+                        format!(
+                            r#"{},"padding":"{}"}}"#,
+                            doc(&format!("{b}/big.json"), "http://127.0.0.1/cb")
+                                .trim_end_matches('}'),
+                            "x".repeat(6000)
+                        ),
+                    ),
+                    "/redirect.json" => (
+                        302,
+                        "Location: http://10.0.0.1/ok.json\r\n".to_owned(),
+                        String::new(),
+                    ),
+                    "/liar.json" => (
+                        200,
+                        String::new(),
+                        doc(&format!("{b}/ok.json"), "http://127.0.0.1/cb"),
+                    ),
+                    "/web.json" => (
+                        200,
+                        String::new(),
+                        doc(&format!("{b}/web.json"), "http://evil.example.com/cb"),
+                    ),
+                    "/slow.json" => {
+                        std::thread::sleep(std::time::Duration::from_secs(7));
+                        (
+                            200,
+                            String::new(),
+                            doc(&format!("{b}/slow.json"), "http://127.0.0.1/cb"),
+                        )
+                    }
+                    _ => (404, String::new(), String::new()),
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    (base, hits)
+}
+
+fn client_metadata_documents_are_fetched_behind_the_fence(backend: Backend) {
+    let (docs, hits) = document_server();
+    let s = TestServer::on_with(backend, |c| {
+        c.registration = devauth_server::config::RegistrationPolicy::Open;
+        c.allow_private_client_metadata = true;
+    });
+    let disco = s.get("/.well-known/oauth-authorization-server").json();
+    assert_eq!(disco["client_id_metadata_document_supported"], true);
+
+    // A valid document: the client it describes works, fetched once.
+    let ok = format!("{docs}/ok.json");
+    for _ in 0..2 {
+        let r = s.post("/oauth/device_authorization", &[("client_id", &ok)]);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(
+        hits.lock().unwrap().get("/ok.json"),
+        Some(&1),
+        "cached per max-age"
+    );
+    let stored = s
+        .block_on(s.state.stores.durable.client(&ok))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.origin.as_str(), "metadata-document");
+    assert_eq!(stored.name, "Doc App");
+    assert!(stored.secret_hash.is_none());
+    // The authorization request finds it too.
+    let r = s.get(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s",
+        url::form_urlencoded::byte_serialize(ok.as_bytes()).collect::<String>()
+    ));
+    assert!(r.status < 400, "{} {}", r.status, r.body);
+    assert!(!r.body.contains("not registered"), "{}", r.body);
+
+    // Too big, a redirect, a document naming another client, a public
+    // client with a web redirect URI, one too slow: each is no client.
+    for bad in ["big", "redirect", "liar", "web", "slow"] {
+        let id = format!("{docs}/{bad}.json");
+        let r = s.post("/oauth/device_authorization", &[("client_id", &id)]);
+        r.assert_error(401, "invalid_client");
+        assert!(
+            s.block_on(s.state.stores.durable.client(&id))
+                .unwrap()
+                .is_none(),
+            "{bad} was stored"
+        );
+    }
+    // A failure is remembered: no second fetch.
+    let r = s.post(
+        "/oauth/device_authorization",
+        &[("client_id", &format!("{docs}/big.json"))],
+    );
+    r.assert_error(401, "invalid_client");
+    assert_eq!(hits.lock().unwrap().get("/big.json"), Some(&1));
+    assert_eq!(
+        hits.lock().unwrap().get("/redirect.json"),
+        Some(&1),
+        "the redirect was not followed"
+    );
+
+    // Without --allow-private-client-metadata, no private or loopback target
+    // is contacted, whatever the URL says.
+    let fenced = TestServer::on_with(backend, |c| {
+        c.registration = devauth_server::config::RegistrationPolicy::Open;
+    });
+    let before = hits.lock().unwrap().values().sum::<usize>();
+    let port = docs.rsplit(':').next().unwrap();
+    for id in [
+        format!("https://127.0.0.1:{port}/ok.json"),
+        format!("https://localhost:{port}/ok.json"),
+        ok.clone(),
+    ] {
+        fenced
+            .post("/oauth/device_authorization", &[("client_id", &id)])
+            .assert_error(401, "invalid_client");
+    }
+    assert_eq!(hits.lock().unwrap().values().sum::<usize>(), before);
+    // With registration off, documents are not used at all.
+    let off = TestServer::on(backend);
+    assert!(
+        off.get("/.well-known/oauth-authorization-server")
+            .json()
+            .get("client_id_metadata_document_supported")
+            .is_none()
+    );
+}
+
 on_each_backend!(
     discovery_documents_advertise_what_is_implemented,
     device_flow_pending_then_approved_then_single_use,
@@ -1750,6 +1925,7 @@ on_each_backend!(
     registration_is_off_unless_enabled,
     open_registration_makes_clients_that_work,
     registration_is_rate_limited_per_ip,
+    client_metadata_documents_are_fetched_behind_the_fence,
     token_registration_needs_a_live_initial_access_token,
     registered_clients_never_used_expire,
     client_credentials_with_basic_and_post,

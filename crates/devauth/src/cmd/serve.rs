@@ -6,6 +6,7 @@
 //! "poll_interval": 5, "access_token_ttl": 900, "refresh_token_ttl": 2592000,
 //! "verification_uri_complete": true, "registration": "off",
 //! "registration_rate_limit": 20, "registered_client_ttl": 604800,
+//! "allow_private_client_metadata": false,
 //! "audit_retention": 90, "trusted_proxies": ["127.0.0.1"], "metrics_listen": "127.0.0.1:9090",
 //! "header_timeout": 10, "body_timeout": 30, "idle_timeout": 60,
 //! "max_connections": 768, "shutdown_timeout": 10}`); flags and environment win over the
@@ -81,6 +82,7 @@ pub struct FileConfig {
     registration: Option<String>,
     registration_rate_limit: Option<u32>,
     registered_client_ttl: Option<u32>,
+    allow_private_client_metadata: Option<bool>,
     audit_retention: Option<u32>,
     metrics_listen: Option<SocketAddr>,
     #[serde(default)]
@@ -220,6 +222,11 @@ pub struct Args {
     /// Seconds a self-registered client that never gets a token is kept [default: 604800 = 7 days].
     #[arg(long, env = "DEVAUTH_REGISTERED_CLIENT_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(60..))]
     pub registered_client_ttl: Option<u32>,
+    /// With --registration open: also fetch client ID metadata documents from
+    /// loopback and private addresses (tests, intranets). Off, only public
+    /// https addresses are fetched.
+    #[arg(long, env = "DEVAUTH_ALLOW_PRIVATE_CLIENT_METADATA")]
+    pub allow_private_client_metadata: bool,
     /// Days audit events are kept before the sweeper prunes them; 0 keeps them [default: 90].
     #[arg(long, env = "DEVAUTH_AUDIT_RETENTION", value_name = "DAYS")]
     pub audit_retention: Option<u32>,
@@ -372,6 +379,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             );
         }
         config.registered_client_ttl_secs = v;
+    }
+    if args.allow_private_client_metadata || file.allow_private_client_metadata == Some(true) {
+        config.allow_private_client_metadata = true;
     }
     if let Some(v) = args.audit_retention.or(file.audit_retention) {
         config.audit_retention_days = v;

@@ -164,7 +164,7 @@ pub async fn check(
     let Some(client_id) = client_id else {
         return Ok(Err(Refusal::Page("The request names no application.")));
     };
-    let Some(client) = app.stores.durable.client(&client_id).await? else {
+    let Some(client) = app.client(&client_id).await?.map(|c| c.as_ref().clone()) else {
         return Ok(Err(Refusal::Page(
             "The application is not registered here.",
         )));

@@ -110,10 +110,7 @@ pub async fn authenticate(
             }
         },
     };
-    let client = state
-        .clients
-        .get(state.stores.durable.as_ref(), &client_id)
-        .await?;
+    let client = state.client(&client_id).await?;
     let Some(client) = client else {
         // Spend the same hashing work as for a known client.
         if let Some(s) = &secret {

@@ -30,6 +30,7 @@ pub fn metadata(config: &Config) -> AuthorizationServerMetadata {
         introspection_endpoint: Some(config.url(super::introspect::PATH)),
         userinfo_endpoint: Some(config.url(super::userinfo::PATH)),
         jwks_uri: Some(config.url(super::jwks::PATH)),
+        client_id_metadata_document_supported: config.registration == RegistrationPolicy::Open,
         registration_endpoint: (config.registration != RegistrationPolicy::Off)
             .then(|| config.url(super::register::PATH)),
         scopes_supported: strings(SUPPORTED_SCOPES),
