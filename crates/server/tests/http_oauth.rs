@@ -1851,6 +1851,13 @@ fn client_metadata_documents_are_fetched_behind_the_fence(backend: Backend) {
     ));
     assert!(r.status < 400, "{} {}", r.status, r.body);
     assert!(!r.body.contains("not registered"), "{}", r.body);
+    // A redirect URI the document does not list is refused, as for any client.
+    let r = s.get(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2Fevil.example.com%2Fcb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s",
+        url::form_urlencoded::byte_serialize(ok.as_bytes()).collect::<String>()
+    ));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.header("location").is_none(), "never redirected to an unlisted URI");
 
     // Too big, a redirect, a document naming another client, a public
     // client with a web redirect URI, one too slow: each is no client.
