@@ -1857,7 +1857,10 @@ fn client_metadata_documents_are_fetched_behind_the_fence(backend: Backend) {
         url::form_urlencoded::byte_serialize(ok.as_bytes()).collect::<String>()
     ));
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.header("location").is_none(), "never redirected to an unlisted URI");
+    assert!(
+        r.header("location").is_none(),
+        "never redirected to an unlisted URI"
+    );
 
     // Too big, a redirect, a document naming another client, a public
     // client with a web redirect URI, one too slow: each is no client.
