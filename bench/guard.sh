@@ -31,7 +31,7 @@ wait_for() { for _ in $(seq 1 100); do grep -q "$2" "$1" 2>/dev/null && return 0
 sp=$(free_port); up=$(free_port); gp=$(free_port)
 resource="http://127.0.0.1:$gp/mcp"
 "$devauth" admin --data-dir "$work/srv" resource add "$resource" --scope mcp:tools >/dev/null 2>&1
-secret=$("$devauth" admin --data-dir "$work/srv" client add bench --grant client_credentials 2>/dev/null)
+secret=$("$devauth" admin --data-dir "$work/srv" client add bench --name Bench --grant client_credentials 2>/dev/null)
 DEVAUTH_LOG=warn "$devauth" serve --listen "127.0.0.1:$sp" --data-dir "$work/srv" --access-token-ttl 3600 2>"$work/serve.log" &
 pids+=($!)
 wait_for "$work/serve.log" "listening on"

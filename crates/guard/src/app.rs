@@ -28,6 +28,7 @@ use crate::verify;
 pub struct Guard {
     config: Config,
     keys: Keys,
+    seen: verify::Seen,
     upstream: Upstream,
 }
 
@@ -58,6 +59,7 @@ impl Guard {
         Ok(Arc::new(Self {
             config,
             keys,
+            seen: verify::Seen::default(),
             upstream: proxy::client(),
         }))
     }
@@ -108,7 +110,7 @@ async fn guarded(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match verify::verify(&guard.keys, &guard.config, authorization).await {
+    match verify::verify(&guard.keys, &guard.config, &guard.seen, authorization).await {
         Ok(verified) => {
             metrics::counter!("devauth_guard_requests_total", "outcome" => "allowed").increment(1);
             let req = req.map(Body::new);

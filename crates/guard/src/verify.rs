@@ -8,9 +8,20 @@
 //! resource is refused, so a token cannot be replayed across services);
 //! `exp` and `nbf` with the leeway; then the required scopes (`scope` as a
 //! space-separated string, RFC 9068, or `scp` as Entra sends it).
+//!
+//! A token that passed is remembered ([`Verified`] by the SHA-256 of the
+//! token, in a [`Seen`]) until its `exp`: the same token on the next request
+//! — a client sends one token many times — skips the signature and JSON
+//! work and is only checked against the clock. A JWT cannot be revoked at
+//! the guard either way, so this changes no answer; it only stops paying for
+//! the same proof twice.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::config::Config;
 use crate::jwks::Keys;
@@ -39,9 +50,45 @@ pub enum Rejection {
     InsufficientScope,
 }
 
+/// Most tokens remembered; the memory starts over when full.
+const MAX_SEEN: usize = 16 * 1024;
+
+/// Tokens that passed, until they expire.
+#[derive(Debug, Default)]
+pub struct Seen {
+    tokens: Mutex<HashMap<[u8; 32], (Verified, u64)>>,
+}
+
+impl Seen {
+    fn get(&self, key: &[u8; 32], now: u64, leeway: u64) -> Option<Result<Verified, Rejection>> {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (verified, exp) = tokens.get(key)?;
+        if now > exp.saturating_add(leeway) {
+            tokens.remove(key);
+            return Some(Err(Rejection::Invalid("the token has expired")));
+        }
+        Some(Ok(verified.clone()))
+    }
+
+    fn put(&self, key: [u8; 32], verified: &Verified, exp: u64) {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tokens.len() >= MAX_SEEN {
+            tokens.clear();
+        }
+        tokens.insert(key, (verified.clone(), exp));
+    }
+}
+
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    exp: u64,
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
@@ -74,13 +121,30 @@ pub fn bearer(header: Option<&str>) -> Result<&str, Rejection> {
     Ok(token)
 }
 
-/// Verifies the request's `Authorization` header.
+/// Verifies the request's `Authorization` header, remembering tokens that
+/// pass in `seen`.
 pub async fn verify(
     keys: &Keys,
     config: &Config,
+    seen: &Seen,
     authorization: Option<&str>,
 ) -> Result<Verified, Rejection> {
     let token = bearer(authorization)?;
+    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let now = jsonwebtoken::get_current_timestamp();
+    if let Some(known) = seen.get(&key, now, config.leeway.as_secs()) {
+        return known;
+    }
+    let (verified, exp) = verify_signed(keys, config, token).await?;
+    seen.put(key, &verified, exp);
+    Ok(verified)
+}
+
+async fn verify_signed(
+    keys: &Keys,
+    config: &Config,
+    token: &str,
+) -> Result<(Verified, u64), Rejection> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Invalid("not a JWT"))?;
     if !ALLOWED.contains(&header.alg) {
         return Err(Rejection::Invalid("the token's algorithm is not accepted"));
@@ -105,7 +169,10 @@ pub async fn verify(
             continue;
         }
         match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
-            Ok(data) => return authorize(data.claims, config),
+            Ok(data) => {
+                let exp = data.claims.exp;
+                return authorize(data.claims, config).map(|v| (v, exp));
+            }
             Err(e) => {
                 use jsonwebtoken::errors::ErrorKind as K;
                 reason = match e.kind() {
@@ -176,11 +243,30 @@ mod tests {
     }
 
     #[test]
+    fn remembered_tokens_still_expire() {
+        let seen = Seen::default();
+        let v = Verified {
+            subject: "u".into(),
+            scopes: vec![],
+        };
+        seen.put([7; 32], &v, 1_000);
+        assert_eq!(seen.get(&[7; 32], 1_000, 0), Some(Ok(v.clone())));
+        assert_eq!(seen.get(&[7; 32], 1_020, 30), Some(Ok(v)));
+        assert_eq!(
+            seen.get(&[7; 32], 1_031, 30),
+            Some(Err(Rejection::Invalid("the token has expired")))
+        );
+        assert_eq!(seen.get(&[7; 32], 1_000, 30), None, "forgotten once expired");
+        assert_eq!(seen.get(&[8; 32], 0, 0), None);
+    }
+
+    #[test]
     fn scopes_from_scope_or_scp() {
         let mut c = Config::new("https://a", "https://t/mcp", "http://127.0.0.1:1").unwrap();
         c.required_scopes = vec!["mcp:tools".into()];
         let claims = |scope: Option<&str>, scp: Option<serde_json::Value>| Claims {
             sub: "u".into(),
+            exp: 0,
             scope: scope.map(str::to_owned),
             scp,
         };

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use devauth_guard::Config;
 use devauth_guard::jwks::Keys;
-use devauth_guard::verify::{Rejection, verify};
+use devauth_guard::verify::{Rejection, Seen, verify};
 
 const ISSUER: &str = "https://issuer.test";
 const RESOURCE: &str = "https://tools.test/mcp";
@@ -105,13 +105,25 @@ async fn a_key_published_after_start_verifies_and_made_up_kids_fetch_once() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     let bearer = |t: String| format!("Bearer {t}");
 
-    let ok = verify(&keys, &config, Some(&bearer(a.token("a", RESOURCE)))).await;
+    let ok = verify(
+        &keys,
+        &config,
+        &Seen::default(),
+        Some(&bearer(a.token("a", RESOURCE))),
+    )
+    .await;
     assert_eq!(ok.unwrap().subject, "alice");
 
     // The issuer rotates: key b appears; a token signed with it verifies,
     // after one fetch.
     set(&doc, &[&a, &b]);
-    let ok = verify(&keys, &config, Some(&bearer(b.token("b", RESOURCE)))).await;
+    let ok = verify(
+        &keys,
+        &config,
+        &Seen::default(),
+        Some(&bearer(b.token("b", RESOURCE))),
+    )
+    .await;
     assert!(ok.is_ok(), "{ok:?}");
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 
@@ -120,6 +132,7 @@ async fn a_key_published_after_start_verifies_and_made_up_kids_fetch_once() {
         let r = verify(
             &keys,
             &config,
+            &Seen::default(),
             Some(&bearer(a.token(&format!("bogus-{i}"), RESOURCE))),
         )
         .await;
@@ -128,12 +141,19 @@ async fn a_key_published_after_start_verifies_and_made_up_kids_fetch_once() {
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 
     // A kid that names key a but is signed by b: the signature decides.
-    let r = verify(&keys, &config, Some(&bearer(b.token("a", RESOURCE)))).await;
+    let r = verify(
+        &keys,
+        &config,
+        &Seen::default(),
+        Some(&bearer(b.token("a", RESOURCE))),
+    )
+    .await;
     assert_eq!(r, Err(Rejection::Invalid("the signature does not verify")));
     // Another audience.
     let r = verify(
         &keys,
         &config,
+        &Seen::default(),
         Some(&bearer(a.token("a", "https://other.test"))),
     )
     .await;
@@ -171,7 +191,13 @@ async fn hmac_and_unsigned_tokens_never_verify() {
         URL_SAFE_NO_PAD.encode(&claims)
     );
     for t in [hs, none] {
-        let r = verify(&keys, &config, Some(&format!("Bearer {t}"))).await;
+        let r = verify(
+            &keys,
+            &config,
+            &Seen::default(),
+            Some(&format!("Bearer {t}")),
+        )
+        .await;
         assert!(matches!(r, Err(Rejection::Invalid(_))), "{r:?}");
     }
 }
