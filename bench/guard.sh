@@ -7,7 +7,8 @@
 #   bash bench/guard.sh                 # release build; 3 rounds of 10 s each way
 #   ROUNDS=5 DURATION=20 bash bench/guard.sh
 #
-# wrk, the guard and the upstream share the machine's cores.
+# wrk, the guard and the upstream share the machine's cores. A second pass
+# with one connection (no queueing) gives the latency the guard adds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -61,5 +62,16 @@ echo "|---|---|---|"
 for r in $(seq 1 "$ROUNDS"); do
   d=$(run "http://127.0.0.1:$up/mcp" | summary)
   g=$(run -H "Authorization: Bearer $token" "http://127.0.0.1:$gp/mcp" | summary)
+  echo "| $r | $d | $g |"
+done
+
+echo
+echo "One connection (wrk -t1 -c1), latency the guard adds:"
+echo
+echo "| round | direct | through the guard |"
+echo "|---|---|---|"
+for r in $(seq 1 "$ROUNDS"); do
+  d=$(wrk -t1 -c1 -d"${DURATION}s" --latency "http://127.0.0.1:$up/mcp" 2>&1 | summary)
+  g=$(wrk -t1 -c1 -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$gp/mcp" 2>&1 | summary)
   echo "| $r | $d | $g |"
 done
