@@ -44,6 +44,9 @@ pub fn start(
 pub trait PollObserver {
     /// Called before each wait with the time left until the code expires.
     fn waiting(&self, _wait: std::time::Duration, _left: std::time::Duration) {}
+    /// Called after each poll: `true` when the server could not be reached
+    /// or failed (the poller retries), `false` when it answered.
+    fn reachable(&self, _reachable: bool) {}
 }
 
 impl PollObserver for () {}
@@ -96,6 +99,15 @@ pub fn poll_with(
             Step::Stop(e) => return Err(e),
         }
         let outcome = attempt();
+        observer.reachable(match &outcome {
+            Outcome::Failed(e) => !e.is_transient(),
+            Outcome::Refused(e) => !matches!(
+                e.error,
+                devauth_proto::ErrorCode::ServerError
+                    | devauth_proto::ErrorCode::TemporarilyUnavailable
+            ),
+            Outcome::Token(_) => true,
+        });
         if sleeper.is_cancelled() {
             return Err(Error::Cancelled);
         }

@@ -175,6 +175,11 @@ pub struct Countdown<'a, S: Sleeper> {
     frame: Cell<usize>,
     announced: Cell<bool>,
     reminded: Cell<bool>,
+    /// The last poll could not reach the server (it is being retried).
+    unreachable: Cell<bool>,
+    /// "Cannot reach the server" was printed (without a terminal) since the
+    /// server last answered.
+    said_unreachable: Cell<bool>,
 }
 
 impl<'a, S: Sleeper> Countdown<'a, S> {
@@ -190,6 +195,8 @@ impl<'a, S: Sleeper> Countdown<'a, S> {
             frame: Cell::new(0),
             announced: Cell::new(false),
             reminded: Cell::new(false),
+            unreachable: Cell::new(false),
+            said_unreachable: Cell::new(false),
         }
     }
 
@@ -205,9 +212,17 @@ impl<'a, S: Sleeper> Countdown<'a, S> {
             } else {
                 ""
             };
-            let _ = write!(
+            let what = if self.unreachable.get() {
+                "Cannot reach the server, retrying…"
+            } else {
+                "Waiting for approval…"
+            };
+            let _ = write!(out, "\r\x1b[2K{f} {what} {} left{note}", mmss(left));
+        } else if self.unreachable.get() && !self.said_unreachable.get() {
+            self.said_unreachable.set(true);
+            let _ = writeln!(
                 out,
-                "\r\x1b[2K{f} Waiting for approval… {} left{note}",
+                "Cannot reach the server; retrying ({} left)…",
                 mmss(left)
             );
         } else if !self.announced.get() {
@@ -234,6 +249,17 @@ impl<S: Sleeper> PollObserver for Countdown<'_, S> {
     fn waiting(&self, _wait: Duration, left: Duration) {
         self.left.set(left);
         self.draw();
+    }
+
+    fn reachable(&self, reachable: bool) {
+        if reachable && self.unreachable.get() && !self.tty {
+            let _ = writeln!(
+                self.out.borrow_mut(),
+                "The server answers again; waiting for approval."
+            );
+            self.said_unreachable.set(false);
+        }
+        self.unreachable.set(!reachable);
     }
 }
 
@@ -361,5 +387,32 @@ mod tests {
         let s = String::from_utf8(buf).unwrap();
         assert!(s.contains("Waiting for approval (1:02 left)"));
         assert!(s.contains("Less than a minute left"));
+    }
+
+    #[test]
+    fn countdown_says_when_the_server_cannot_be_reached() {
+        for tty in [false, true] {
+            let mut buf = Vec::new();
+            {
+                let time = crate::clock::mock::MockTime::new();
+                let c = Countdown::new(&time, &mut buf, tty);
+                c.waiting(Duration::from_secs(5), Duration::from_secs(300));
+                c.reachable(false);
+                c.waiting(Duration::from_secs(5), Duration::from_secs(295));
+                c.reachable(false);
+                c.waiting(Duration::from_secs(5), Duration::from_secs(290));
+                c.reachable(true);
+                c.waiting(Duration::from_secs(5), Duration::from_secs(285));
+            }
+            let s = String::from_utf8(buf).unwrap();
+            assert!(s.contains("Cannot reach the server"), "{s}");
+            let last = s.rsplit('\r').next().unwrap_or(&s);
+            if tty {
+                assert!(last.contains("Waiting for approval"), "{s:?}");
+            } else {
+                assert_eq!(s.matches("Cannot reach the server").count(), 1, "{s}");
+                assert!(s.contains("The server answers again"), "{s}");
+            }
+        }
     }
 }

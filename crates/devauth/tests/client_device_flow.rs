@@ -57,6 +57,11 @@ fn network_failures_and_5xx_are_retried_within_the_lifetime() {
     });
     let (code, _, err, home) = login(&server);
     assert_eq!(code, 0, "{err}");
+    // The screen says the server is out of reach while it is, then that it is back.
+    let gone = err.find("Cannot reach the server").expect(&err);
+    let back = err.find("The server answers again").expect(&err);
+    assert!(gone < back, "{err}");
+    assert_eq!(err.matches("Cannot reach the server").count(), 1, "said once: {err}");
     let t = server.poll_offsets();
     assert_eq!(t.len(), 4, "{t:?}");
     // backoff after failures: never below the interval, growing

@@ -256,7 +256,11 @@ mod tests {
             seen.get(&[7; 32], 1_031, 30),
             Some(Err(Rejection::Invalid("the token has expired")))
         );
-        assert_eq!(seen.get(&[7; 32], 1_000, 30), None, "forgotten once expired");
+        assert_eq!(
+            seen.get(&[7; 32], 1_000, 30),
+            None,
+            "forgotten once expired"
+        );
         assert_eq!(seen.get(&[8; 32], 0, 0), None);
     }
 
