@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Scopes this server knows. `openid` asks for an ID token, `offline_access`
-/// for a refresh token; `profile` adds `preferred_username`.
+/// for a refresh token; `profile` adds `preferred_username` (which
+/// operator-made clients get in the ID token anyway: `routes::issue`).
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// The client every server has: the devauth command line.

@@ -1730,6 +1730,41 @@ fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
     s.poll(&dc).assert_error(400, "authorization_pending");
 }
 
+fn the_user_name_goes_to_operator_clients_and_to_others_only_with_profile(backend: Backend) {
+    let s = TestServer::on_with(backend, |c| {
+        c.registration = devauth_server::config::RegistrationPolicy::Open;
+    });
+    let user = s.add_user("alice");
+    // devauth-cli (made by the operator), `openid` alone: the name is there.
+    let t = s.login(&user, "openid");
+    let id = verify_with_jwks(&s, t["id_token"].as_str().unwrap(), "devauth-cli");
+    assert_eq!(id["preferred_username"], "alice");
+    // A self-registered client must ask for `profile`.
+    let r = s.post_json("/oauth/register", &mcp_client(), None);
+    let cid = r.json()["client_id"].as_str().unwrap().to_owned();
+    for (scope, name) in [("openid", None), ("openid profile", Some("alice"))] {
+        let r = s.post(
+            "/oauth/device_authorization",
+            &[("client_id", cid.as_str()), ("scope", scope)],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let j = r.json();
+        s.approve(j["user_code"].as_str().unwrap(), &user);
+        s.clock.advance_secs(5);
+        let r = s.post(
+            "/oauth/token",
+            &[
+                ("grant_type", devauth_proto::grant::DEVICE_CODE_GRANT),
+                ("device_code", j["device_code"].as_str().unwrap()),
+                ("client_id", cid.as_str()),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let id = verify_with_jwks(&s, r.json()["id_token"].as_str().unwrap(), &cid);
+        assert_eq!(id["preferred_username"].as_str(), name, "{scope}");
+    }
+}
+
 /// A loopback server for client metadata documents: `/ok.json` a valid
 /// document (max-age 600), `/big.json` one over the size limit,
 /// `/redirect.json` a redirect, `/liar.json` one naming another client_id,
@@ -1936,6 +1971,7 @@ on_each_backend!(
     open_registration_makes_clients_that_work,
     registration_is_rate_limited_per_ip,
     client_metadata_documents_are_fetched_behind_the_fence,
+    the_user_name_goes_to_operator_clients_and_to_others_only_with_profile,
     token_registration_needs_a_live_initial_access_token,
     registered_clients_never_used_expire,
     client_credentials_with_basic_and_post,

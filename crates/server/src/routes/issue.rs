@@ -105,7 +105,12 @@ pub fn mint(
                 auth_time: auth_time.unwrap_or(now).secs(),
                 nonce,
                 at_hash: Some(at_hash(&access_token)),
-                preferred_username: scope.contains("profile").then(|| user.username.clone()),
+                // With `profile`, or for a client the operator made (such as
+                // `devauth-cli`), which shows the person their own name
+                // ("Logged in as alice"); a self-registered client must ask.
+                preferred_username: (scope.contains("profile")
+                    || client.origin == crate::model::ClientOrigin::Admin)
+                    .then(|| user.username.clone()),
             };
             // The client's `id_token_signed_response_alg` (RS256 unless set).
             let id_key = keys.current(client.id_token_alg, now)?;
