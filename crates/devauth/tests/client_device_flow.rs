@@ -61,7 +61,11 @@ fn network_failures_and_5xx_are_retried_within_the_lifetime() {
     let gone = err.find("Cannot reach the server").expect(&err);
     let back = err.find("The server answers again").expect(&err);
     assert!(gone < back, "{err}");
-    assert_eq!(err.matches("Cannot reach the server").count(), 1, "said once: {err}");
+    assert_eq!(
+        err.matches("Cannot reach the server").count(),
+        1,
+        "said once: {err}"
+    );
     let t = server.poll_offsets();
     assert_eq!(t.len(), 4, "{t:?}");
     // backoff after failures: never below the interval, growing

@@ -76,8 +76,9 @@ fn poll(base: &str, device_code: &str) -> (u16, serde_json::Value) {
 /// Runs `devauth admin ARGS` with `stdin`; returns (exit code, stdout, stderr).
 fn admin(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
     use std::io::Write as _;
+    // --create: these tests set up a server's home before it first starts.
     let mut child = Command::new(devauth_bin())
-        .arg("admin")
+        .args(["admin", "--create"])
         .args(args)
         .env("DEVAUTH_HOME", home)
         .stdin(Stdio::piped())
@@ -101,7 +102,7 @@ fn admin(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
 
 fn add_user(home: &Path, name: &str) {
     let mut child = Command::new(devauth_bin())
-        .args(["admin", "user", "add", name, "--password-stdin"])
+        .args(["admin", "--create", "user", "add", name, "--password-stdin"])
         .env("DEVAUTH_HOME", home)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -981,4 +982,42 @@ fn admin_removes_clients() {
     assert!(!out.contains("gone\t"), "{out}");
     let (code, _, _) = admin(h, &["client", "remove", "gone"], "");
     assert_eq!(code, 2);
+}
+
+#[test]
+fn admin_names_its_database_and_does_not_make_one_unasked() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(devauth_bin())
+            .args(args)
+            .env("DEVAUTH_HOME", home.path())
+            .env_remove("DEVAUTH_DATA_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let db = home.path().join("server/devauth.db");
+    // No database where `serve` would keep it: say where that is, make nothing.
+    let (code, err) = run(&["admin", "client", "list"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&db.display().to_string()) && err.contains("--create"),
+        "{err}"
+    );
+    assert!(!db.exists(), "nothing was created");
+    // Asked for: made, and named.
+    let (code, err) = run(&["admin", "--create", "client", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!("devauth admin: database {}", db.display())),
+        "{err}"
+    );
+    assert!(db.is_file());
+    // From then on it is found.
+    let (code, err) = run(&["admin", "client", "list"]);
+    assert_eq!(code, Some(0), "{err}");
 }

@@ -25,6 +25,10 @@ use crate::exit::UsageError;
 pub struct Args {
     #[command(flatten)]
     storage: StorageArgs,
+    /// Make a new, empty server database where none is found at the default
+    /// place (with --data-dir, a missing one is always made).
+    #[arg(long, global = true)]
+    create: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -227,7 +231,38 @@ fn format_time(t: devauth_server::model::Timestamp) -> String {
 
 async fn admin(args: Args) -> anyhow::Result<()> {
     let file = args.storage.file_config()?;
+    // A data folder nobody named is where `serve` would look; a missing
+    // database there usually means DEVAUTH_HOME or XDG_DATA_HOME differ from
+    // the server's environment. Say so rather than make an empty one.
+    let named = args.storage.data_dir.is_some() || file.data_dir().is_some();
+    let sqlite = args.storage.database_url.is_none();
+    let dir = args.storage.data_dir(&file)?;
+    let db = dir.join("devauth.db");
+    // Bad storage URLs are reported first, as `serve` reports them.
+    devauth_server::store::open::Plan::resolve(
+        &dir,
+        args.storage.database_url.as_deref(),
+        args.storage.redis_url.as_deref(),
+    )
+    .map_err(|e| UsageError(format!("{e}")))?;
+    // `migrate` exists to prepare a database, so it may make one.
+    let creates = args.create || matches!(args.command, Command::Migrate);
+    if sqlite && !named && !creates && !db.exists() {
+        return Err(UsageError(format!(
+            "no server database at {}: `devauth serve` keeps it in $DEVAUTH_HOME/server, \
+             else $XDG_DATA_HOME/devauth-server, else ~/.local/share/devauth-server — check \
+             that this shell has the server's environment, or pass --data-dir DIR; \
+             --create makes a new, empty one here",
+            db.display()
+        ))
+        .into());
+    }
     let (stores, data_dir) = args.storage.open(&file).await?;
+    if sqlite {
+        eprintln!("devauth admin: database {}", db.display());
+    } else {
+        eprintln!("devauth admin: database at --database-url (PostgreSQL)");
+    }
     let store = stores.durable.as_ref();
     let now = SystemClock.now();
     // Migrating writes nothing but the schema.

@@ -94,6 +94,13 @@ pub struct FileConfig {
     shutdown_timeout: Option<u32>,
 }
 
+impl FileConfig {
+    /// The data folder the file names, if any.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+}
+
 impl StorageArgs {
     /// Reads the `--config` file, if any.
     pub fn file_config(&self) -> anyhow::Result<FileConfig> {
