@@ -195,6 +195,16 @@ pub fn discover_checked(
             Err(e) => return Err(e),
         }
     }
+    // `https://id.example.com/device` (a page's URL) is a common mistake:
+    // when the issuer has a path, name the server's base URL too.
+    if let Ok(parsed) = url::Url::parse(issuer)
+        && parsed.path().trim_end_matches('/') != ""
+    {
+        last = format!(
+            "{last}; if {origin} is the server, its issuer is probably {origin}",
+            origin = parsed.origin().ascii_serialization()
+        );
+    }
     Err(Error::NoDiscovery {
         issuer: issuer.to_owned(),
         detail: last,

@@ -54,6 +54,14 @@ pub enum Error {
         /// What the TLS layer said.
         detail: String,
     },
+    /// An https URL whose server answered in plain HTTP.
+    #[error("{url}: the server answered plain HTTP, not TLS; did you mean {plain}?")]
+    PlainHttp {
+        /// The https URL asked.
+        url: String,
+        /// The same URL with http.
+        plain: String,
+    },
     /// The server answered, but not with a usable OAuth reply.
     #[error(
         "{url} answered HTTP {status} with {detail}; the server is failing or is not an OAuth server"
@@ -195,6 +203,7 @@ impl Error {
             }
             Self::IssuerMismatch { .. } | Self::Loopback(_) => ErrorKind::Other,
             Self::InsecureUrl { .. }
+            | Self::PlainHttp { .. }
             | Self::BadUrl { .. }
             | Self::MissingEndpoint { .. }
             | Self::InvalidInput(_) => ErrorKind::Usage,

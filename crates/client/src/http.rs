@@ -265,6 +265,14 @@ fn basic_header(id: &str, secret: &str) -> String {
 
 /// Sorts a ureq error into TLS (fail fast) or network (retryable).
 fn transport(url: &str, e: ureq::Error) -> Error {
+    // rustls's word for a first byte that is no TLS record: the server
+    // speaks plain HTTP on that port.
+    if url.starts_with("https://") && e.to_string().contains("InvalidContentType") {
+        return Error::PlainHttp {
+            url: url.to_owned(),
+            plain: format!("http://{}", &url["https://".len()..]),
+        };
+    }
     let url = url.to_owned();
     match e {
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => Error::Tls {
@@ -300,6 +308,29 @@ mod tests {
     fn basic_header_encodes_parts() {
         // RFC 6749 §2.3.1 + RFC 7617: "a b:c:d" → "a+b:c%3Ad"
         assert_eq!(basic_header("a b", "c:d"), "Basic YStiOmMlM0Fk");
+    }
+
+    #[test]
+    fn https_to_a_plain_http_server_says_so() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            use std::io::{Read as _, Write as _};
+            if let Ok((mut s, _)) = listener.accept() {
+                let mut buf = [0u8; 512];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
+        let err = Http::new()
+            .get_json::<serde_json::Value>(&format!("https://127.0.0.1:{port}/x"))
+            .unwrap_err();
+        assert!(matches!(err, Error::PlainHttp { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains(&format!("did you mean http://127.0.0.1:{port}/x"))
+        );
+        assert_eq!(err.kind(), crate::ErrorKind::Usage);
     }
 
     #[test]

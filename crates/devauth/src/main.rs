@@ -110,16 +110,57 @@ fn main() -> ExitCode {
 /// is built on the fast path otherwise. `serve` sets up its own JSON logs.
 /// No log event carries a token, code or secret.
 fn init_client_logging() {
-    if std::env::var_os("DEVAUTH_LOG").is_none_or(|v| v.is_empty()) {
+    let Some(wanted) = std::env::var("DEVAUTH_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
         return;
-    }
+    };
     let filter = tracing_subscriber::EnvFilter::builder()
         .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
-        .with_env_var("DEVAUTH_LOG")
-        .from_env_lossy();
+        .parse_lossy(own_first(&wanted));
+    use std::io::IsTerminal as _;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .without_time()
         .try_init();
+}
+
+/// `DEVAUTH_LOG=debug` means devauth's own events at debug (its HTTP
+/// exchanges, refresh decisions), and only warnings from the libraries
+/// under it; a filter that names targets (`debug,ureq=trace`) is taken as
+/// written.
+fn own_first(wanted: &str) -> String {
+    let wanted = wanted.trim();
+    if wanted.contains('=') || wanted.contains(',') {
+        return wanted.to_owned();
+    }
+    let crates = [
+        "devauth",
+        "devauth_client",
+        "devauth_import",
+        "devauth_agent",
+        "devauth_server",
+        "devauth_guard",
+    ];
+    let mut filter = String::from("warn");
+    for c in crates {
+        filter.push_str(&format!(",{c}={wanted}"));
+    }
+    filter
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bare_level_is_for_devauth_and_a_filter_is_taken_as_written() {
+        let f = super::own_first("debug");
+        assert!(
+            f.starts_with("warn,") && f.contains(",devauth_client=debug"),
+            "{f}"
+        );
+        assert_eq!(super::own_first("debug,ureq=trace"), "debug,ureq=trace");
+    }
 }

@@ -150,3 +150,49 @@ fn insecure_issuer_is_a_usage_error() {
     let (code, _, err) = run(devauth(home.path()).args(["login", "--issuer", "http://id.example"]));
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn wrong_issuer_urls_say_what_was_meant() {
+    let server = Server::start(Config::default());
+    let home = tempfile::tempdir().unwrap();
+    // https to a plain-http server (one that answers a TLS hello with an
+    // HTTP 400, as web servers do): not a TLS riddle.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = plain.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for conn in plain.incoming().take(4) {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let (code, _, err) =
+        run(devauth(home.path()).args(["login", "--issuer", &format!("https://127.0.0.1:{port}")]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("answered plain HTTP")
+            && err.contains(&format!("did you mean http://127.0.0.1:{port}/")),
+        "{err}"
+    );
+    // A page's URL given as the issuer: the base URL is named.
+    let page = format!("{}/device", server.url);
+    let (code, _, err) = run(devauth(home.path()).args(["login", "--issuer", &page]));
+    assert_eq!(code, 6, "{err}");
+    assert!(
+        err.contains(&format!("its issuer is probably {}", server.url)),
+        "{err}"
+    );
+    // DEVAUTH_LOG=debug into a pipe: devauth's own exchanges, no colour codes.
+    let (_, _, err) = run(devauth(home.path())
+        .args(["login", "--issuer", &page])
+        .env("DEVAUTH_LOG", "debug"));
+    assert!(
+        err.contains("devauth::http") && err.contains("status=404"),
+        "{err}"
+    );
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
