@@ -198,7 +198,7 @@ pub fn discover_checked(
     // `https://id.example.com/device` (a page's URL) is a common mistake:
     // when the issuer has a path, name the server's base URL too.
     if let Ok(parsed) = url::Url::parse(issuer)
-        && parsed.path().trim_end_matches('/') != ""
+        && !parsed.path().trim_end_matches('/').is_empty()
     {
         last = format!(
             "{last}; if {origin} is the server, its issuer is probably {origin}",
