@@ -503,3 +503,53 @@ fn version_only_at_the_top_and_help_mentions_devauth_token() {
         assert!(out.contains("DEVAUTH_TOKEN"), "{verb} --help: {out}");
     }
 }
+
+#[test]
+fn listings_align_show_dashes_and_whole_seconds_and_logout_leaves_no_lock() {
+    let home = tempfile::tempdir().unwrap();
+    let with_token = |profile: &str| {
+        let mut cmd = devauth(home.path());
+        cmd.args(["--profile", profile, "login", "--with-token"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(br#"{"access_token":"t","token_type":"Bearer","expires_in":3600}"#)
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    with_token("default");
+    with_token("a-profile-name-longer-than-sixteen");
+    let (code, out, _) = run(devauth(home.path()).arg("profiles"));
+    assert_eq!(code, 0);
+    // Every row's STATE column starts where the header's does.
+    let at = out.lines().next().unwrap().find("STATE").unwrap();
+    for line in out.lines().skip(1) {
+        assert_eq!(line.get(at..at + 6), Some("active"), "{out}");
+    }
+    let (_, out, _) = run(devauth(home.path()).arg("status"));
+    assert!(out.contains("Scopes:         -\n"), "{out}");
+    let until = out.split("(until ").nth(1).unwrap();
+    // `2026-12-05T19:39:51Z)`: no fraction after the seconds.
+    assert_eq!(until.get(19..21), Some("Z)"), "whole seconds: {out}");
+    let (_, out, _) = run(devauth(home.path()).args(["status", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["access_token"]["expires_at"].as_str().unwrap().len(),
+        20,
+        "{v}"
+    );
+    let (code, _, _) = run(devauth(home.path()).arg("logout"));
+    assert_eq!(code, 0);
+    let left: Vec<String> = std::fs::read_dir(home.path().join("profiles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("default"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -295,7 +295,14 @@ impl ProfileLock<'_> {
         }
         let path = self.store.path_of(&self.name);
         match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                // The lock file goes too (logout leaves nothing behind). A
+                // process already waiting on it gets the lock once we drop it
+                // and finds no profile, which is the truth; one that opens the
+                // name later makes a new lock file, as for a new profile.
+                let _ = fs::remove_file(self.store.lock_path(&self.name));
+                Ok(true)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(StoreError::io(path, e)),
         }

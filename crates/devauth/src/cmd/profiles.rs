@@ -47,28 +47,48 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         eprintln!("No profiles yet; run `devauth login --issuer URL`.");
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(
-        out,
-        "  {:<16} {:<12} {:<18} {:<36} EXPIRES IN",
-        "PROFILE", "STATE", "ACCOUNT", "ISSUER"
-    )?;
-    for e in &entries {
-        match e {
-            Ok(p) => {
-                let mark = if p.name == global.profile() { '*' } else { ' ' };
-                let expires = match p.tokens.expires_at {
+    // Columns as wide as their widest cell, whatever the names.
+    let rows: Vec<Result<[String; 5], String>> = entries
+        .iter()
+        .map(|e| match e {
+            Ok(p) => Ok([
+                p.name.clone(),
+                p.state.as_str().to_owned(),
+                p.account.clone().unwrap_or_else(|| "-".into()),
+                p.issuer.clone().unwrap_or_else(|| "-".into()),
+                match p.tokens.expires_at {
                     None => "-".to_owned(),
                     Some(at) if at > now => super::status::human(secs_until(now, at)),
                     Some(_) => "expired".to_owned(),
-                };
-                writeln!(
-                    out,
-                    "{mark} {:<16} {:<12} {:<18} {:<36} {expires}",
-                    p.name,
-                    p.state.as_str(),
-                    p.account.as_deref().unwrap_or("-"),
-                    p.issuer.as_deref().unwrap_or("-"),
-                )?;
+                },
+            ]),
+            Err(err) => Err(err.to_string()),
+        })
+        .collect();
+    let header = ["PROFILE", "STATE", "ACCOUNT", "ISSUER", "EXPIRES IN"];
+    let mut width = header.map(|h| h.chars().count());
+    for cells in rows.iter().flatten() {
+        for (w, c) in width.iter_mut().zip(cells) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |mark: char, cells: &[String; 5]| {
+        let mut l = format!("{mark} ");
+        for (i, (c, w)) in cells.iter().zip(width).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        l
+    };
+    writeln!(out, "{}", line(' ', &header.map(str::to_owned)))?;
+    for (e, row) in entries.iter().zip(&rows) {
+        match row {
+            Ok(cells) => {
+                let current = e.as_ref().is_ok_and(|p| p.name == global.profile());
+                writeln!(out, "{}", line(if current { '*' } else { ' ' }, cells))?;
             }
             Err(err) => writeln!(out, "! {err}")?,
         }

@@ -80,8 +80,13 @@ pub(crate) fn backend_for_new() -> &'static str {
         .unwrap_or("none")
 }
 
-fn fmt(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+/// RFC 3339 in UTC, whole seconds (`2026-12-05T19:39:19Z`).
+pub fn fmt(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// `1h 2m` style.
@@ -157,7 +162,12 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             "Client:         {}",
             p.client_id.clone().unwrap_or_else(dash)
         )?;
-        writeln!(out, "Scopes:         {}", p.scopes.join(" "))?;
+        let scopes = if p.scopes.is_empty() {
+            dash()
+        } else {
+            p.scopes.join(" ")
+        };
+        writeln!(out, "Scopes:         {scopes}")?;
         writeln!(out, "Obtained by:    {}", p.source.as_str())?;
         // One source of truth with `--json` and `token`: a profile that needs
         // a new login has no usable access token, whatever its expiry says.
