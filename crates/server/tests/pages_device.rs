@@ -755,6 +755,38 @@ fn storage_outage_is_a_readable_503() {
     b.get("/device").expect(200);
 }
 
+fn the_sign_in_page_says_what_it_is_for(backend: Backend) {
+    let s = server(backend);
+    s.add_grant("devauth-cli", CODE);
+    // After typing a code: the application and the code.
+    let b = s.browser();
+    enter_code(&b, CODE)
+        .expect(200)
+        .contains("Sign in to let <strong>devauth command line</strong> use your account")
+        .contains("BCDF-GHJK");
+    // Following a direct link to the confirm page while signed out: the same.
+    let b = s.browser();
+    b.get("/login?next=%2Fdevice%2Fconfirm%3Fuser_code%3DBCDF-GHJK")
+        .expect(200)
+        .contains("devauth command line")
+        .contains("BCDF-GHJK");
+    // A direct link with a dead code says so at once, without a sign-in form.
+    let b = s.browser();
+    let p = b.get("/login?next=%2Fdevice%2Fconfirm%3Fuser_code%3DZZZZ-ZZZZ");
+    p.expect(400).contains(INVALID);
+    assert!(p.input("password").is_none());
+    // An authorization request: its application.
+    s.browser()
+        .get("/login?next=%2Foauth%2Fauthorize%3Fclient_id%3Ddevauth-cli%26response_type%3Dcode")
+        .expect(200)
+        .contains("Sign in to let <strong>devauth command line</strong> use your account");
+    // Nothing known: the plain form.
+    s.browser()
+        .get("/login")
+        .expect(200)
+        .contains("Sign in to continue.");
+}
+
 on_each_backend!(
     every_page_is_uncached_unframed_and_script_free,
     device_page_prefills_the_code_and_starts_a_session,
@@ -777,4 +809,5 @@ on_each_backend!(
     the_confirm_page_flags_claims_and_other_networks,
     failed_sign_ins_slow_an_account_down_from_any_address,
     logout_ends_the_session,
+    the_sign_in_page_says_what_it_is_for,
 );

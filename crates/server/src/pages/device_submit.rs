@@ -64,6 +64,7 @@ pub async fn handler(
                 next: confirm_show::path(&grant.user_code),
                 username: String::new(),
                 error: None,
+                purpose: Some(super::login_show::for_grant(&state, &grant).await?),
             };
             Ok(view::render(StatusCode::OK, &page))
         }

@@ -12,7 +12,8 @@ use crate::app::AppState;
 use super::error::PageError;
 use super::form;
 use super::session;
-use super::view::{self, LoginPage};
+use super::throttle::CodeEntrant;
+use super::view::{self, LoginPage, Purpose};
 use crate::client_addr::ClientIp;
 
 #[derive(Deserialize)]
@@ -53,6 +54,77 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Where the login form leads.
+pub enum Leads {
+    /// On, for this purpose (if known).
+    To(Option<Purpose>),
+    /// To a user code that names no pending request (typed in a direct link).
+    DeadCode(String),
+}
+
+/// What signing in will be for, from where the form leads (`next`): the
+/// application of an authorization request, or the device and application
+/// of a user code. A code is looked up within the wrong-code budget, as on
+/// every page that evaluates one.
+pub async fn leads(state: &AppState, who: CodeEntrant<'_>, next: &str) -> Result<Leads, PageError> {
+    if let Some(code) = device_code_of(next) {
+        return Ok(match super::device_code::find(state, who, &code).await? {
+            Some(grant) => Leads::To(Some(for_grant(state, &grant).await?)),
+            None => Leads::DeadCode(code),
+        });
+    }
+    purpose(state, next).await.map(Leads::To)
+}
+
+/// The user code a device page's `next` carries, if any.
+fn device_code_of(next: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("http://local{next}")).ok()?;
+    if !matches!(url.path(), "/device/confirm" | "/device") {
+        return None;
+    }
+    url.query_pairs()
+        .find(|(k, _)| k == "user_code")
+        .map(|(_, v)| v.into_owned())
+        .filter(|c| !c.is_empty())
+}
+
+/// The purpose of an authorization request `next` leads to (no user code
+/// is looked up here).
+pub async fn purpose(state: &AppState, next: &str) -> Result<Option<Purpose>, PageError> {
+    let Ok(url) = url::Url::parse(&format!("http://local{next}")) else {
+        return Ok(None);
+    };
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if url.path() != "/oauth/authorize" {
+        return Ok(None);
+    }
+    let Some(id) = param("client_id") else {
+        return Ok(None);
+    };
+    Ok(state.client(&id).await?.map(|c| Purpose {
+        client_name: Some(c.name.clone()),
+        unverified: c.origin.is_self_registered(),
+        user_code: None,
+    }))
+}
+
+/// The purpose of approving `grant`.
+pub async fn for_grant(
+    state: &AppState,
+    grant: &crate::model::DeviceGrant,
+) -> Result<Purpose, PageError> {
+    let client = state.client(&grant.client_id).await?;
+    Ok(Purpose {
+        client_name: client.as_ref().map(|c| c.name.clone()),
+        unverified: client.is_some_and(|c| c.origin.is_self_registered()),
+        user_code: Some(super::device_code::display(&grant.user_code)),
+    })
+}
+
 /// Shows the login form (or moves on when already logged in).
 #[tracing::instrument(name = "pages.login.show", skip_all)]
 pub async fn handler(
@@ -67,11 +139,29 @@ pub async fn handler(
     if session.user(&state).await?.is_some() {
         return view::see_other(&next);
     }
+    let who = CodeEntrant {
+        session: session.throttle_key(),
+        account: None,
+        ip: &ip,
+    };
+    let purpose = match leads(&state, who, &next).await? {
+        Leads::To(purpose) => purpose,
+        // A direct link with a dead code: say so now, not after signing in.
+        Leads::DeadCode(code) => {
+            let page = view::DevicePage {
+                csrf: session.record.csrf_token.clone(),
+                user_code: super::device_code::refill(&code),
+                error: Some(super::device_code::INVALID_CODE.into()),
+            };
+            return Ok(session.attach(view::render(StatusCode::BAD_REQUEST, &page)));
+        }
+    };
     let page = LoginPage {
         csrf: session.record.csrf_token.clone(),
         next,
         username: String::new(),
         error: None,
+        purpose,
     };
     Ok(session.attach(view::render(StatusCode::OK, &page)))
 }

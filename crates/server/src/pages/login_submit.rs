@@ -81,11 +81,15 @@ pub async fn handler(
             throttle::account_login_failed(&state, username).await?;
         }
         audit(&state, "user.login_failed", known, &ip).await;
+        // The purpose again, without spending the wrong-code budget twice:
+        // only an authorization request's application is looked up here.
+        let purpose = super::login_show::purpose(&state, &next).await?;
         let page = LoginPage {
             csrf: old.record.csrf_token.clone(),
             next,
             username: username.chars().take(256).collect(),
             error: Some(message.into()),
+            purpose,
         };
         return Ok(view::render(status, &page));
     }

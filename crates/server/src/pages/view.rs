@@ -106,6 +106,19 @@ pub struct LoginPage {
     pub username: String,
     /// Why the last attempt failed.
     pub error: Option<String>,
+    /// What the person is signing in for, when known.
+    pub purpose: Option<Purpose>,
+}
+
+/// What a sign-in is for: the application and, for a device, its code.
+#[derive(Debug, Clone, Default)]
+pub struct Purpose {
+    /// The application's name.
+    pub client_name: Option<String>,
+    /// The name was given by the application itself (self-registered).
+    pub unverified: bool,
+    /// The code the device shows.
+    pub user_code: Option<String>,
 }
 
 /// The device confirm page.
@@ -311,6 +324,11 @@ mod tests {
                     next: "/device".into(),
                     username: evil.into(),
                     error: None,
+                    purpose: Some(Purpose {
+                        client_name: Some(evil.into()),
+                        unverified: true,
+                        user_code: Some("BCDF-GHJK".into()),
+                    }),
                 }
                 .render()
                 .unwrap(),
