@@ -60,7 +60,7 @@ pub async fn handler(
         let page = DevicePage {
             csrf: session.record.csrf_token.clone(),
             user_code: device_code::refill(&query.user_code),
-            error: Some(device_code::INVALID_CODE.into()),
+            error: Some(device_code::why_not(&state, &query.user_code).await?.into()),
         };
         return Ok(session.attach(view::render(StatusCode::BAD_REQUEST, &page)));
     };

@@ -148,7 +148,7 @@ async fn already_decided(
     }
     let page = ErrorPage {
         title: "This code cannot be confirmed".into(),
-        message: device_code::INVALID_CODE.into(),
+        message: device_code::why_not(state, typed).await?.into(),
         back: "/device".into(),
     };
     Ok(view::render(StatusCode::BAD_REQUEST, &page))

@@ -1,8 +1,12 @@
 //! Finding the device grant a typed user code names.
 //!
-//! Whatever went wrong — a typo, an unknown code, an expired one, one already
-//! approved or denied — the person sees the same [`INVALID_CODE`] message, so
-//! the page is no oracle telling live codes from dead ones.
+//! A typo, an unknown code, or one already approved or denied all read the
+//! same [`INVALID_CODE`], so the page is no oracle telling codes apart. A
+//! code whose request expired (kept for a while after, see
+//! `store::EXPIRED_GRANT_RETENTION_MS`) says so ([`EXPIRED_CODE`]): the
+//! person who was too slow needs to hear it, and knowing that a dead code
+//! once lived helps nobody reach a live one. Both spend the wrong-code
+//! budget.
 
 use devauth_proto::UserCode;
 
@@ -15,6 +19,29 @@ use super::throttle::{CodeEntrant, wrong_code, wrong_code_budget};
 /// The one message for every code that cannot be confirmed.
 pub const INVALID_CODE: &str = "That code is not valid. It may be mistyped, expired or already \
      used. Check the code on your device; if it has expired, start again there.";
+
+/// The message for a code that expired before it was approved.
+pub const EXPIRED_CODE: &str = "That code has expired: codes last only a few minutes. Start \
+     again on your device to get a new one, and enter it here.";
+
+/// Why `typed` cannot be confirmed: [`EXPIRED_CODE`] when it names a request
+/// that expired while pending, else [`INVALID_CODE`]. (Call it only after
+/// [`find`] found nothing: it spends no budget of its own.)
+pub async fn why_not(state: &AppState, typed: &str) -> Result<&'static str, PageError> {
+    let Some(code) = UserCode::normalize(typed) else {
+        return Ok(INVALID_CODE);
+    };
+    let grant = state
+        .stores
+        .flow
+        .device_grant_by_user_code(code.as_str())
+        .await?;
+    let now = state.clock.now();
+    Ok(match grant {
+        Some(g) if g.state == DeviceGrantState::Pending && g.is_expired(now) => EXPIRED_CODE,
+        _ => INVALID_CODE,
+    })
+}
 
 /// The pending, unexpired grant `typed` names, if any, within `who`'s
 /// wrong-code budget: refused before the lookup when the budget is spent,

@@ -49,7 +49,7 @@ pub async fn handler(
             Err(refused) => return Ok(session.attach(refused.into_response())),
         };
         if found.is_none() {
-            error = Some(device_code::INVALID_CODE.to_owned());
+            error = Some(device_code::why_not(&state, typed).await?.to_owned());
         }
     }
     let status = if error.is_some() {

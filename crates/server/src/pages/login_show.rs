@@ -151,7 +151,7 @@ pub async fn handler(
             let page = view::DevicePage {
                 csrf: session.record.csrf_token.clone(),
                 user_code: super::device_code::refill(&code),
-                error: Some(super::device_code::INVALID_CODE.into()),
+                error: Some(super::device_code::why_not(&state, &code).await?.into()),
             };
             return Ok(session.attach(view::render(StatusCode::BAD_REQUEST, &page)));
         }
