@@ -10,12 +10,14 @@ use crate::http::{ClientAuth, Http, OAuthReply};
 use crate::poll::{Outcome, Poller, Step};
 use crate::{Error, discovery::Endpoints};
 
-/// Asks the device authorization endpoint for a code (RFC 8628 §3.1).
+/// Asks the device authorization endpoint for a code (RFC 8628 §3.1), for
+/// `resource` when given (RFC 8707: the token will be for that resource).
 pub fn start(
     http: &Http,
     endpoints: &Endpoints,
     client: ClientAuth<'_>,
     scope: &str,
+    resource: Option<&str>,
 ) -> Result<DeviceAuthorizationResponse, Error> {
     let url = endpoints
         .device_authorization
@@ -27,6 +29,9 @@ pub fn start(
     let mut form = Vec::new();
     if !scope.is_empty() {
         form.push(("scope", scope));
+    }
+    if let Some(r) = resource {
+        form.push(("resource", r));
     }
     match http.post_oauth::<DeviceAuthorizationResponse>(url, client, &form)? {
         OAuthReply::Ok(resp) => {
@@ -51,25 +56,34 @@ pub trait PollObserver {
 
 impl PollObserver for () {}
 
+/// What to poll with: the client, and the resource the code was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct PollFor<'a> {
+    /// The client.
+    pub client: ClientAuth<'a>,
+    /// The resource (RFC 8707), sent again with each token request.
+    pub resource: Option<&'a str>,
+}
+
 /// Polls the token endpoint until the code is approved, denied or expired.
 pub fn poll(
     http: &Http,
     token_endpoint: &str,
-    client: ClientAuth<'_>,
+    for_: PollFor<'_>,
     auth: &DeviceAuthorizationResponse,
     clock: &dyn Clock,
     sleeper: &dyn Sleeper,
     observer: &dyn PollObserver,
 ) -> Result<TokenResponse, Error> {
+    let mut form = vec![
+        ("grant_type", DEVICE_CODE_GRANT),
+        ("device_code", auth.device_code.expose()),
+    ];
+    if let Some(r) = for_.resource {
+        form.push(("resource", r));
+    }
     poll_with(auth, clock, sleeper, observer, || {
-        match http.post_oauth::<TokenResponse>(
-            token_endpoint,
-            client,
-            &[
-                ("grant_type", DEVICE_CODE_GRANT),
-                ("device_code", auth.device_code.expose()),
-            ],
-        ) {
+        match http.post_oauth::<TokenResponse>(token_endpoint, for_.client, &form) {
             Ok(OAuthReply::Ok(t)) => Outcome::Token(Box::new(t)),
             Ok(OAuthReply::Err(e)) => Outcome::Refused(e),
             Err(e) => Outcome::Failed(e),

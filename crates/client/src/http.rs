@@ -186,6 +186,35 @@ impl Http {
         })
     }
 
+    /// Sends an MCP `initialize` without a token to `url` and returns the
+    /// `WWW-Authenticate` of a 401 (`None` for any other answer): how an
+    /// MCP server says where to log in.
+    pub fn probe_bearer(&self, url: &str) -> Result<Option<String>, Error> {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "devauth", "version": env!("CARGO_PKG_VERSION")},
+            },
+        });
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Accept", "application/json, text/event-stream")
+            .send_json(&body)
+            .map_err(|e| transport(url, e))?;
+        let status = resp.status().as_u16();
+        tracing::debug!(target: "devauth::http", method = "POST", url, status, "probe");
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let _ = read_body(url, status, resp.body_mut());
+        Ok(if status == 401 { challenge } else { None })
+    }
+
     /// POSTs an empty body with a secret in one header (AWS's portal
     /// `Logout`) and returns the status.
     pub fn post_with_header(

@@ -59,6 +59,8 @@ enum Command {
     GitCredential(cmd::git_credential::Args),
     /// A kubectl (client-go) exec credential plugin: hands kubectl a fresh token.
     KubectlCredential(cmd::kubectl_credential::Args),
+    /// Log in to remote MCP servers headlessly, and hand MCP clients the token.
+    Mcp(cmd::mcp::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
     /// Run the authorization server.
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => cmd::agent::run(args, &cli.global),
         Command::GitCredential(args) => cmd::git_credential::run(args, &cli.global),
         Command::KubectlCredential(args) => cmd::kubectl_credential::run(args, &cli.global),
+        Command::Mcp(args) => cmd::mcp::run(args, &cli.global),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Admin(args) => cmd::admin::run(args),

@@ -250,7 +250,10 @@ fn unknown_and_used_codes_read_the_same_and_expired_ones_say_so(backend: Backend
     };
     assert_eq!(message(&unknown), message(&used));
     // Too late: the person is told the code expired, not that they mistyped.
-    expired.expect(400).contains(EXPIRED).contains("name=\"user_code\"");
+    expired
+        .expect(400)
+        .contains(EXPIRED)
+        .contains("name=\"user_code\"");
     assert!(!expired.body.contains(INVALID));
     // The confirm link of an expired code says the same.
     b.get("/device/confirm?user_code=CCCC-CCCC")

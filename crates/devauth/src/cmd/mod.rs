@@ -9,6 +9,7 @@ pub mod import;
 pub mod kubectl_credential;
 pub mod login;
 pub mod logout;
+pub mod mcp;
 pub mod profiles;
 pub mod run;
 pub mod serve;

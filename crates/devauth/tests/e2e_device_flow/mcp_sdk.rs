@@ -18,6 +18,7 @@ use crate::e2e_support::child::Guarded;
 use crate::e2e_support::command;
 use crate::e2e_support::http;
 use crate::e2e_support::jwt;
+use crate::e2e_support::login::Login;
 use crate::e2e_support::server::Server;
 
 fn free_port() -> u16 {
@@ -42,14 +43,17 @@ fn sdk_installed() -> bool {
     true
 }
 
-#[test]
-fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
-    let Some(browser) = Browser::find() else {
-        return;
-    };
-    if !sdk_installed() {
-        return;
-    }
+/// `devauth serve` (registration open, the guard's URL as a resource), an
+/// SDK MCP server, and `devauth guard` in front of it.
+struct Stack {
+    server: Server,
+    guard_port: u16,
+    resource: String,
+    mcp_server: Guarded,
+    guard: Guarded,
+}
+
+fn stack(browser: &Browser) -> Stack {
     let guard_port = free_port();
     let resource = format!("http://127.0.0.1:{guard_port}/mcp");
     let server = Server::start_with(300, |dir| {
@@ -98,6 +102,30 @@ fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
     guard.wait_for_line(Duration::from_secs(30), |l| {
         l.contains("devauth guard: listening").then_some(())
     });
+    Stack {
+        server,
+        guard_port,
+        resource,
+        mcp_server,
+        guard,
+    }
+}
+
+#[test]
+fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !sdk_installed() {
+        return;
+    }
+    let Stack {
+        server,
+        guard_port,
+        resource,
+        mcp_server,
+        guard,
+    } = stack(&browser);
 
     let mut client = browser.node(
         "interop/mcp_sdk.mjs",
@@ -196,4 +224,76 @@ fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
         initialize,
     );
     assert_eq!(refused.status, 401, "{}", refused.body);
+}
+
+#[test]
+fn devauth_mcp_logs_in_headlessly_and_hands_out_headers() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !sdk_installed() {
+        return;
+    }
+    let st = stack(&browser);
+    let home = tempfile::tempdir().unwrap();
+    // Discovery from the guard's 401, registration, device flow with resource.
+    let mut login = Login::start_command(home.path(), &["mcp", "login", &st.resource, "--no-qr"]);
+    let screen = login.screen();
+    browser.decide(
+        &screen.verification_uri,
+        &screen.user_code,
+        "demo",
+        &st.server.demo_password,
+        Choice::Approve,
+    );
+    let ended = login.wait();
+    assert!(ended.status.success(), "{}", ended.stderr);
+    let profile = format!("mcp-127.0.0.1-{}", st.guard_port);
+    assert!(ended.stderr.contains(&profile), "{}", ended.stderr);
+    // The registration is kept for the next login to this authorization server.
+    let registered = std::fs::read_dir(home.path().join("mcp/clients"))
+        .unwrap()
+        .count();
+    assert_eq!(registered, 1);
+
+    // Headers for an MCP client's header helper; they open the guard.
+    let out = command::run(command::client(home.path()).args(["mcp", "headers", &st.resource]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let headers: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let auth = headers["Authorization"].as_str().unwrap().to_owned();
+    assert!(auth.starts_with("Bearer "));
+    let claims = jwt::claims(auth.trim_start_matches("Bearer "));
+    assert_eq!(claims["aud"], st.resource.as_str());
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let ok = http::post_json(
+        &format!("http://127.0.0.1:{}", st.guard_port),
+        "/mcp",
+        &[("Authorization", auth)],
+        initialize,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    // `status` shows it like any other profile.
+    let out = command::run(command::client(home.path()).args(["status", "--profile", &profile]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("mcp:tools") && out.stdout.contains("Refresh token:  present"),
+        "{}",
+        out.stdout
+    );
+    // Unknown server: exit 3 naming the command to run.
+    let out = command::run(command::client(home.path()).args([
+        "mcp",
+        "headers",
+        "https://other.example.test/mcp",
+    ]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("devauth mcp login https://other.example.test/mcp"),
+        "{}",
+        out.stderr
+    );
+    drop(st.guard);
+    drop(st.mcp_server);
 }

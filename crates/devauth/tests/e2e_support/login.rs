@@ -52,6 +52,19 @@ impl Login {
         }
     }
 
+    /// Starts any command that shows the login screen (`devauth mcp login URL`).
+    pub fn start_command(home: &Path, args: &[&str]) -> Self {
+        let child = command::client(home)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start devauth");
+        Self {
+            process: Guarded::new(child, "devauth"),
+        }
+    }
+
     /// Reads the login screen: the indented line after "open this page" is
     /// the verification URI, "and enter the code X" gives the code.
     pub fn screen(&mut self) -> Screen {

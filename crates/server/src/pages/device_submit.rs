@@ -52,7 +52,11 @@ pub async fn handler(
         let page = DevicePage {
             csrf: session.record.csrf_token.clone(),
             user_code: device_code::refill(&fields.user_code),
-            error: Some(device_code::why_not(&state, &fields.user_code).await?.into()),
+            error: Some(
+                device_code::why_not(&state, &fields.user_code)
+                    .await?
+                    .into(),
+            ),
         };
         return Ok(view::render(StatusCode::BAD_REQUEST, &page));
     };

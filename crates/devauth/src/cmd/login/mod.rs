@@ -373,7 +373,7 @@ fn interactive(
     }
 
     let token_endpoint = endpoints.token()?.to_owned();
-    let auth = device::start(&http, &endpoints, client, &scope).map_err(explain)?;
+    let auth = device::start(&http, &endpoints, client, &scope, None).map_err(explain)?;
     let opts = ScreenOptions::detect(args.no_qr);
     let mut stderr = std::io::stderr();
     screen::show_code(&mut stderr, &auth, &opts)?;
@@ -382,7 +382,10 @@ fn interactive(
     let result = device::poll(
         &http,
         &token_endpoint,
-        client,
+        device::PollFor {
+            client,
+            resource: None,
+        },
         &auth,
         clock,
         &countdown,

@@ -1,0 +1,55 @@
+//! `devauth mcp headers URL`: `{"Authorization": "Bearer …"}` on stdout for
+//! the MCP login of that URL (the profile `devauth mcp login URL` made, or
+//! `--profile`), refreshed first when it expires within `--min-ttl`. A
+//! missing or dead login exits 3 with the command to run, never a prompt.
+
+use std::process::ExitCode;
+
+use devauth_client::ProfileStore;
+
+/// Flags of `devauth mcp headers`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The MCP server's URL, as given to `devauth mcp login`.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Refresh first when the token expires within this many seconds.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub min_ttl: u64,
+}
+
+/// Runs the command.
+pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> {
+    let name = match global.chosen_profile() {
+        Some(n) => n.to_owned(),
+        None => profile_for(&args.url)?.unwrap_or_else(|| super::default_profile(&args.url)),
+    };
+    let fresh = crate::cmd::token::fresh(&name, args.min_ttl).map_err(|e| {
+        match e.downcast_ref::<devauth_client::Error>() {
+            Some(devauth_client::Error::NotLoggedIn { .. }) => {
+                anyhow::Error::new(devauth_client::Error::NeedsLogin {
+                    profile: name.clone(),
+                    reason: format!("no MCP login yet; run `devauth mcp login {}`", args.url),
+                })
+            }
+            _ => e,
+        }
+    })?;
+    let headers = serde_json::json!({ "Authorization": format!("Bearer {}", fresh.token) });
+    println!("{headers}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The profile whose MCP login is for `url`, if any.
+fn profile_for(url: &str) -> anyhow::Result<Option<String>> {
+    let store = ProfileStore::open_default()?;
+    let want = url.trim_end_matches('/');
+    Ok(store.list()?.into_iter().flatten().find_map(|p| {
+        let same = p
+            .extra
+            .get(super::EXTRA_KEY)
+            .and_then(|m| m["url"].as_str())
+            .is_some_and(|u| u.trim_end_matches('/') == want);
+        same.then_some(p.name)
+    }))
+}

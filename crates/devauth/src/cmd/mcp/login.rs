@@ -1,0 +1,193 @@
+//! `devauth mcp login URL`: discovery from the MCP server
+//! (`devauth_client::mcp`), a client id (`--client-id`, else one registered
+//! with RFC 7591 and kept per authorization server), then the device flow
+//! with `resource` on every request, and the tokens stored as a profile.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use devauth_client::clock::{CancelFlag, Clock as _, SystemClock, ThreadSleeper};
+use devauth_client::http::{ClientAuth, Http};
+use devauth_client::screen::{self, Countdown, ScreenOptions};
+use devauth_client::store::{Profile, Source, Tokens};
+use devauth_client::{ProfileStore, account, device, mcp};
+use serde_json::json;
+
+use crate::exit::UsageError;
+
+/// Flags of `devauth mcp login`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The MCP server's URL (Streamable HTTP), e.g. https://tools.example.com/mcp.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// A client id to use instead of registering one.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// A scope to ask for; repeat for several [default: the scopes the
+    /// server names, plus offline_access when offered].
+    #[arg(long = "scope", value_name = "S")]
+    pub scopes: Vec<String>,
+    /// Do not draw a QR code.
+    #[arg(long)]
+    pub no_qr: bool,
+}
+
+/// Runs the command.
+pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> {
+    let name = global
+        .chosen_profile()
+        .map_or_else(|| super::default_profile(&args.url), str::to_owned);
+    devauth_client::store::validate_name(&name)?;
+    let store = ProfileStore::open_default()?;
+    let http = Http::new();
+    let target = mcp::discover(&http, &args.url)?;
+    let client_id = match &args.client_id {
+        Some(id) => id.clone(),
+        None => registered_client(&http, &target)?,
+    };
+    let mut scopes: Vec<String> = if args.scopes.is_empty() {
+        target.scopes.clone()
+    } else {
+        args.scopes.clone()
+    };
+    if args.scopes.is_empty() && !scopes.iter().any(|s| s == "offline_access") {
+        scopes.push("offline_access".into());
+    }
+    let scope = scopes.join(" ");
+
+    let cancel = CancelFlag::new();
+    {
+        let cancel = cancel.clone();
+        // Only fails when a handler is already installed, which is fine.
+        let _ = ctrlc::set_handler(move || cancel.cancel());
+    }
+    let sleeper = ThreadSleeper::new(cancel);
+    let client = ClientAuth::Public(&client_id);
+    let auth = device::start(
+        &http,
+        &target.endpoints,
+        client,
+        &scope,
+        Some(&target.resource),
+    )?;
+    let opts = ScreenOptions::detect(args.no_qr);
+    eprintln!(
+        "Logging in to the MCP server {} (authorization server {}).",
+        target.url, target.issuer
+    );
+    let mut stderr = std::io::stderr();
+    screen::show_code(&mut stderr, &auth, &opts)?;
+    let mut stderr = std::io::stderr();
+    let countdown = Countdown::new(&sleeper, &mut stderr, opts.tty);
+    let result = device::poll(
+        &http,
+        target.endpoints.token()?,
+        device::PollFor {
+            client,
+            resource: Some(&target.resource),
+        },
+        &auth,
+        &SystemClock,
+        &countdown,
+        &countdown,
+    );
+    countdown.finish();
+    let resp = result?;
+
+    let now = SystemClock.now();
+    let mut p = Profile::new(
+        &name,
+        Source::DeviceCode,
+        Tokens::from_response(&resp, now, None),
+        now,
+    );
+    let acct = account::from_response(&resp);
+    p.issuer = Some(target.issuer.clone());
+    p.client_id = Some(client_id);
+    p.account = acct.display;
+    p.subject = acct.subject;
+    p.scopes = resp
+        .scope
+        .as_deref()
+        .unwrap_or(&scope)
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    p.endpoints = target.endpoints.clone();
+    p.extra.insert(
+        super::EXTRA_KEY.into(),
+        json!({ "url": target.url, "resource": target.resource }),
+    );
+    store.save(&p)?;
+    let who = p.account.as_deref().unwrap_or("an unnamed account");
+    eprintln!(
+        "Logged in to {} as {who} (profile `{name}`). MCP clients can use: devauth mcp headers {}",
+        target.url, target.url
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A public client registered with the authorization server (RFC 7591) for
+/// the device grant, kept under `$DEVAUTH_HOME/mcp/clients/` and reused.
+fn registered_client(http: &Http, target: &mcp::Target) -> anyhow::Result<String> {
+    let dir = devauth_client::store::home::data_home()?
+        .join("mcp")
+        .join("clients");
+    let key: String = target
+        .issuer
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("_{b:02x}")
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{key}.json"));
+    if let Ok(raw) = std::fs::read(&path)
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw)
+        && let Some(id) = v["client_id"].as_str()
+    {
+        return Ok(id.to_owned());
+    }
+    let Some(endpoint) = &target.registration_endpoint else {
+        return Err(UsageError(format!(
+            "{} offers no client registration: pass --client-id with a client made for \
+             devauth there (a public client with the device grant)",
+            target.issuer
+        ))
+        .into());
+    };
+    let reply = http.post_json(
+        endpoint,
+        &json!({
+            "client_name": "devauth (MCP)",
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+            "response_types": [],
+            "token_endpoint_auth_method": "none",
+        }),
+    )?;
+    let info: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
+    let Some(id) = info["client_id"]
+        .as_str()
+        .filter(|_| reply.status == 201 || reply.status == 200)
+    else {
+        let why = info["error_description"]
+            .as_str()
+            .or(info["error"].as_str())
+            .map(devauth_client::error::sanitize)
+            .unwrap_or_else(|| format!("HTTP {}", reply.status));
+        return Err(UsageError(format!(
+            "{} refused to register a client ({why}); pass --client-id",
+            target.issuer
+        ))
+        .into());
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    devauth_client::atomic_file::write(&path, json!({ "client_id": id }).to_string().as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", e.path.display(), e.source))?;
+    Ok(id.to_owned())
+}
