@@ -131,6 +131,9 @@ pub async fn forward(
         headers.insert("x-forwarded-host", host);
     }
     *req.uri_mut() = target;
+    // The hop to the upstream is HTTP/1.1 whatever the client spoke: an
+    // HTTP/1.0 request forwarded as such poisons the pooled connection.
+    *req.version_mut() = axum::http::Version::HTTP_11;
     match client.request(req).await {
         Ok(resp) => {
             let mut resp = resp.map(Body::new);
