@@ -17,6 +17,7 @@
 //! | [`sso_oidc`] | AWS IAM Identity Center / Builder ID: the device grant in SSO OIDC's JSON wire format |
 //! | [`poll`] | the device-flow poller as a pure state machine (RFC 8628 §3.4, §3.5) |
 //! | [`device`] | device authorization request + the polling loop over [`poll`] |
+//! | [`mcp_proxy`] | `devauth mcp proxy`: stdio JSON-RPC ↔ Streamable HTTP with a fresh token |
 //! | [`mcp`] | how to log in to a remote MCP server: its 401, RFC 9728 metadata, its authorization server |
 //! | [`loopback`] | `--web`: authorization code + PKCE on a 127.0.0.1 redirect (RFC 8252) |
 //! | [`refresh`], [`revoke`], [`client_credentials`] | one grant or endpoint each |
@@ -44,6 +45,7 @@ pub mod headless;
 pub mod http;
 pub mod loopback;
 pub mod mcp;
+pub mod mcp_proxy;
 pub mod poll;
 pub mod provider;
 pub mod refresh;

@@ -294,6 +294,65 @@ fn devauth_mcp_logs_in_headlessly_and_hands_out_headers() {
         "{}",
         out.stderr
     );
+
+    // The stdio bridge: JSON-RPC lines in, the server's answers out, the
+    // tool's SSE notifications relayed before its result.
+    let mut proxy = command::client(home.path())
+        .args(["mcp", "proxy", &st.resource])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = proxy.stdin.take().unwrap();
+        for line in [
+            initialize,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"countdown","arguments":{"n":3}}}"#,
+        ] {
+            writeln!(stdin, "{line}").unwrap();
+        }
+    }
+    let out = proxy.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let by_id = |id: i64| lines.iter().position(|v| v["id"] == id);
+    let init = &lines[by_id(1).expect("initialize answered")];
+    assert_eq!(
+        init["result"]["serverInfo"]["name"],
+        "devauth-interop",
+        "{stdout}\nproxy: {}\nguard: {}\nmcp server: {}",
+        String::from_utf8_lossy(&out.stderr),
+        st.guard.transcript(),
+        st.mcp_server.transcript()
+    );
+    let list = &lines[by_id(2).expect("tools/list answered")];
+    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 2);
+    let call = by_id(3).expect("tools/call answered");
+    assert_eq!(lines[call]["result"]["content"][0]["text"], "liftoff");
+    let ticks: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v["method"] == "notifications/message")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(ticks.len(), 3, "{stdout}");
+    assert!(
+        ticks.iter().all(|&i| i < call),
+        "notifications before the result: {stdout}"
+    );
     drop(st.guard);
     drop(st.mcp_server);
 }

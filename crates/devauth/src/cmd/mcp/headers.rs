@@ -41,7 +41,7 @@ pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> 
 }
 
 /// The profile whose MCP login is for `url`, if any.
-fn profile_for(url: &str) -> anyhow::Result<Option<String>> {
+pub fn profile_for(url: &str) -> anyhow::Result<Option<String>> {
     let store = ProfileStore::open_default()?;
     let want = url.trim_end_matches('/');
     Ok(store.list()?.into_iter().flatten().find_map(|p| {

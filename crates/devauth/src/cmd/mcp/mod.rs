@@ -5,13 +5,15 @@
 //!   logs in with the device grant for that resource;
 //! - [`headers`]: `devauth mcp headers URL` prints the headers an MCP
 //!   client's header helper wants (`{"Authorization": "Bearer …"}`), with a
-//!   token refreshed as needed.
+//!   token refreshed as needed;
+//! - [`proxy`]: `devauth mcp proxy URL` bridges stdio to the server.
 //!
 //! An MCP login is an ordinary profile (`status`, `profiles`, `logout` see
 //! it) whose `extra.mcp` records the server's URL and resource.
 
 pub mod headers;
 pub mod login;
+pub mod proxy;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,9 @@ enum Command {
     /// Print the HTTP headers for an MCP server as JSON, with a fresh token
     /// (for MCP clients that take a header helper).
     Headers(headers::Args),
+    /// Bridge stdio (newline-delimited JSON-RPC) to the MCP server, adding
+    /// a fresh token to every request (for stdio-only MCP clients).
+    Proxy(proxy::Args),
 }
 
 /// Runs the command.
@@ -40,6 +45,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Login(a) => login::run(a, global),
         Command::Headers(a) => headers::run(a, global),
+        Command::Proxy(a) => proxy::run(a, global),
     }
 }
 

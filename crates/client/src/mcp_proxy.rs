@@ -1,0 +1,271 @@
+//! `devauth mcp proxy URL`: a stdio ↔ Streamable HTTP bridge, so an MCP
+//! client that only speaks stdio (or cannot log in headlessly) reaches a
+//! remote MCP server with devauth's login.
+//!
+//! - each line on stdin is one JSON-RPC message, POSTed to the server with
+//!   `Accept: application/json, text/event-stream` and a fresh token (the
+//!   token source is asked every time; its fast path reads one file);
+//! - a JSON answer is written to stdout as one line; an SSE answer is
+//!   relayed event by event as it arrives (each `data:` payload one line);
+//!   `202 Accepted` (a notification or response) writes nothing;
+//! - `Mcp-Session-Id` from the server is sent back on every later request,
+//!   and `MCP-Protocol-Version` once `initialize` has named it;
+//! - once a session exists, a `GET` stream carries server-initiated
+//!   messages (skipped when the server answers 405);
+//! - a 401 makes the token source refresh and the request is sent once more;
+//! - on end of input, the session is ended with `DELETE`.
+//!
+//! Requests run on their own threads, so a long SSE answer does not hold up
+//! the next request; stdout writes are whole lines under one lock.
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::Error;
+
+/// Where the proxy gets its bearer token.
+pub trait TokenSource: Send + Sync {
+    /// A valid access token; with `force`, a newly refreshed one.
+    fn token(&self, force: bool) -> Result<String, Error>;
+}
+
+/// The bridge's shared state.
+struct Shared {
+    url: String,
+    agent: ureq::Agent,
+    tokens: Box<dyn TokenSource>,
+    session: Mutex<Option<String>>,
+    protocol: Mutex<Option<String>>,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Shared {
+    fn emit(&self, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        body: Option<&str>,
+        force: bool,
+    ) -> Result<ureq::http::Response<ureq::Body>, Error> {
+        let token = self.tokens.token(force)?;
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&self.url)
+            .header("Authorization", format!("Bearer {token}"))
+            .header(
+                "Accept",
+                if body.is_some() {
+                    "application/json, text/event-stream"
+                } else {
+                    "text/event-stream"
+                },
+            );
+        if body.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        if let Some(s) = self.session.lock().ok().and_then(|s| s.clone()) {
+            req = req.header("Mcp-Session-Id", s);
+        }
+        if let Some(p) = self.protocol.lock().ok().and_then(|p| p.clone()) {
+            req = req.header("MCP-Protocol-Version", p);
+        }
+        let req = req
+            .body(body.unwrap_or("").to_owned())
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        self.agent.run(req).map_err(|e| Error::Unreachable {
+            url: self.url.clone(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Sends one message (a retry after a 401 with a refreshed token) and
+    /// relays the answer.
+    fn send(&self, message: &str) -> Result<(), Error> {
+        let mut resp = self.request("POST", Some(message), false)?;
+        if resp.status().as_u16() == 401 {
+            resp = self.request("POST", Some(message), true)?;
+        }
+        if let Some(s) = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            *self
+                .session
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(s.to_owned());
+        }
+        let status = resp.status().as_u16();
+        let sse = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/event-stream"));
+        match status {
+            202 => Ok(()),
+            200..=299 if sse => {
+                self.relay_sse(resp.body_mut().as_reader());
+                Ok(())
+            }
+            200..=299 => {
+                let text = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(16 << 20)
+                    .read_to_string()
+                    .map_err(|e| Error::Unreachable {
+                        url: self.url.clone(),
+                        detail: e.to_string(),
+                    })?;
+                self.note_protocol(&text);
+                self.emit(&text);
+                Ok(())
+            }
+            _ => {
+                // Answer a request the server refused with a JSON-RPC error,
+                // so the client is not left waiting.
+                let said = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(4096)
+                    .read_to_string()
+                    .map(|t| crate::error::sanitize(&t))
+                    .unwrap_or_default();
+                if let Ok(msg) = serde_json::from_str::<serde_json::Value>(message)
+                    && let Some(id) = msg.get("id")
+                {
+                    let err = serde_json::json!({
+                        "jsonrpc": "2.0", "id": id,
+                        "error": {"code": -32000, "message": format!("the MCP server answered HTTP {status}: {said}")},
+                    });
+                    self.emit(&err.to_string());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn note_protocol(&self, text: &str) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+            && let Some(p) = v["result"]["protocolVersion"].as_str()
+        {
+            *self
+                .protocol
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p.to_owned());
+        }
+    }
+
+    /// Relays each SSE event's data as one line, as it arrives.
+    fn relay_sse(&self, body: impl std::io::Read) {
+        let mut data = String::new();
+        for line in BufReader::new(body).lines() {
+            let Ok(line) = line else { break };
+            let line = line.trim_end_matches('\r');
+            if line.is_empty() {
+                if !data.is_empty() {
+                    self.note_protocol(&data);
+                    self.emit(&data);
+                    data.clear();
+                }
+            } else if let Some(d) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            }
+        }
+        if !data.is_empty() {
+            self.emit(&data);
+        }
+    }
+
+    /// The server-initiated stream (`GET`), for as long as it lasts.
+    fn listen(&self) {
+        let Ok(mut resp) = self.request("GET", None, false) else {
+            return;
+        };
+        if resp.status().as_u16() == 200 {
+            self.relay_sse(resp.body_mut().as_reader());
+        }
+    }
+}
+
+/// Runs the bridge until `input` ends, then ends the session.
+pub fn run(
+    url: &str,
+    tokens: Box<dyn TokenSource>,
+    input: impl BufRead,
+    output: Box<dyn Write + Send>,
+) -> Result<(), Error> {
+    crate::discovery::check_url(url)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .user_agent(concat!("devauth/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let shared = Arc::new(Shared {
+        url: url.to_owned(),
+        agent,
+        tokens,
+        session: Mutex::new(None),
+        protocol: Mutex::new(None),
+        out: Mutex::new(output),
+    });
+    let mut workers = Vec::new();
+    let mut listening = false;
+    for line in input.lines() {
+        let line = line.map_err(|e| Error::InvalidInput(format!("cannot read stdin: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let initialize = line.contains("\"initialize\"");
+        let s = shared.clone();
+        let worker = std::thread::spawn(move || {
+            if let Err(e) = s.send(&line) {
+                tracing::warn!(error = %e, "an MCP request failed");
+                if let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(id) = msg.get("id")
+                {
+                    let err = serde_json::json!({
+                        "jsonrpc": "2.0", "id": id,
+                        "error": {"code": -32000, "message": e.to_string()},
+                    });
+                    s.emit(&err.to_string());
+                }
+            }
+        });
+        if initialize {
+            // The session id comes with the answer to initialize.
+            let _ = worker.join();
+        } else {
+            workers.push(worker);
+        }
+        if !listening && shared.session.lock().is_ok_and(|s| s.is_some()) {
+            listening = true;
+            let s = shared.clone();
+            std::thread::spawn(move || s.listen());
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    if shared.session.lock().is_ok_and(|s| s.is_some()) {
+        let _ = shared.request("DELETE", None, false);
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! `devauth mcp proxy URL`: the stdio ↔ Streamable HTTP bridge
+//! (`devauth_client::mcp_proxy`) with the MCP login of that URL as its
+//! token source. For an MCP client's config:
+//! `{"command": "devauth", "args": ["mcp", "proxy", "https://tools.example.com/mcp"]}`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use devauth_client::clock::SystemClock;
+use devauth_client::mcp_proxy::{self, TokenSource};
+use devauth_client::session::fresh_access_token;
+
+/// Flags of `devauth mcp proxy`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The MCP server's URL, as given to `devauth mcp login`.
+    #[arg(value_name = "URL")]
+    pub url: String,
+}
+
+/// Tokens from a profile: refreshed when they expire within a minute, or
+/// at once when the server refused the last one.
+struct Profile {
+    name: String,
+}
+
+impl TokenSource for Profile {
+    fn token(&self, force: bool) -> Result<String, devauth_client::Error> {
+        let store = devauth_client::ProfileStore::open_default()?;
+        // A minimum lifetime longer than any token forces a refresh.
+        let min_ttl = if force {
+            Duration::from_secs(10 * 365 * 86_400)
+        } else {
+            Duration::from_secs(60)
+        };
+        let p = fresh_access_token(
+            &store,
+            &self.name,
+            min_ttl,
+            &SystemClock,
+            &devauth_import::renewer::AnyRenewer::from_env(),
+        )?;
+        Ok(p.tokens.access_token.expose().to_owned())
+    }
+}
+
+/// Runs the command.
+pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> {
+    let name = match global.chosen_profile() {
+        Some(n) => n.to_owned(),
+        None => super::headers::profile_for(&args.url)?
+            .unwrap_or_else(|| super::default_profile(&args.url)),
+    };
+    let source = Profile { name: name.clone() };
+    // Fail before reading stdin when there is no usable login.
+    source.token(false).map_err(|e| match e {
+        devauth_client::Error::NotLoggedIn { .. } => devauth_client::Error::NeedsLogin {
+            profile: name.clone(),
+            reason: format!("no MCP login yet; run `devauth mcp login {}`", args.url),
+        },
+        other => other,
+    })?;
+    let stdin = std::io::stdin();
+    mcp_proxy::run(
+        &args.url,
+        Box::new(source),
+        stdin.lock(),
+        Box::new(std::io::stdout()),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
