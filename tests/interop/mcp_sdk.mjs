@@ -98,8 +98,19 @@ if (mode === 'server') {
   }
   // The loopback listener or a keep-alive socket must not keep us running.
   process.exit(code);
+} else if (mode === 'stdio-client') {
+  // The SDK's stdio client spawning a bridge: COMMAND ARGS... (env WAIT_SECS
+  // between two tool calls, to outlive an access token).
+  let code = 0;
+  try {
+    console.log(JSON.stringify(await stdioClient(rest[0], rest.slice(1))));
+  } catch (e) {
+    console.log(JSON.stringify({ ok: false, error: String(e?.stack ?? e) }));
+    code = 1;
+  }
+  process.exit(code);
 } else {
-  console.error('usage: mcp_sdk.mjs server PORT | client MCP_URL USERNAME PASSWORD');
+  console.error('usage: mcp_sdk.mjs server PORT | client MCP_URL USERNAME PASSWORD | stdio-client COMMAND ARGS...');
   process.exit(2);
 }
 
@@ -228,4 +239,31 @@ async function approveInChromium(authUrl, username, password) {
   } finally {
     await browser.close();
   }
+}
+
+async function stdioClient(command, args) {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+  const { LoggingMessageNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+  const env = {};
+  for (const k of ['DEVAUTH_HOME', 'DEVAUTH_STORE', 'PATH', 'HOME']) {
+    if (process.env[k]) env[k] = process.env[k];
+  }
+  const transport = new StdioClientTransport({ command, args, env, stderr: 'inherit' });
+  const mcp = new Client({ name: 'devauth-stdio-interop', version: '1.0.0' });
+  const notes = [];
+  mcp.setNotificationHandler(LoggingMessageNotificationSchema, (n) => notes.push(n.params.data));
+  await mcp.connect(transport);
+  const tools = (await mcp.listTools()).tools.map((t) => t.name).sort();
+  const first = await mcp.callTool({ name: 'countdown', arguments: { n: 2 } });
+  await new Promise((r) => setTimeout(r, Number(process.env.WAIT_SECS || 0) * 1000));
+  const second = await mcp.callTool({ name: 'whoami', arguments: {} });
+  await mcp.close();
+  return {
+    ok: true,
+    tools,
+    first: first.content[0].text,
+    second: second.content[0].text,
+    notes,
+  };
 }

@@ -26,8 +26,12 @@ use crate::Error;
 
 /// Where the proxy gets its bearer token.
 pub trait TokenSource: Send + Sync {
-    /// A valid access token; with `force`, a newly refreshed one.
-    fn token(&self, force: bool) -> Result<String, Error>;
+    /// A valid access token; with `force`, a newly refreshed one. `None`
+    /// when there is no login: requests go without a token (a server
+    /// without auth still works) and a 401 is answered with `login_hint`.
+    fn token(&self, force: bool) -> Result<Option<String>, Error>;
+    /// What to tell the client when the server wants a login there is not.
+    fn login_hint(&self) -> String;
 }
 
 /// The bridge's shared state.
@@ -61,18 +65,18 @@ impl Shared {
         force: bool,
     ) -> Result<ureq::http::Response<ureq::Body>, Error> {
         let token = self.tokens.token(force)?;
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(&self.url)
-            .header("Authorization", format!("Bearer {token}"))
-            .header(
-                "Accept",
-                if body.is_some() {
-                    "application/json, text/event-stream"
-                } else {
-                    "text/event-stream"
-                },
-            );
+        let mut req = ureq::http::Request::builder().method(method).uri(&self.url);
+        if let Some(token) = token {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        req = req.header(
+            "Accept",
+            if body.is_some() {
+                "application/json, text/event-stream"
+            } else {
+                "text/event-stream"
+            },
+        );
         if body.is_some() {
             req = req.header("Content-Type", "application/json");
         }
@@ -97,6 +101,11 @@ impl Shared {
         let mut resp = self.request("POST", Some(message), false)?;
         if resp.status().as_u16() == 401 {
             resp = self.request("POST", Some(message), true)?;
+        }
+        if resp.status().as_u16() == 401 {
+            // Still refused: no login, or one the server does not take.
+            self.refuse(message, &self.tokens.login_hint());
+            return Ok(());
         }
         if let Some(s) = resp
             .headers()
@@ -155,6 +164,19 @@ impl Shared {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Answers the request in `message` (if it is one) with a JSON-RPC error.
+    fn refuse(&self, message: &str, why: &str) {
+        if let Ok(msg) = serde_json::from_str::<serde_json::Value>(message)
+            && let Some(id) = msg.get("id")
+        {
+            let err = serde_json::json!({
+                "jsonrpc": "2.0", "id": id,
+                "error": {"code": -32001, "message": why},
+            });
+            self.emit(&err.to_string());
         }
     }
 

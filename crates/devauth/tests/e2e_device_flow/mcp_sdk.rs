@@ -53,10 +53,10 @@ struct Stack {
     guard: Guarded,
 }
 
-fn stack(browser: &Browser) -> Stack {
+fn stack(browser: &Browser, access_ttl: u32) -> Stack {
     let guard_port = free_port();
     let resource = format!("http://127.0.0.1:{guard_port}/mcp");
-    let server = Server::start_with(300, |dir| {
+    let server = Server::start_with(access_ttl, |dir| {
         let out = command::run(command::bare().args([
             "admin",
             "--data-dir",
@@ -125,7 +125,7 @@ fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
         resource,
         mcp_server,
         guard,
-    } = stack(&browser);
+    } = stack(&browser, 300);
 
     let mut client = browser.node(
         "interop/mcp_sdk.mjs",
@@ -234,7 +234,7 @@ fn devauth_mcp_logs_in_headlessly_and_hands_out_headers() {
     if !sdk_installed() {
         return;
     }
-    let st = stack(&browser);
+    let st = stack(&browser, 300);
     let home = tempfile::tempdir().unwrap();
     // Discovery from the guard's 401, registration, device flow with resource.
     let mut login = Login::start_command(home.path(), &["mcp", "login", &st.resource, "--no-qr"]);
@@ -355,4 +355,104 @@ fn devauth_mcp_logs_in_headlessly_and_hands_out_headers() {
     );
     drop(st.guard);
     drop(st.mcp_server);
+}
+
+#[test]
+fn the_sdks_stdio_client_runs_devauth_mcp_proxy_across_a_token_expiry() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !sdk_installed() {
+        return;
+    }
+    // Access tokens live 4 s: the second call comes after the first token died.
+    let st = stack(&browser, 4);
+    let home = tempfile::tempdir().unwrap();
+
+    // Before any login: the bridge answers `initialize` with the command to run.
+    let mut bare = command::client(home.path())
+        .args(["mcp", "proxy", &st.resource])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = bare.stdin.take().unwrap();
+        writeln!(
+            stdin,
+            r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#
+        )
+        .unwrap();
+    }
+    let out = bare.wait_with_output().unwrap();
+    let answer: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(answer["id"], 1);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("devauth mcp login {}", st.resource)),
+        "{answer}"
+    );
+
+    let mut login = Login::start_command(home.path(), &["mcp", "login", &st.resource, "--no-qr"]);
+    let screen = login.screen();
+    browser.decide(
+        &screen.verification_uri,
+        &screen.user_code,
+        "demo",
+        &st.server.demo_password,
+        Choice::Approve,
+    );
+    let ended = login.wait();
+    assert!(ended.status.success(), "{}", ended.stderr);
+    let profile = home
+        .path()
+        .join("profiles")
+        .join(format!("mcp-127.0.0.1-{}.json", st.guard_port));
+    let first_token = std::fs::read(&profile).unwrap();
+
+    // The SDK's stdio client spawns the bridge itself, passing it the home.
+    let bin = env!("CARGO_BIN_EXE_devauth");
+    let (status, stdout, stderr) = {
+        let out = std::process::Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/mcp_sdk.mjs"))
+            .args(["stdio-client", bin, "mcp", "proxy", &st.resource])
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .env("DEVAUTH_HOME", home.path())
+            .env("DEVAUTH_STORE", "file")
+            .env("WAIT_SECS", "6")
+            .output()
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let report: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no report: {status}\n{stdout}\n{stderr}"));
+    assert!(
+        status.success() && report["ok"] == true,
+        "{report}\n{stderr}"
+    );
+    assert_eq!(report["tools"], serde_json::json!(["countdown", "whoami"]));
+    assert_eq!(report["first"], "liftoff");
+    assert_eq!(report["notes"], serde_json::json!(["tick 2", "tick 1"]));
+    // The call after the expiry went through on a refreshed token.
+    assert!(
+        report["second"].as_str().is_some_and(|s| !s.is_empty()),
+        "{report}"
+    );
+    assert_ne!(
+        std::fs::read(&profile).unwrap(),
+        first_token,
+        "the bridge refreshed"
+    );
 }

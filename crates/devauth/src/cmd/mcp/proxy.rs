@@ -1,6 +1,8 @@
 //! `devauth mcp proxy URL`: the stdio ↔ Streamable HTTP bridge
 //! (`devauth_client::mcp_proxy`) with the MCP login of that URL as its
-//! token source. For an MCP client's config:
+//! token source (none when there is no login: a server without auth still
+//! works, and one that wants a login gets each request answered with a
+//! JSON-RPC error naming the command to run). For an MCP client's config:
 //! `{"command": "devauth", "args": ["mcp", "proxy", "https://tools.example.com/mcp"]}`.
 
 use std::process::ExitCode;
@@ -22,10 +24,19 @@ pub struct Args {
 /// at once when the server refused the last one.
 struct Profile {
     name: String,
+    url: String,
 }
 
 impl TokenSource for Profile {
-    fn token(&self, force: bool) -> Result<String, devauth_client::Error> {
+    fn login_hint(&self) -> String {
+        format!(
+            "not logged in to {url} (profile `{}`): run `devauth mcp login {url}` in a terminal",
+            self.name,
+            url = self.url
+        )
+    }
+
+    fn token(&self, force: bool) -> Result<Option<String>, devauth_client::Error> {
         let store = devauth_client::ProfileStore::open_default()?;
         // A minimum lifetime longer than any token forces a refresh.
         let min_ttl = if force {
@@ -33,14 +44,22 @@ impl TokenSource for Profile {
         } else {
             Duration::from_secs(60)
         };
-        let p = fresh_access_token(
+        match fresh_access_token(
             &store,
             &self.name,
             min_ttl,
             &SystemClock,
             &devauth_import::renewer::AnyRenewer::from_env(),
-        )?;
-        Ok(p.tokens.access_token.expose().to_owned())
+        ) {
+            Ok(p) => Ok(Some(p.tokens.access_token.expose().to_owned())),
+            // No login (or a dead one): go without a token; a server that
+            // wants one gets the client told what to run.
+            Err(
+                devauth_client::Error::NotLoggedIn { .. }
+                | devauth_client::Error::NeedsLogin { .. },
+            ) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -51,15 +70,16 @@ pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> 
         None => super::headers::profile_for(&args.url)?
             .unwrap_or_else(|| super::default_profile(&args.url)),
     };
-    let source = Profile { name: name.clone() };
-    // Fail before reading stdin when there is no usable login.
-    source.token(false).map_err(|e| match e {
-        devauth_client::Error::NotLoggedIn { .. } => devauth_client::Error::NeedsLogin {
-            profile: name.clone(),
-            reason: format!("no MCP login yet; run `devauth mcp login {}`", args.url),
-        },
-        other => other,
-    })?;
+    let source = Profile {
+        name: name.clone(),
+        url: args.url.clone(),
+    };
+    if source.token(false)?.is_none() {
+        eprintln!(
+            "devauth mcp proxy: {}; going on without a token.",
+            source.login_hint()
+        );
+    }
     let stdin = std::io::stdin();
     mcp_proxy::run(
         &args.url,
