@@ -55,7 +55,7 @@ pub fn default_profile(url: &str) -> String {
     let parsed = url::Url::parse(url).ok();
     let host = parsed
         .as_ref()
-        .and_then(|u| u.host_str().map(str::to_owned))
+        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
         .unwrap_or_else(|| "server".into());
     let mut name = format!("mcp-{host}");
     if let Some(port) = parsed.as_ref().and_then(url::Url::port) {
@@ -87,6 +87,6 @@ mod tests {
             super::default_profile("http://127.0.0.1:8443/mcp"),
             "mcp-127.0.0.1-8443"
         );
-        assert_eq!(super::default_profile("http://[::1]:9/x"), "mcp---1--9");
+        assert_eq!(super::default_profile("http://[::1]:9/x"), "mcp---1-9");
     }
 }
