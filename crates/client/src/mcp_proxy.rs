@@ -13,6 +13,10 @@
 //! - once a session exists, a `GET` stream carries server-initiated
 //!   messages (skipped when the server answers 405);
 //! - a 401 makes the token source refresh and the request is sent once more;
+//!   a 403 `insufficient_scope` (step-up) answers the request with the
+//!   login command that asks for the scopes the server named;
+//! - a request whose SSE answer ends before answering it gets a JSON-RPC
+//!   error, so the client is never left waiting;
 //! - on end of input, the session is ended with `DELETE`.
 //!
 //! Requests run on their own threads, so a long SSE answer does not hold up
@@ -32,6 +36,9 @@ pub trait TokenSource: Send + Sync {
     fn token(&self, force: bool) -> Result<Option<String>, Error>;
     /// What to tell the client when the server wants a login there is not.
     fn login_hint(&self) -> String;
+    /// What to tell the client when the server wants more scopes (`scope`,
+    /// from its `insufficient_scope` challenge).
+    fn step_up_hint(&self, scope: &str) -> String;
 }
 
 /// The bridge's shared state.
@@ -107,6 +114,18 @@ impl Shared {
             self.refuse(message, &self.tokens.login_hint());
             return Ok(());
         }
+        if resp.status().as_u16() == 403
+            && let Some(scope) = resp
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .filter(|c| c.contains("insufficient_scope"))
+                .and_then(|c| crate::mcp::challenge_param(c, "scope"))
+        {
+            // Step-up: the login must cover more scopes; that needs a person.
+            self.refuse(message, &self.tokens.step_up_hint(&scope));
+            return Ok(());
+        }
         if let Some(s) = resp
             .headers()
             .get("mcp-session-id")
@@ -126,7 +145,16 @@ impl Shared {
         match status {
             202 => Ok(()),
             200..=299 if sse => {
-                self.relay_sse(resp.body_mut().as_reader());
+                let answered = self.relay_sse(resp.body_mut().as_reader());
+                // A stream that ended (or broke) before answering the request
+                // must not leave the client waiting.
+                if let Ok(msg) = serde_json::from_str::<serde_json::Value>(message)
+                    && let Some(id) = msg.get("id")
+                    && msg.get("method").is_some()
+                    && !answered.contains(id)
+                {
+                    self.refuse(message, "the MCP server closed the stream before answering");
+                }
                 Ok(())
             }
             200..=299 => {
@@ -191,18 +219,30 @@ impl Shared {
         }
     }
 
-    /// Relays each SSE event's data as one line, as it arrives.
-    fn relay_sse(&self, body: impl std::io::Read) {
+    /// Relays each SSE event's data as one line, as it arrives; returns
+    /// the ids of the responses it relayed.
+    fn relay_sse(&self, body: impl std::io::Read) -> Vec<serde_json::Value> {
+        let mut answered = Vec::new();
         let mut data = String::new();
+        let mut flush = |data: &mut String| {
+            if data.is_empty() {
+                return;
+            }
+            self.note_protocol(data);
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
+                && (v.get("result").is_some() || v.get("error").is_some())
+                && let Some(id) = v.get("id")
+            {
+                answered.push(id.clone());
+            }
+            self.emit(data);
+            data.clear();
+        };
         for line in BufReader::new(body).lines() {
             let Ok(line) = line else { break };
             let line = line.trim_end_matches('\r');
             if line.is_empty() {
-                if !data.is_empty() {
-                    self.note_protocol(&data);
-                    self.emit(&data);
-                    data.clear();
-                }
+                flush(&mut data);
             } else if let Some(d) = line.strip_prefix("data:") {
                 if !data.is_empty() {
                     data.push('\n');
@@ -210,9 +250,8 @@ impl Shared {
                 data.push_str(d.strip_prefix(' ').unwrap_or(d));
             }
         }
-        if !data.is_empty() {
-            self.emit(&data);
-        }
+        flush(&mut data);
+        answered
     }
 
     /// The server-initiated stream (`GET`), for as long as it lasts.
@@ -221,7 +260,7 @@ impl Shared {
             return;
         };
         if resp.status().as_u16() == 200 {
-            self.relay_sse(resp.body_mut().as_reader());
+            let _ = self.relay_sse(resp.body_mut().as_reader());
         }
     }
 }

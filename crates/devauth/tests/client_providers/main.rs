@@ -7,7 +7,8 @@
 //! - [`google`]: a client secret on every request, `verification_url`, 428;
 //! - [`microsoft`]: tenant discovery naming `{tenantid}`, `message`, AADSTS;
 //! - [`gitlab`]: standard discovery and refresh;
-//! - [`aws`]: SSO OIDC's JSON wire format and AWS error shapes.
+//! - [`aws`]: SSO OIDC's JSON wire format and AWS error shapes;
+//! - [`mcp`]: `devauth mcp` against a stand-in MCP server's failure paths.
 
 #[path = "../client_support/mod.rs"]
 mod client_support;
@@ -17,6 +18,7 @@ mod aws;
 mod github;
 mod gitlab;
 mod google;
+mod mcp;
 mod microsoft;
 
 use client_support::{devauth, run};

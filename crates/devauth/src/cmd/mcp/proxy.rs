@@ -36,6 +36,25 @@ impl TokenSource for Profile {
         )
     }
 
+    fn step_up_hint(&self, scope: &str) -> String {
+        // What the login has, plus what the server asks for.
+        let mut all: Vec<String> = devauth_client::ProfileStore::open_default()
+            .ok()
+            .and_then(|s| s.load(&self.name).ok().flatten())
+            .map(|p| p.scopes)
+            .unwrap_or_default();
+        for s in scope.split(' ').filter(|s| !s.is_empty()) {
+            if !all.iter().any(|a| a == s) {
+                all.push(s.to_owned());
+            }
+        }
+        let flags: String = all.iter().map(|s| format!(" --scope {s}")).collect();
+        format!(
+            "the MCP server needs more scopes ({scope}): run `devauth mcp login {}{flags}` in a terminal",
+            self.url
+        )
+    }
+
     fn token(&self, force: bool) -> Result<Option<String>, devauth_client::Error> {
         let store = devauth_client::ProfileStore::open_default()?;
         // A minimum lifetime longer than any token forces a refresh.
