@@ -28,6 +28,7 @@ pub struct Loopback {
     url: String,
     state: Secret,
     verifier: Secret,
+    resource: Option<String>,
 }
 
 fn random_b64(n: usize) -> Result<String, Error> {
@@ -79,7 +80,20 @@ impl Loopback {
             url: url.into(),
             state,
             verifier,
+            resource: None,
         })
+    }
+
+    /// Asks for a token for `resource` (RFC 8707), in the authorization
+    /// request and again in the code exchange.
+    #[must_use]
+    pub fn for_resource(mut self, resource: &str) -> Self {
+        if let Ok(mut url) = url::Url::parse(&self.url) {
+            url.query_pairs_mut().append_pair("resource", resource);
+            self.url = url.into();
+        }
+        self.resource = Some(resource.to_owned());
+        self
     }
 
     /// The URL to open in the browser.
@@ -102,15 +116,19 @@ impl Loopback {
         timeout: Duration,
     ) -> Result<TokenResponse, Error> {
         let code = self.wait_for_code(sleeper, timeout)?;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.expose()),
+            ("redirect_uri", self.redirect_uri.as_str()),
+            ("code_verifier", self.verifier.expose()),
+        ];
+        if let Some(r) = &self.resource {
+            form.push(("resource", r));
+        }
         match http.post_oauth::<TokenResponse>(
             token_endpoint,
             ClientAuth::Public(client_id),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code.expose()),
-                ("redirect_uri", &self.redirect_uri),
-                ("code_verifier", self.verifier.expose()),
-            ],
+            &form,
         )? {
             OAuthReply::Ok(t) => Ok(t),
             OAuthReply::Err(e) => Err(Error::oauth(e)),

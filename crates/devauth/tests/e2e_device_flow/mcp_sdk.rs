@@ -456,3 +456,56 @@ fn the_sdks_stdio_client_runs_devauth_mcp_proxy_across_a_token_expiry() {
         "the bridge refreshed"
     );
 }
+
+#[test]
+fn devauth_mcp_login_web_asks_for_the_resource_with_pkce() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !sdk_installed() {
+        return;
+    }
+    let st = stack(&browser, 300);
+    let home = tempfile::tempdir().unwrap();
+    let mut login = Login::start_command(
+        home.path(),
+        &["mcp", "login", &st.resource, "--web", "--no-browser"],
+    );
+    let url = login.url_to_open();
+    let parsed = url::Url::parse(&url).unwrap();
+    let param = |k: &str| {
+        parsed
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("resource").as_deref(), Some(st.resource.as_str()));
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    let mut person = browser.node(
+        "browser/authorize.mjs",
+        &[&url, "demo", &st.server.demo_password, "approve"],
+    );
+    let (status, stdout, stderr) = person.wait_exit(Duration::from_secs(120));
+    assert!(status.success(), "{stdout}\n{stderr}");
+    let ended = login.wait();
+    assert!(ended.status.success(), "{}", ended.stderr);
+    let out = command::run(command::client(home.path()).args(["mcp", "headers", &st.resource]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let headers: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let token = headers["Authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_owned();
+    assert_eq!(jwt::claims(&token)["aud"], st.resource.as_str());
+    let profile: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            home.path()
+                .join("profiles")
+                .join(format!("mcp-127.0.0.1-{}.json", st.guard_port)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(profile["source"]["kind"], "loopback");
+}

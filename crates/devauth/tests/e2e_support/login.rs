@@ -65,6 +65,19 @@ impl Login {
         }
     }
 
+    /// Reads the URL `--web --no-browser` asks to open (the indented line
+    /// after "Open this URL").
+    pub fn url_to_open(&mut self) -> String {
+        let mut next_is_url = false;
+        self.process.wait_for_line(SCREEN_LIMIT, |line| {
+            if next_is_url && !line.trim().is_empty() {
+                return Some(line.trim().to_owned());
+            }
+            next_is_url |= line.contains("Open this URL");
+            None
+        })
+    }
+
     /// Reads the login screen: the indented line after "open this page" is
     /// the verification URI, "and enter the code X" gives the code.
     pub fn screen(&mut self) -> Screen {

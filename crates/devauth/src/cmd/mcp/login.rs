@@ -31,7 +31,17 @@ pub struct Args {
     /// Do not draw a QR code.
     #[arg(long)]
     pub no_qr: bool,
+    /// Log in in a browser on this machine (loopback redirect + PKCE), as
+    /// when the authorization server offers no device grant.
+    #[arg(long)]
+    pub web: bool,
+    /// With --web: print the URL instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
 }
+
+/// How long `--web` waits for the browser to come back.
+const WEB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Runs the command.
 pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> {
@@ -64,44 +74,53 @@ pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> 
     }
     let sleeper = ThreadSleeper::new(cancel);
     let client = ClientAuth::Public(&client_id);
-    let auth = device::start(
-        &http,
-        &target.endpoints,
-        client,
-        &scope,
-        Some(&target.resource),
-    )?;
-    let opts = ScreenOptions::detect(args.no_qr);
-    eprintln!(
-        "Logging in to the MCP server {} (authorization server {}).",
-        target.url, target.issuer
-    );
-    let mut stderr = std::io::stderr();
-    screen::show_code(&mut stderr, &auth, &opts)?;
-    let mut stderr = std::io::stderr();
-    let countdown = Countdown::new(&sleeper, &mut stderr, opts.tty);
-    let result = device::poll(
-        &http,
-        target.endpoints.token()?,
-        device::PollFor {
+    let no_device = target.endpoints.device_authorization.is_none();
+    let (resp, source) = if args.web || no_device {
+        if no_device && !args.web {
+            eprintln!(
+                "{} offers no device grant; logging in in a browser instead.",
+                target.issuer
+            );
+        }
+        (
+            web(&args, &http, &target, &client_id, &scope, &sleeper)?,
+            Source::Loopback,
+        )
+    } else {
+        let auth = device::start(
+            &http,
+            &target.endpoints,
             client,
-            resource: Some(&target.resource),
-        },
-        &auth,
-        &SystemClock,
-        &countdown,
-        &countdown,
-    );
-    countdown.finish();
-    let resp = result?;
+            &scope,
+            Some(&target.resource),
+        )?;
+        let opts = ScreenOptions::detect(args.no_qr);
+        eprintln!(
+            "Logging in to the MCP server {} (authorization server {}).",
+            target.url, target.issuer
+        );
+        let mut stderr = std::io::stderr();
+        screen::show_code(&mut stderr, &auth, &opts)?;
+        let mut stderr = std::io::stderr();
+        let countdown = Countdown::new(&sleeper, &mut stderr, opts.tty);
+        let result = device::poll(
+            &http,
+            target.endpoints.token()?,
+            device::PollFor {
+                client,
+                resource: Some(&target.resource),
+            },
+            &auth,
+            &SystemClock,
+            &countdown,
+            &countdown,
+        );
+        countdown.finish();
+        (result?, Source::DeviceCode)
+    };
 
     let now = SystemClock.now();
-    let mut p = Profile::new(
-        &name,
-        Source::DeviceCode,
-        Tokens::from_response(&resp, now, None),
-        now,
-    );
+    let mut p = Profile::new(&name, source, Tokens::from_response(&resp, now, None), now);
     let acct = account::from_response(&resp);
     p.issuer = Some(target.issuer.clone());
     p.client_id = Some(client_id);
@@ -129,8 +148,57 @@ pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--web`: authorization code + PKCE on a loopback redirect, with `resource`.
+fn web(
+    args: &Args,
+    http: &Http,
+    target: &mcp::Target,
+    client_id: &str,
+    scope: &str,
+    sleeper: &ThreadSleeper,
+) -> anyhow::Result<devauth_proto::token::TokenResponse> {
+    use devauth_client::headless::{self, SystemProbe};
+    let Some(authorize) = target.endpoints.authorization.as_deref() else {
+        return Err(UsageError(format!(
+            "{} publishes no authorization endpoint for --web",
+            target.issuer
+        ))
+        .into());
+    };
+    if !args.no_browser
+        && let Some(reason) = headless::detect(&SystemProbe)
+    {
+        return Err(UsageError(format!(
+            "no browser can open here ({reason}); drop --web to use the device flow, or add --no-browser to open the URL elsewhere on this machine"
+        ))
+        .into());
+    }
+    let lb = devauth_client::loopback::Loopback::prepare(authorize, client_id, scope)?
+        .for_resource(&target.resource);
+    if args.no_browser || !headless::open_browser(lb.url()) {
+        eprintln!(
+            "Open this URL in a browser on this machine:\n\n    {}\n",
+            lb.url()
+        );
+    } else {
+        eprintln!(
+            "Opened your browser. If nothing appeared, open:\n\n    {}\n",
+            lb.url()
+        );
+    }
+    eprintln!("Waiting for the browser to come back…");
+    Ok(lb.finish(
+        http,
+        target.endpoints.token()?,
+        client_id,
+        sleeper,
+        WEB_TIMEOUT,
+    )?)
+}
+
 /// A public client registered with the authorization server (RFC 7591) for
-/// the device grant, kept under `$DEVAUTH_HOME/mcp/clients/` and reused.
+/// the device grant and the loopback redirect, kept under
+/// `$DEVAUTH_HOME/mcp/clients/` and reused.
 fn registered_client(http: &Http, target: &mcp::Target) -> anyhow::Result<String> {
     let dir = devauth_client::store::home::data_home()?
         .join("mcp")
@@ -165,8 +233,13 @@ fn registered_client(http: &Http, target: &mcp::Target) -> anyhow::Result<String
         endpoint,
         &json!({
             "client_name": "devauth (MCP)",
-            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
-            "response_types": [],
+            "grant_types": [
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "authorization_code",
+                "refresh_token"
+            ],
+            "response_types": ["code"],
+            "redirect_uris": ["http://127.0.0.1/callback"],
             "token_endpoint_auth_method": "none",
         }),
     )?;
