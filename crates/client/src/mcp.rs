@@ -30,6 +30,8 @@ pub struct Target {
     pub endpoints: Endpoints,
     /// Its dynamic client registration endpoint, if any.
     pub registration_endpoint: Option<String>,
+    /// Whether it takes client ID metadata document URLs as client ids.
+    pub metadata_documents: bool,
     /// Scopes the resource names (its metadata's `scopes_supported`, or the
     /// 401's `scope`).
     pub scopes: Vec<String>,
@@ -142,6 +144,7 @@ pub fn discover(http: &Http, url: &str) -> Result<Target, Error> {
         )));
     }
     let registration_endpoint = meta.registration_endpoint.clone();
+    let metadata_documents = meta.client_id_metadata_document_supported;
     let endpoints = Endpoints::from_metadata(&meta);
     let mut scopes = doc.scopes_supported;
     if scopes.is_empty()
@@ -159,6 +162,7 @@ pub fn discover(http: &Http, url: &str) -> Result<Target, Error> {
         issuer,
         endpoints,
         registration_endpoint,
+        metadata_documents,
         scopes,
     })
 }

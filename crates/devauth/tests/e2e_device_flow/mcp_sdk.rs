@@ -68,7 +68,12 @@ fn stack(browser: &Browser, access_ttl: u32) -> Stack {
             "mcp:tools",
         ]));
         assert_eq!(out.code, 0, "resource add: {}", out.stderr);
-        vec!["--registration".into(), "open".into()]
+        vec![
+            "--registration".into(),
+            "open".into(),
+            // The metadata document test serves its document on loopback.
+            "--allow-private-client-metadata".into(),
+        ]
     });
 
     let upstream_port = free_port().to_string();
@@ -508,4 +513,73 @@ fn devauth_mcp_login_web_asks_for_the_resource_with_pkce() {
     )
     .unwrap();
     assert_eq!(profile["source"]["kind"], "loopback");
+}
+
+#[test]
+fn devauth_mcp_login_can_name_itself_with_a_client_metadata_document() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !sdk_installed() {
+        return;
+    }
+    let st = stack(&browser, 300);
+    // The document, served on loopback (the server allows that here).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let doc_url = format!(
+        "http://{}/devauth-client.json",
+        listener.local_addr().unwrap()
+    );
+    let doc = format!(
+        r#"{{"client_id":"{doc_url}","client_name":"devauth via a metadata document","grant_types":["urn:ietf:params:oauth:grant-type:device_code","refresh_token"],"response_types":[],"token_endpoint_auth_method":"none"}}"#
+    );
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 2048];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+                doc.len()
+            );
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let mut login = Login::start_command(
+        home.path(),
+        &[
+            "mcp",
+            "login",
+            &st.resource,
+            "--no-qr",
+            "--client-metadata-url",
+            &doc_url,
+        ],
+    );
+    let screen = login.screen();
+    browser.decide(
+        &screen.verification_uri,
+        &screen.user_code,
+        "demo",
+        &st.server.demo_password,
+        Choice::Approve,
+    );
+    let ended = login.wait();
+    assert!(ended.status.success(), "{}", ended.stderr);
+    let profile: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            home.path()
+                .join("profiles")
+                .join(format!("mcp-127.0.0.1-{}.json", st.guard_port)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(profile["client_id"], doc_url.as_str());
+    assert!(
+        !home.path().join("mcp/clients").exists(),
+        "no registration was made"
+    );
 }

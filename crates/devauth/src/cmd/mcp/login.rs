@@ -22,8 +22,13 @@ pub struct Args {
     #[arg(value_name = "URL")]
     pub url: String,
     /// A client id to use instead of registering one.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "client_metadata_url")]
     pub client_id: Option<String>,
+    /// The https URL of your client ID metadata document, used as the
+    /// client id where the authorization server accepts them (the MCP
+    /// spec's preferred way); else a client is registered.
+    #[arg(long, value_name = "URL")]
+    pub client_metadata_url: Option<String>,
     /// A scope to ask for; repeat for several [default: the scopes the
     /// server names, plus offline_access when offered].
     #[arg(long = "scope", value_name = "S")]
@@ -52,9 +57,19 @@ pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> 
     let store = ProfileStore::open_default()?;
     let http = Http::new();
     let target = mcp::discover(&http, &args.url)?;
-    let client_id = match &args.client_id {
-        Some(id) => id.clone(),
-        None => registered_client(&http, &target)?,
+    // In the MCP spec's order: a given id, a metadata document the server
+    // accepts, a registration.
+    let client_id = match (&args.client_id, &args.client_metadata_url) {
+        (Some(id), _) => id.clone(),
+        (None, Some(doc)) if target.metadata_documents => doc.clone(),
+        (None, Some(_)) => {
+            eprintln!(
+                "{} does not take client metadata documents; registering a client instead.",
+                target.issuer
+            );
+            registered_client(&http, &target)?
+        }
+        (None, None) => registered_client(&http, &target)?,
     };
     let mut scopes: Vec<String> = if args.scopes.is_empty() {
         target.scopes.clone()
