@@ -358,12 +358,15 @@ impl Browser {
         read(request.send_form(fields.iter().copied()).expect("POST"))
     }
 
-    /// `POST path` with a raw body.
+    /// `POST path` with a raw body, on a connection of its own: a server
+    /// that refuses a request without reading its body may close the
+    /// connection, and a pooled one reused after it would fail at random.
     pub fn post_raw(&self, path: &str, body: &str) -> Page {
         let response = self
             .agent
             .post(&self.url(path))
             .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Connection", "close")
             .send(body)
             .expect("POST");
         read(response)
