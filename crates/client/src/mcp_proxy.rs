@@ -17,6 +17,9 @@
 //!   login command that asks for the scopes the server named;
 //! - a request whose SSE answer ends before answering it gets a JSON-RPC
 //!   error, so the client is never left waiting;
+//! - a request the server cannot be reached for (a dropped connection, a
+//!   restart) is sent again after 0.25, 0.5, 1 and 2 s, then answered with
+//!   an error — never dropped;
 //! - on end of input, the session is ended with `DELETE`.
 //!
 //! Requests run on their own threads, so a long SSE answer does not hold up
@@ -27,6 +30,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::Error;
+
+/// The waits before sending a request again after the server could not
+/// be reached.
+pub const RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
 
 /// Where the proxy gets its bearer token.
 pub trait TokenSource: Send + Sync {
@@ -105,9 +117,9 @@ impl Shared {
     /// Sends one message (a retry after a 401 with a refreshed token) and
     /// relays the answer.
     fn send(&self, message: &str) -> Result<(), Error> {
-        let mut resp = self.request("POST", Some(message), false)?;
+        let mut resp = self.post_with_retries(message, false)?;
         if resp.status().as_u16() == 401 {
-            resp = self.request("POST", Some(message), true)?;
+            resp = self.post_with_retries(message, true)?;
         }
         if resp.status().as_u16() == 401 {
             // Still refused: no login, or one the server does not take.
@@ -191,6 +203,29 @@ impl Shared {
                     self.emit(&err.to_string());
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// POSTs `message`, trying again after [`RETRY_DELAYS`] when the server
+    /// cannot be reached (a dropped connection, a restart); the last
+    /// failure is returned, and the caller answers the client with it.
+    fn post_with_retries(
+        &self,
+        message: &str,
+        force: bool,
+    ) -> Result<ureq::http::Response<ureq::Body>, Error> {
+        let mut delays = RETRY_DELAYS.iter();
+        loop {
+            match self.request("POST", Some(message), force) {
+                Err(e @ Error::Unreachable { .. }) => match delays.next() {
+                    Some(d) => {
+                        tracing::warn!(error = %e, "the MCP server cannot be reached; retrying");
+                        std::thread::sleep(*d);
+                    }
+                    None => return Err(e),
+                },
+                other => return other,
             }
         }
     }

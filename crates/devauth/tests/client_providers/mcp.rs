@@ -147,3 +147,46 @@ fn the_proxy_works_without_a_login_where_none_is_needed_and_never_leaves_a_reque
         "{msg}"
     );
 }
+
+#[test]
+fn the_proxy_sends_a_request_again_when_the_connection_drops() {
+    // The first two connections are dropped unanswered; the third answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::Read as _;
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            if n < 2 {
+                drop(conn);
+                continue;
+            }
+            let body = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"back","version":"1"}}}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let out = proxy(&url, &[INITIALIZE]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["result"]["serverInfo"]["name"], "back");
+
+    // Nobody listening at all: after the retries, an error, not silence.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/mcp", l.local_addr().unwrap())
+    };
+    let out = proxy(&dead, &[INITIALIZE]);
+    assert_eq!(out[0]["id"], 1);
+    assert!(
+        out[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{out:?}"
+    );
+}
