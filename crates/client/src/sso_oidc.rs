@@ -510,26 +510,9 @@ impl RegistrationCache {
     }
 
     fn path(&self, service: &Service, start_url: &str, scopes: &[String]) -> PathBuf {
-        // A readable, collision-free name needs no hash: escape everything
-        // but letters and digits.
         let key = format!("{}|{}|{}", service.base, start_url, scopes.join(" "));
-        let name: String = key
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("_{b:02x}")
-                }
-            })
-            .collect();
-        // Keep file names within common limits; the tail is the distinctive part.
-        let name = if name.len() > 200 {
-            name[name.len() - 200..].to_owned()
-        } else {
-            name
-        };
-        self.dir.join(format!("{name}.json"))
+        self.dir
+            .join(format!("{}.json", crate::store::home::file_name(&key)))
     }
 
     /// The registration for this service, portal and scopes, if one is
@@ -554,7 +537,7 @@ impl RegistrationCache {
         reg: &Registration,
     ) -> Result<(), Error> {
         let path = self.path(service, start_url, &reg.scopes);
-        create_private_dir(&self.dir)?;
+        crate::store::home::create_private_dir(&self.dir)?;
         let body = serde_json::to_vec_pretty(reg).map_err(|e| {
             Error::InvalidInput(format!("cannot encode the AWS client registration: {e}"))
         })?;
@@ -566,16 +549,6 @@ impl RegistrationCache {
     pub fn forget(&self, service: &Service, start_url: &str, scopes: &[String]) {
         let _ = std::fs::remove_file(self.path(service, start_url, scopes));
     }
-}
-
-/// Creates `dir` (and its parents) readable by its owner only.
-fn create_private_dir(dir: &std::path::Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::Store(crate::store::StoreError::io(dir, e)))
 }
 
 #[cfg(test)]

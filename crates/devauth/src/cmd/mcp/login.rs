@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use devauth_client::clock::{CancelFlag, Clock as _, SystemClock, ThreadSleeper};
 use devauth_client::http::{ClientAuth, Http};
 use devauth_client::screen::{self, Countdown, ScreenOptions};
@@ -218,18 +217,10 @@ fn registered_client(http: &Http, target: &mcp::Target) -> anyhow::Result<String
     let dir = devauth_client::store::home::data_home()?
         .join("mcp")
         .join("clients");
-    let key: String = target
-        .issuer
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("_{b:02x}")
-            }
-        })
-        .collect();
-    let path = dir.join(format!("{key}.json"));
+    let path = dir.join(format!(
+        "{}.json",
+        devauth_client::store::home::file_name(&target.issuer)
+    ));
     if let Ok(raw) = std::fs::read(&path)
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw)
         && let Some(id) = v["client_id"].as_str()
@@ -274,7 +265,7 @@ fn registered_client(http: &Http, target: &mcp::Target) -> anyhow::Result<String
         ))
         .into());
     };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    devauth_client::store::home::create_private_dir(&dir)?;
     devauth_client::atomic_file::write(&path, json!({ "client_id": id }).to_string().as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", e.path.display(), e.source))?;
     Ok(id.to_owned())
