@@ -28,14 +28,7 @@ pub const EXPIRED_CODE: &str = "That code has expired: codes last only a few min
 /// that expired while pending, else [`INVALID_CODE`]. (Call it only after
 /// [`find`] found nothing: it spends no budget of its own.)
 pub async fn why_not(state: &AppState, typed: &str) -> Result<&'static str, PageError> {
-    let Some(code) = UserCode::normalize(typed) else {
-        return Ok(INVALID_CODE);
-    };
-    let grant = state
-        .stores
-        .flow
-        .device_grant_by_user_code(code.as_str())
-        .await?;
+    let grant = by_code(state, typed).await?;
     let now = state.clock.now();
     Ok(match grant {
         Some(g) if g.state == DeviceGrantState::Pending && g.is_expired(now) => EXPIRED_CODE,
@@ -62,16 +55,21 @@ pub async fn find(
 /// The pending, unexpired grant `typed` names, if any (no budget: for
 /// re-reading a code already found with [`find`]).
 pub async fn pending(state: &AppState, typed: &str) -> Result<Option<DeviceGrant>, PageError> {
+    let grant = by_code(state, typed).await?;
+    let now = state.clock.now();
+    Ok(grant.filter(|g| g.state == DeviceGrantState::Pending && !g.is_expired(now)))
+}
+
+/// The grant `typed` names, in any state (`None` for a code that does not parse).
+async fn by_code(state: &AppState, typed: &str) -> Result<Option<DeviceGrant>, PageError> {
     let Some(code) = UserCode::normalize(typed) else {
         return Ok(None);
     };
-    let grant = state
+    Ok(state
         .stores
         .flow
         .device_grant_by_user_code(code.as_str())
-        .await?;
-    let now = state.clock.now();
-    Ok(grant.filter(|g| g.state == DeviceGrantState::Pending && !g.is_expired(now)))
+        .await?)
 }
 
 /// `XXXX-XXXX` for a stored canonical code.
