@@ -200,45 +200,16 @@ async function client(mcpUrl, username, password) {
   };
 }
 
+// The person, in headless Chromium: tests/browser/authorize.mjs logs in and
+// approves on devauth's pages; the redirect lands on our callback server.
 async function approveInChromium(authUrl, username, password) {
-  const { chromium } = await import('playwright-core');
-  const STEP_MS = 20_000;
-  const browser = await chromium.launch({
-    executablePath: process.env.DEVAUTH_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    timeout: STEP_MS,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  try {
-    const page = await (await browser.newContext()).newPage();
-    page.setDefaultTimeout(STEP_MS);
-    const origin = authUrl.origin;
-    await page.goto(authUrl.href);
-    if (await page.locator('input[name="username"]').count()) {
-      await page.fill('input[name="username"]', username);
-      await page.fill('input[name="password"]', password);
-      await Promise.all([
-        page.waitForURL((u) => u.pathname === '/oauth/authorize'),
-        page.click('form[action="/login"] button[type="submit"]'),
-      ]);
-    }
-    const approve = page.locator('button[name="action"][value="approve"]');
-    if (!(await approve.count())) {
-      const heading = await page.locator('h1').first().textContent().catch(() => '');
-      throw new Error(`no approve button; the page says: ${heading?.trim()}`);
-    }
-    await Promise.all([page.waitForURL((u) => u.origin !== origin), approve.click()]);
-  } finally {
-    await browser.close();
-  }
+  const { execFile } = await import('node:child_process');
+  const script = new URL('../browser/authorize.mjs', import.meta.url).pathname;
+  await new Promise((resolve, reject) =>
+    execFile(process.execPath, [script, authUrl.href, username, password, 'approve'], (err, stdout) =>
+      err ? reject(new Error(`authorize.mjs failed: ${stdout || err.message}`)) : resolve(),
+    ),
+  );
 }
 
 async function stdioClient(command, args) {
