@@ -18,7 +18,7 @@ use crate::e2e_support::child::Guarded;
 use crate::e2e_support::command;
 use crate::e2e_support::http;
 use crate::e2e_support::jwt;
-use crate::e2e_support::login::Login;
+use crate::e2e_support::login::{Ended, Login};
 use crate::e2e_support::server::Server;
 
 fn free_port() -> u16 {
@@ -114,6 +114,29 @@ fn stack(browser: &Browser, access_ttl: u32) -> Stack {
         mcp_server,
         guard,
     }
+}
+
+/// `devauth ARGS` (an `mcp login` with the device flow) while Chromium
+/// approves as `demo`; asserts it succeeded.
+fn approved_mcp_login(browser: &Browser, st: &Stack, home: &Path, args: &[&str]) -> Ended {
+    let mut login = Login::start_command(home, args);
+    let screen = login.screen();
+    browser.decide(
+        &screen.verification_uri,
+        &screen.user_code,
+        "demo",
+        &st.server.demo_password,
+        Choice::Approve,
+    );
+    let ended = login.wait();
+    assert!(ended.status.success(), "{}", ended.stderr);
+    ended
+}
+
+/// The profile file `devauth mcp login` makes for the stack's guard.
+fn profile_path(home: &Path, st: &Stack) -> std::path::PathBuf {
+    home.join("profiles")
+        .join(format!("mcp-127.0.0.1-{}.json", st.guard_port))
 }
 
 #[test]
@@ -242,17 +265,12 @@ fn devauth_mcp_logs_in_headlessly_and_hands_out_headers() {
     let st = stack(&browser, 300);
     let home = tempfile::tempdir().unwrap();
     // Discovery from the guard's 401, registration, device flow with resource.
-    let mut login = Login::start_command(home.path(), &["mcp", "login", &st.resource, "--no-qr"]);
-    let screen = login.screen();
-    browser.decide(
-        &screen.verification_uri,
-        &screen.user_code,
-        "demo",
-        &st.server.demo_password,
-        Choice::Approve,
+    let ended = approved_mcp_login(
+        &browser,
+        &st,
+        home.path(),
+        &["mcp", "login", &st.resource, "--no-qr"],
     );
-    let ended = login.wait();
-    assert!(ended.status.success(), "{}", ended.stderr);
     let profile = format!("mcp-127.0.0.1-{}", st.guard_port);
     assert!(ended.stderr.contains(&profile), "{}", ended.stderr);
     // The registration is kept for the next login to this authorization server.
@@ -403,21 +421,13 @@ fn the_sdks_stdio_client_runs_devauth_mcp_proxy_across_a_token_expiry() {
         "{answer}"
     );
 
-    let mut login = Login::start_command(home.path(), &["mcp", "login", &st.resource, "--no-qr"]);
-    let screen = login.screen();
-    browser.decide(
-        &screen.verification_uri,
-        &screen.user_code,
-        "demo",
-        &st.server.demo_password,
-        Choice::Approve,
+    approved_mcp_login(
+        &browser,
+        &st,
+        home.path(),
+        &["mcp", "login", &st.resource, "--no-qr"],
     );
-    let ended = login.wait();
-    assert!(ended.status.success(), "{}", ended.stderr);
-    let profile = home
-        .path()
-        .join("profiles")
-        .join(format!("mcp-127.0.0.1-{}.json", st.guard_port));
+    let profile = profile_path(home.path(), &st);
     let first_token = std::fs::read(&profile).unwrap();
 
     // The SDK's stdio client spawns the bridge itself, passing it the home.
@@ -503,15 +513,8 @@ fn devauth_mcp_login_web_asks_for_the_resource_with_pkce() {
         .trim_start_matches("Bearer ")
         .to_owned();
     assert_eq!(jwt::claims(&token)["aud"], st.resource.as_str());
-    let profile: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            home.path()
-                .join("profiles")
-                .join(format!("mcp-127.0.0.1-{}.json", st.guard_port)),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let profile: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(profile_path(home.path(), &st)).unwrap()).unwrap();
     assert_eq!(profile["source"]["kind"], "loopback");
 }
 
@@ -547,7 +550,9 @@ fn devauth_mcp_login_can_name_itself_with_a_client_metadata_document() {
         }
     });
     let home = tempfile::tempdir().unwrap();
-    let mut login = Login::start_command(
+    approved_mcp_login(
+        &browser,
+        &st,
         home.path(),
         &[
             "mcp",
@@ -558,25 +563,8 @@ fn devauth_mcp_login_can_name_itself_with_a_client_metadata_document() {
             &doc_url,
         ],
     );
-    let screen = login.screen();
-    browser.decide(
-        &screen.verification_uri,
-        &screen.user_code,
-        "demo",
-        &st.server.demo_password,
-        Choice::Approve,
-    );
-    let ended = login.wait();
-    assert!(ended.status.success(), "{}", ended.stderr);
-    let profile: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            home.path()
-                .join("profiles")
-                .join(format!("mcp-127.0.0.1-{}.json", st.guard_port)),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let profile: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(profile_path(home.path(), &st)).unwrap()).unwrap();
     assert_eq!(profile["client_id"], doc_url.as_str());
     assert!(
         !home.path().join("mcp/clients").exists(),
