@@ -54,6 +54,10 @@ const MAX_ENTRIES: usize = 1024;
 /// no fragment, user info or dot segments (or, when `allow_private`, http on
 /// a loopback host).
 pub fn is_document_url(id: &str, allow_private: bool) -> bool {
+    // Every request's client id comes through here: most are plain ids.
+    if !(id.starts_with("https://") || allow_private && id.starts_with("http://")) {
+        return false;
+    }
     let Ok(url) = url::Url::parse(id) else {
         return false;
     };
