@@ -18,11 +18,16 @@ export function deadline(ms) {
   return setTimeout(() => { console.error('interop test timed out'); process.exit(1); }, ms);
 }
 
-/** Starts oidc-provider with the device flow, revocation and a public native client `devauth-cli`. */
-export async function startProvider() {
+/**
+ * Starts oidc-provider with the device flow, revocation and a public native
+ * client `devauth-cli`. `overrides` replaces top-level settings (`clients`,
+ * `scopes`, …) and adds to `features`.
+ */
+export async function startProvider(overrides = {}) {
   const server = createServer();
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${server.address().port}`;
+  const { features = {}, ...rest } = overrides;
   const provider = new Provider(issuer, {
     clients: [{
       client_id: 'devauth-cli',
@@ -36,14 +41,25 @@ export async function startProvider() {
       deviceFlow: { enabled: true },
       revocation: { enabled: true },
       devInteractions: { enabled: true },
+      ...features,
     },
     scopes: ['openid', 'offline_access'],
     cookies: { keys: ['interop-test-only'] },
     findAccount: (ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
+    ...rest,
   });
   provider.on('server_error', (ctx, err) => console.error('provider error', err));
   server.on('request', provider.callback());
-  return { issuer, server };
+  return { issuer, server, provider };
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked; bind it soon). */
+export async function freePort() {
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address();
+  await new Promise((r) => probe.close(r));
+  return port;
 }
 
 /** A devauth runner with its own DEVAUTH_HOME and a clean environment. */

@@ -17,6 +17,15 @@ use crate::discovery::{self, Endpoints};
 use crate::http::Http;
 use crate::{Error, error::sanitize};
 
+/// The profile `extra` key of an MCP login: `{"url": …, "resource": …}`.
+pub const EXTRA_KEY: &str = "mcp";
+
+/// The resource (RFC 8707) an MCP login's tokens are for, which every
+/// token request for it names, refreshes included.
+pub fn resource_of(profile: &crate::store::Profile) -> Option<&str> {
+    profile.extra.get(EXTRA_KEY)?.get("resource")?.as_str()
+}
+
 /// What logging in to one MCP server takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

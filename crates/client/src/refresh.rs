@@ -21,21 +21,25 @@ fn is_dead_refresh_token(code: &ErrorCode) -> bool {
     }
 }
 
-/// Exchanges a refresh token for new tokens.
+/// Exchanges a refresh token for new tokens, naming the `resource` they
+/// are for when the login was for one (RFC 8707 §2.2), so that an
+/// authorization server with resource indicators issues a token for that
+/// audience again rather than a default one.
 pub fn refresh(
     http: &Http,
     token_endpoint: &str,
     auth: ClientAuth<'_>,
     refresh_token: &Secret,
+    resource: Option<&str>,
 ) -> Result<TokenResponse, Error> {
-    let reply = http.post_oauth::<TokenResponse>(
-        token_endpoint,
-        auth,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
-        ],
-    )?;
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose()),
+    ];
+    if let Some(r) = resource {
+        form.push(("resource", r));
+    }
+    let reply = http.post_oauth::<TokenResponse>(token_endpoint, auth, &form)?;
     match reply {
         OAuthReply::Ok(t) => Ok(t),
         OAuthReply::Err(e) if is_dead_refresh_token(&e.error) => Err(Error::RefreshRejected),

@@ -62,7 +62,13 @@ impl Renewer for OAuthRenewer {
                 }
                 None => ClientAuth::Public(&client_id),
             };
-            let resp = crate::refresh::refresh(self.http(), endpoint, auth, rt)?;
+            let resp = crate::refresh::refresh(
+                self.http(),
+                endpoint,
+                auth,
+                rt,
+                crate::mcp::resource_of(p),
+            )?;
             apply(p, &resp, now);
             return Ok(());
         }

@@ -2,7 +2,10 @@
 //! approval clicked in headless Chromium, driven by tests/interop/*.mjs
 //! against the real `devauth` binary: the device flow (login, token, refresh
 //! with rotation, status, logout with revocation) and `login --web`
-//! (authorization code + PKCE on a loopback redirect, then refresh).
+//! (authorization code + PKCE on a loopback redirect, then refresh); and
+//! `devauth mcp login` with oidc-provider as the authorization server of an
+//! MCP server (the official SDK's) behind `devauth guard`, registration and
+//! resource indicators enabled.
 //! Skips when node, the npm tools (`npm ci`) or Chromium are missing, unless
 //! DEVAUTH_REQUIRE_SERVICES=1.
 
@@ -21,7 +24,11 @@ fn missing() -> Option<String> {
     if Command::new("node").arg("--version").output().is_err() {
         return Some("node is not installed".into());
     }
-    for pkg in ["oidc-provider", "playwright-core"] {
+    for pkg in [
+        "oidc-provider",
+        "playwright-core",
+        "@modelcontextprotocol/sdk",
+    ] {
         if !root().join("node_modules").join(pkg).exists() {
             return Some(format!("node_modules/{pkg} is missing (run `npm ci`)"));
         }
@@ -63,4 +70,9 @@ fn device_flow_against_oidc_provider_approved_in_chromium() {
 #[test]
 fn web_login_with_pkce_against_oidc_provider_in_chromium() {
     run_script("tests/interop/oidc-provider-web.mjs");
+}
+
+#[test]
+fn mcp_login_with_oidc_provider_as_the_authorization_server_behind_the_guard() {
+    run_script("tests/interop/oidc-provider-mcp.mjs");
 }

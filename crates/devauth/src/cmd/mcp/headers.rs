@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use devauth_client::ProfileStore;
+use devauth_client::{ProfileStore, mcp};
 
 /// Flags of `devauth mcp headers`.
 #[derive(Debug, clap::Args)]
@@ -47,7 +47,7 @@ pub fn profile_for(url: &str) -> anyhow::Result<Option<String>> {
     Ok(store.list()?.into_iter().flatten().find_map(|p| {
         let same = p
             .extra
-            .get(super::EXTRA_KEY)
+            .get(mcp::EXTRA_KEY)
             .and_then(|m| m["url"].as_str())
             .is_some_and(|u| u.trim_end_matches('/') == want);
         same.then_some(p.name)

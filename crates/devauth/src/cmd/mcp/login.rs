@@ -150,7 +150,7 @@ pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> 
         .collect();
     p.endpoints = target.endpoints.clone();
     p.extra.insert(
-        super::EXTRA_KEY.into(),
+        mcp::EXTRA_KEY.into(),
         json!({ "url": target.url, "resource": target.resource }),
     );
     store.save(&p)?;

@@ -9,16 +9,14 @@
 //! - [`proxy`]: `devauth mcp proxy URL` bridges stdio to the server.
 //!
 //! An MCP login is an ordinary profile (`status`, `profiles`, `logout` see
-//! it) whose `extra.mcp` records the server's URL and resource.
+//! it) whose `extra.mcp` records the server's URL and resource
+//! ([`devauth_client::mcp::EXTRA_KEY`]).
 
 pub mod headers;
 pub mod login;
 pub mod proxy;
 
 use std::process::ExitCode;
-
-/// The profile `extra` key of an MCP login.
-pub const EXTRA_KEY: &str = "mcp";
 
 /// Flags of `devauth mcp`.
 #[derive(Debug, clap::Args)]
