@@ -349,6 +349,10 @@ pub fn run(
             // The session id comes with the answer to initialize.
             let _ = worker.join();
         } else {
+            // A finished thread keeps its stack until its handle is joined
+            // or dropped: let go of the finished ones, or a long session
+            // grows by a stack per request.
+            workers.retain(|w: &std::thread::JoinHandle<()>| !w.is_finished());
             workers.push(worker);
         }
         if !listening && shared.session.lock().is_ok_and(|s| s.is_some()) {

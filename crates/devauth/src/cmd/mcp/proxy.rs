@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use devauth_client::ProfileStore;
 use devauth_client::clock::SystemClock;
 use devauth_client::mcp_proxy::{self, TokenSource};
 use devauth_client::session::fresh_access_token;
@@ -21,10 +22,13 @@ pub struct Args {
 }
 
 /// Tokens from a profile: refreshed when they expire within a minute, or
-/// at once when the server refused the last one.
+/// at once when the server refused the last one. The store is opened once
+/// (opening it probes for a keyring over D-Bus); every request still reads
+/// the profile, so a login or refresh by another process is seen at once.
 struct Profile {
     name: String,
     url: String,
+    store: ProfileStore,
 }
 
 impl TokenSource for Profile {
@@ -38,9 +42,11 @@ impl TokenSource for Profile {
 
     fn step_up_hint(&self, scope: &str) -> String {
         // What the login has, plus what the server asks for.
-        let mut all: Vec<String> = devauth_client::ProfileStore::open_default()
+        let mut all: Vec<String> = self
+            .store
+            .load(&self.name)
             .ok()
-            .and_then(|s| s.load(&self.name).ok().flatten())
+            .flatten()
             .map(|p| p.scopes)
             .unwrap_or_default();
         for s in scope.split(' ').filter(|s| !s.is_empty()) {
@@ -56,7 +62,6 @@ impl TokenSource for Profile {
     }
 
     fn token(&self, force: bool) -> Result<Option<String>, devauth_client::Error> {
-        let store = devauth_client::ProfileStore::open_default()?;
         // A minimum lifetime longer than any token forces a refresh.
         let min_ttl = if force {
             Duration::from_secs(10 * 365 * 86_400)
@@ -64,7 +69,7 @@ impl TokenSource for Profile {
             Duration::from_secs(60)
         };
         match fresh_access_token(
-            &store,
+            &self.store,
             &self.name,
             min_ttl,
             &SystemClock,
@@ -92,6 +97,7 @@ pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> 
     let source = Profile {
         name: name.clone(),
         url: args.url.clone(),
+        store: ProfileStore::open_default()?,
     };
     if source.token(false)?.is_none() {
         eprintln!(
