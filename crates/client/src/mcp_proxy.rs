@@ -22,8 +22,9 @@
 //!   an error — never dropped;
 //! - on end of input, the session is ended with `DELETE`.
 //!
-//! Requests run on their own threads, so a long SSE answer does not hold up
-//! the next request; stdout writes are whole lines under one lock.
+//! Requests run on worker threads (a new one only when all are busy), so a
+//! long SSE answer does not hold up the next request; stdout writes are
+//! whole lines under one lock.
 
 use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
@@ -300,6 +301,67 @@ impl Shared {
     }
 }
 
+/// One request's work.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads requests run on: as many as were ever busy at once, each
+/// taken again once it is done, so a long session neither starts a thread
+/// per request nor waits behind a long SSE answer.
+struct Workers {
+    queue: Option<std::sync::mpsc::Sender<Job>>,
+    jobs: Arc<Mutex<std::sync::mpsc::Receiver<Job>>>,
+    /// Threads waiting for a job and not yet promised one.
+    idle: Arc<std::sync::atomic::AtomicUsize>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn new() -> Self {
+        let (queue, jobs) = std::sync::mpsc::channel();
+        Self {
+            queue: Some(queue),
+            jobs: Arc::new(Mutex::new(jobs)),
+            idle: Arc::default(),
+            threads: Vec::new(),
+        }
+    }
+
+    /// Runs `job` on an idle thread, or on a new one when none is idle.
+    fn run(&mut self, job: Job) {
+        use std::sync::atomic::Ordering;
+        let promised = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if !promised {
+            let (jobs, idle) = (self.jobs.clone(), self.idle.clone());
+            self.threads.push(std::thread::spawn(move || {
+                loop {
+                    let next = jobs
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    let Ok(job) = next else { return };
+                    job();
+                    idle.fetch_add(1, Ordering::AcqRel);
+                }
+            }));
+        }
+        if let Some(queue) = &self.queue {
+            // The receiver lives as long as `self`: this cannot fail.
+            let _ = queue.send(job);
+        }
+    }
+
+    /// Waits for every job sent so far.
+    fn finish(mut self) {
+        self.queue = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Runs the bridge until `input` ends, then ends the session.
 pub fn run(
     url: &str,
@@ -322,7 +384,7 @@ pub fn run(
         protocol: Mutex::new(None),
         out: Mutex::new(output),
     });
-    let mut workers = Vec::new();
+    let mut workers = Workers::new();
     let mut listening = false;
     for line in input.lines() {
         let line = line.map_err(|e| Error::InvalidInput(format!("cannot read stdin: {e}")))?;
@@ -331,7 +393,7 @@ pub fn run(
         }
         let initialize = line.contains("\"initialize\"");
         let s = shared.clone();
-        let worker = std::thread::spawn(move || {
+        let job = move || {
             if let Err(e) = s.send(&line) {
                 tracing::warn!(error = %e, "an MCP request failed");
                 if let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line)
@@ -344,16 +406,12 @@ pub fn run(
                     s.emit(&err.to_string());
                 }
             }
-        });
+        };
         if initialize {
             // The session id comes with the answer to initialize.
-            let _ = worker.join();
+            job();
         } else {
-            // A finished thread keeps its stack until its handle is joined
-            // or dropped: let go of the finished ones, or a long session
-            // grows by a stack per request.
-            workers.retain(|w: &std::thread::JoinHandle<()>| !w.is_finished());
-            workers.push(worker);
+            workers.run(Box::new(job));
         }
         if !listening && shared.session.lock().is_ok_and(|s| s.is_some()) {
             listening = true;
@@ -361,11 +419,72 @@ pub fn run(
             std::thread::spawn(move || s.listen());
         }
     }
-    for w in workers {
-        let _ = w.join();
-    }
+    // Every request read is answered before the session ends.
+    workers.finish();
     if shared.session.lock().is_ok_and(|s| s.is_some()) {
         let _ = shared.request("DELETE", None, false);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::Workers;
+
+    #[test]
+    fn a_busy_worker_does_not_hold_up_the_next_job_and_idle_ones_are_reused() {
+        let mut workers = Workers::new();
+        let (release, held) = mpsc::channel::<()>();
+        let (done, finished) = mpsc::channel::<&'static str>();
+        let d = done.clone();
+        // A long answer: runs until released.
+        workers.run(Box::new(move || {
+            held.recv().unwrap();
+            d.send("long").unwrap();
+        }));
+        // Quick jobs one after another: they finish while the long one waits.
+        for _ in 0..20 {
+            let d = done.clone();
+            workers.run(Box::new(move || d.send("quick").unwrap()));
+            assert_eq!(
+                finished.recv_timeout(Duration::from_secs(10)).unwrap(),
+                "quick"
+            );
+        }
+        // One thread for the long job, and the quick ones took turns on
+        // as few others as were ever busy at once (the idle count can lag
+        // a finished job by a moment, so allow a second).
+        assert!(
+            workers.threads.len() <= 3,
+            "{} threads",
+            workers.threads.len()
+        );
+        release.send(()).unwrap();
+        assert_eq!(
+            finished.recv_timeout(Duration::from_secs(10)).unwrap(),
+            "long"
+        );
+        workers.finish();
+    }
+
+    #[test]
+    fn finish_waits_for_every_job_sent() {
+        let mut workers = Workers::new();
+        let (done, finished) = mpsc::channel::<usize>();
+        for i in 0..50 {
+            let d = done.clone();
+            workers.run(Box::new(move || {
+                std::thread::sleep(Duration::from_millis(1));
+                d.send(i).unwrap();
+            }));
+        }
+        workers.finish();
+        drop(done);
+        let mut got: Vec<usize> = finished.iter().collect();
+        got.sort_unstable();
+        assert_eq!(got, (0..50).collect::<Vec<_>>());
+    }
 }
