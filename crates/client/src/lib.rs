@@ -24,6 +24,7 @@
 //! | [`token_input`] | what `login --with-token` reads on stdin |
 //! | [`headless`] | whether a browser can open here |
 //! | [`account`] | who the tokens belong to, for display |
+//! | [`safe_text`] | server-supplied text made safe to print (no terminal escapes) |
 //! | [`atomic_file`] | the one atomic, durable, 0600 file write every crate uses |
 //! | [`store`] | profiles and the credential store (0600 files, atomic writes, locks) |
 //! | [`session`] | "give me a valid access token": read, lock, re-read, refresh, write |
@@ -43,6 +44,7 @@ pub mod discovery;
 pub mod error;
 pub mod headless;
 pub mod http;
+mod kind;
 pub mod loopback;
 pub mod mcp;
 pub mod mcp_proxy;
@@ -50,11 +52,13 @@ pub mod poll;
 pub mod provider;
 pub mod refresh;
 pub mod revoke;
+pub mod safe_text;
 pub mod screen;
 pub mod session;
 pub mod sso_oidc;
 pub mod store;
 pub mod token_input;
 
-pub use error::{Error, ErrorKind};
+pub use error::Error;
+pub use kind::ErrorKind;
 pub use store::{Profile, ProfileState, ProfileStore, StoreError};

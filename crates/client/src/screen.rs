@@ -17,7 +17,7 @@ use devauth_proto::device::DeviceAuthorizationResponse;
 
 use crate::clock::{Cancelled, Sleeper};
 use crate::device::PollObserver;
-use crate::error::sanitize;
+use crate::safe_text::sanitize;
 
 /// Narrowest terminal that gets a QR code.
 pub const QR_MIN_COLUMNS: u16 = 60;

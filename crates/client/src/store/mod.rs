@@ -103,6 +103,8 @@ pub use profile::{Profile, ProfileState, Source, Tokens, validate_name};
 
 use std::path::PathBuf;
 
+use crate::kind::ErrorKind;
+
 /// A credential store error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -183,13 +185,13 @@ pub fn select_backend() -> Result<Backend, StoreError> {
 }
 
 impl StoreError {
-    /// The error's kind ([`crate::ErrorKind`]).
-    pub fn kind(&self) -> crate::ErrorKind {
+    /// The error's kind ([`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidName(_) | Self::KeyringUnsupported | Self::UnknownBackend(_) => {
-                crate::ErrorKind::Usage
+                ErrorKind::Usage
             }
-            _ => crate::ErrorKind::Other,
+            _ => ErrorKind::Other,
         }
     }
 

@@ -257,7 +257,7 @@ fn registered_client(http: &Http, target: &mcp::Target) -> anyhow::Result<String
         let why = info["error_description"]
             .as_str()
             .or(info["error"].as_str())
-            .map(devauth_client::error::sanitize)
+            .map(devauth_client::safe_text::sanitize)
             .unwrap_or_else(|| format!("HTTP {}", reply.status));
         return Err(UsageError(format!(
             "{} refused to register a client ({why}); pass --client-id",
