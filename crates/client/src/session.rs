@@ -165,7 +165,7 @@ mod tests {
     use devauth_proto::Secret;
 
     use super::*;
-    use crate::clock::mock::MockTime;
+    use crate::clock::{MockClock, mock};
     use crate::store::Tokens;
 
     struct Scripted {
@@ -185,7 +185,7 @@ mod tests {
         }
     }
 
-    fn profile(expires_in: i64, clock: &MockTime) -> Profile {
+    fn profile(expires_in: i64, clock: &MockClock) -> Profile {
         let now = clock.now();
         Profile {
             version: 1,
@@ -216,7 +216,7 @@ mod tests {
     fn fresh_tokens_are_not_refreshed() {
         let home = tempfile::tempdir().unwrap();
         let store = ProfileStore::open(home.path()).unwrap();
-        let clock = MockTime::new();
+        let clock = mock::clock();
         store.save(&profile(600, &clock)).unwrap();
         let r = Scripted {
             calls: Cell::new(0),
@@ -246,7 +246,7 @@ mod tests {
     fn rejection_marks_needs_login_once() {
         let home = tempfile::tempdir().unwrap();
         let store = ProfileStore::open(home.path()).unwrap();
-        let clock = MockTime::new();
+        let clock = mock::clock();
         store.save(&profile(-1, &clock)).unwrap();
         let r = Scripted {
             calls: Cell::new(0),
@@ -268,8 +268,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let store = ProfileStore::open(home.path()).unwrap();
         let r = OAuthRenewer::new();
-        let e =
-            fresh_access_token(&store, "nope", Duration::ZERO, &MockTime::new(), &r).unwrap_err();
+        let e = fresh_access_token(&store, "nope", Duration::ZERO, &mock::clock(), &r).unwrap_err();
         assert!(matches!(e, Error::NotLoggedIn { .. }));
     }
 }

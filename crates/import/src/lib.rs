@@ -22,10 +22,10 @@
 //! Invariants: a foreign database or file is never held open (one short read,
 //! one short write transaction); nothing is written when anything about the
 //! source looks wrong; no secret reaches an error message (secrets are
-//! [`devauth_proto::Secret`]s); time comes from an injected [`clock::Clock`].
+//! [`devauth_proto::Secret`]s); time comes from an injected
+//! [`devauth_client::clock::Clock`], the client's one clock.
 
 pub mod aws_sso;
-pub mod clock;
 pub mod credential;
 pub mod error;
 pub mod follow;

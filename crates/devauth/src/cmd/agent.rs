@@ -16,7 +16,7 @@ use devauth_agent::notify::Notifier;
 use devauth_agent::profiles::ProfileBackend;
 use devauth_agent::{Config, Summary};
 use devauth_client::ProfileStore;
-use devauth_import::clock::{Clock, SystemClock};
+use devauth_client::clock::{Clock, SystemClock};
 use devauth_import::follow::Refresher;
 use devauth_import::refresh::{Endpoints, Http};
 use devauth_import::rfc3339;

@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use devauth_client::clock::{Clock, SystemClock};
 use devauth_client::store::{ProfileStore, validate_name};
-use devauth_import::clock::{Clock, SystemClock};
 use devauth_import::kiro::{self, KiroDb};
 use devauth_import::{Credential, ImportError, Mode, aws_sso, profile};
 
