@@ -65,6 +65,9 @@ fn classify(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<devauth_client::StoreError>() {
             return of_kind(e.kind());
         }
+        if let Some(e) = cause.downcast_ref::<crate::cmd::import::NotImported>() {
+            return of_kind(e.error.kind());
+        }
     }
     FAILURE
 }
@@ -154,5 +157,30 @@ mod tests {
         assert_eq!(code(Error::Cancelled), INTERRUPTED);
         assert_eq!(code(devauth_client::StoreError::KeyringUnsupported), USAGE);
         assert_eq!(code(UsageError("x".into())), USAGE);
+    }
+
+    #[test]
+    fn import_errors_map_by_variant() {
+        use crate::cmd::import::NotImported;
+        use devauth_import::{ImportError, Missing};
+        let not_found = |what| NotImported {
+            error: ImportError::NotFound {
+                what,
+                path: "/nowhere".into(),
+            },
+        };
+        assert_eq!(code(not_found(Missing::KiroDatabase)), NOT_LOGGED_IN);
+        assert_eq!(code(not_found(Missing::AwsSsoCache)), NOT_LOGGED_IN);
+        assert_eq!(
+            code(NotImported {
+                error: ImportError::Locked { path: "/db".into() }
+            }),
+            FAILURE
+        );
+        assert!(
+            not_found(Missing::KiroDatabase)
+                .to_string()
+                .contains("log in with kiro-cli first")
+        );
     }
 }

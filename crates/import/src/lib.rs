@@ -36,5 +36,5 @@ pub mod renewer;
 pub mod rfc3339;
 
 pub use credential::{Credential, Kind, Mode, SourceRef};
-pub use error::ImportError;
+pub use error::{ImportError, Missing};
 pub use refresh::{FailureClass, RefreshError};
