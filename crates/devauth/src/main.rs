@@ -23,8 +23,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "devauth", version)]
 pub struct Cli {
-    #[command(flatten)]
-    global: cmd::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,15 +30,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Log in to an issuer (device flow by default).
-    Login(cmd::login::Args),
+    Login(cmd::WithProfile<cmd::login::Args>),
     /// Print a valid access token, refreshing it first when needed.
     ///
     /// With DEVAUTH_TOKEN set, prints that instead and reads no profile (the CI path).
-    Token(cmd::token::Args),
+    Token(cmd::WithProfile<cmd::token::Args>),
     /// Show who is logged in, where, and until when.
-    Status(cmd::status::Args),
+    Status(cmd::WithProfile<cmd::status::Args>),
     /// Revoke the tokens at the server and forget them here.
-    Logout(cmd::logout::Args),
+    Logout(cmd::WithProfile<cmd::logout::Args>),
     /// Run a command with a fresh access token in its environment.
     ///
     /// The token goes into DEVAUTH_TOKEN (or --env VAR). Quote the command's
@@ -48,17 +46,17 @@ enum Command {
     /// $DEVAUTH_TOKEN" URL'` — or your shell expands it before devauth runs.
     /// With DEVAUTH_TOKEN already set, that token is passed on and no profile
     /// is read.
-    Run(cmd::run::Args),
+    Run(cmd::WithProfile<cmd::run::Args>),
     /// List profiles and their state.
-    Profiles(cmd::profiles::Args),
+    Profiles(cmd::WithProfile<cmd::profiles::Args>),
     /// Adopt credentials another tool holds (kiro-cli, AWS SSO).
-    Import(cmd::import::Args),
+    Import(cmd::WithProfile<cmd::import::Args>),
     /// Keep every stored credential fresh in the background.
     Agent(cmd::agent::Args),
     /// A git credential helper: hands git a fresh token.
-    GitCredential(cmd::git_credential::Args),
+    GitCredential(cmd::WithProfile<cmd::git_credential::Args>),
     /// A kubectl (client-go) exec credential plugin: hands kubectl a fresh token.
-    KubectlCredential(cmd::kubectl_credential::Args),
+    KubectlCredential(cmd::WithProfile<cmd::kubectl_credential::Args>),
     /// Log in to remote MCP servers headlessly, and hand MCP clients the token.
     Mcp(cmd::mcp::Args),
     /// Print shell completions.
@@ -89,17 +87,17 @@ fn main() -> ExitCode {
         init_client_logging();
     }
     let result = match cli.command {
-        Command::Login(args) => cmd::login::run(args, &cli.global),
-        Command::Token(args) => cmd::token::run(args, &cli.global),
-        Command::Status(args) => cmd::status::run(args, &cli.global),
-        Command::Logout(args) => cmd::logout::run(args, &cli.global),
-        Command::Run(args) => cmd::run::run(args, &cli.global),
-        Command::Profiles(args) => cmd::profiles::run(args, &cli.global),
-        Command::Import(args) => cmd::import::run(args, &cli.global),
-        Command::Agent(args) => cmd::agent::run(args, &cli.global),
-        Command::GitCredential(args) => cmd::git_credential::run(args, &cli.global),
-        Command::KubectlCredential(args) => cmd::kubectl_credential::run(args, &cli.global),
-        Command::Mcp(args) => cmd::mcp::run(args, &cli.global),
+        Command::Login(c) => cmd::login::run(c.args, &c.profile),
+        Command::Token(c) => cmd::token::run(c.args, &c.profile),
+        Command::Status(c) => cmd::status::run(c.args, &c.profile),
+        Command::Logout(c) => cmd::logout::run(c.args, &c.profile),
+        Command::Run(c) => cmd::run::run(c.args, &c.profile),
+        Command::Profiles(c) => cmd::profiles::run(c.args, &c.profile),
+        Command::Import(c) => cmd::import::run(c.args, &c.profile),
+        Command::Agent(args) => cmd::agent::run(args),
+        Command::GitCredential(c) => cmd::git_credential::run(c.args, &c.profile),
+        Command::KubectlCredential(c) => cmd::kubectl_credential::run(c.args, &c.profile),
+        Command::Mcp(args) => cmd::mcp::run(args),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Admin(args) => cmd::admin::run(args),

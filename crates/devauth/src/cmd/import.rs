@@ -95,12 +95,12 @@ fn home() -> PathBuf {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     let store = ProfileStore::open_default()?;
     let clock = SystemClock;
     let result = match args.source {
-        Source::KiroCli(a) => import_kiro(&store, &clock, global.profile(), a),
-        Source::AwsSso(a) => import_aws(&store, &clock, global.profile(), a),
+        Source::KiroCli(a) => import_kiro(&store, &clock, profile_arg.name(), a),
+        Source::AwsSso(a) => import_aws(&store, &clock, profile_arg.name(), a),
     };
     match result {
         Ok(code) => Ok(code),
