@@ -1,12 +1,16 @@
 //! Blocking OAuth 2.0 client library for devauth: everything `devauth login`,
 //! `token`, `status`, `logout` and `run` do, minus the command line.
 //!
-//! No async runtime, and no D-Bus on the token fast path (the keyring is
-//! asked only when a profile keeps its secrets there): each module does one
-//! thing with plain blocking
-//! I/O (ureq for HTTP), so the client starts fast and the token fast path
+//! No async runtime: each module does one thing with plain blocking I/O
+//! (ureq for HTTP), so the client starts fast and the token fast path
 //! ([`session::fresh_access_token`] with a still-valid token) never builds an
 //! HTTP client at all.
+//!
+//! D-Bus only for the OS keyring (the Secret Service, [`store::keyring`]):
+//! opening the store to write ([`ProfileStore::open_default`]) probes for a
+//! Secret Service, and a profile whose secrets live there reads them through
+//! it. Reading a file-backed profile (on a server, in a container, in CI)
+//! never touches D-Bus.
 //!
 //! | module | concern |
 //! |---|---|

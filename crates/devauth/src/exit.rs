@@ -2,7 +2,8 @@
 //! code: docs/troubleshooting.md):
 //! 0 success · 1 unexpected error · 2 usage · 3 not logged in or re-login
 //! needed · 4 the user denied · 5 the code expired before approval · 6 server
-//! unreachable or failing.
+//! unreachable or failing · 130 interrupted (Ctrl-C). `devauth run` exits
+//! with its child's code.
 //!
 //! Commands return `anyhow::Result<ExitCode>`; [`report`] prints an error as
 //! one line (`{:#}` joins the context chain) on stderr and maps it to a code.
@@ -155,7 +156,10 @@ mod tests {
             USAGE
         );
         assert_eq!(code(Error::Cancelled), INTERRUPTED);
-        assert_eq!(code(devauth_client::StoreError::KeyringUnsupported), USAGE);
+        assert_eq!(
+            code(devauth_client::StoreError::UnknownBackend("x".into())),
+            USAGE
+        );
         assert_eq!(code(UsageError("x".into())), USAGE);
     }
 
