@@ -64,12 +64,12 @@ enum Command {
     /// Print shell completions.
     Completions(cmd::completions::Args),
     /// Run the authorization server.
-    Serve(cmd::serve::Args),
+    Serve(WithLogFormat<cmd::serve::Args>),
     /// Manage the server's users, clients and keys.
     Admin(cmd::admin::Args),
     /// Put login in front of an MCP server or HTTP API: only requests with a
     /// valid bearer token for this resource pass.
-    Guard(cmd::guard::Args),
+    Guard(WithLogFormat<cmd::guard::Args>),
 }
 
 fn main() -> ExitCode {
@@ -85,8 +85,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if !matches!(cli.command, Command::Serve(_) | Command::Guard(_)) {
-        init_client_logging();
+    match &cli.command {
+        Command::Serve(c) => init_server_logging(c.log_format),
+        Command::Guard(c) => init_server_logging(c.log_format),
+        _ => init_client_logging(),
     }
     let result = match cli.command {
         Command::Login(c) => cmd::login::run(c.args, &c.profile),
@@ -101,17 +103,69 @@ fn main() -> ExitCode {
         Command::KubectlCredential(c) => cmd::kubectl_credential::run(c.args, &c.profile),
         Command::Mcp(args) => cmd::mcp::run(args),
         Command::Completions(args) => cmd::completions::run(args),
-        Command::Serve(args) => cmd::serve::run(args),
+        Command::Serve(c) => cmd::serve::run(c.args),
         Command::Admin(args) => cmd::admin::run(args),
-        Command::Guard(args) => cmd::guard::run(args),
+        Command::Guard(c) => cmd::guard::run(c.args),
     };
     exit::report(result)
 }
 
+// A server command's own flags, then `--log-format`. (No doc comment: clap
+// would take it for the command's description.)
+#[derive(Debug, clap::Args)]
+struct WithLogFormat<A: clap::Args> {
+    #[command(flatten)]
+    args: A,
+    /// How to write logs on stderr: `text` lines for a person, `json` lines
+    /// for a log collector [default: text when stderr is a terminal, else
+    /// json].
+    #[arg(long, value_enum, env = "DEVAUTH_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+/// The shape of a server's log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One readable line per event: time, level, where, message, fields.
+    Text,
+    /// One JSON object per event (`timestamp`, `level`, `fields`, `target`).
+    Json,
+}
+
+/// `serve` and `guard` log events at `info` and above (`DEVAUTH_LOG` is the
+/// filter) on stderr, in `format`, or when none is asked for, as text for a
+/// person at a terminal and as JSON for anything else (systemd, a container
+/// runtime, a pipe). No log event carries a token, code or secret.
+///
+/// The subscriber is installed here, before the command runs, so the
+/// command's own setup (`cmd::serve::init_logging`) finds one in place and
+/// leaves it.
+fn init_server_logging(format: Option<LogFormat>) {
+    use std::io::IsTerminal as _;
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .with_env_var("DEVAUTH_LOG")
+        .from_env_lossy();
+    let terminal = std::io::stderr().is_terminal();
+    let format = format.unwrap_or(if terminal {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => logs.json().try_init(),
+        LogFormat::Text => logs.with_ansi(terminal).try_init(),
+    };
+}
+
 /// Client commands log (to stderr, human-readable) only when `DEVAUTH_LOG`
 /// names a filter, e.g. `DEVAUTH_LOG=debug devauth login ...`: no subscriber
-/// is built on the fast path otherwise. `serve` sets up its own JSON logs.
-/// No log event carries a token, code or secret.
+/// is built on the fast path otherwise. `serve` and `guard` log through
+/// [`init_server_logging`]. No log event carries a token, code or secret.
 fn init_client_logging() {
     let Some(wanted) = std::env::var("DEVAUTH_LOG")
         .ok()
