@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use devauth_import::clock::Clock;
+use devauth_client::clock::Clock;
 
 use crate::backend::Backend;
 use crate::metrics::Metrics;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use devauth_import::clock::Clock;
+use devauth_client::clock::Clock;
 
 use crate::metrics::Metrics;
 

@@ -20,8 +20,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use devauth_client::clock::Clock;
 use devauth_import::FailureClass;
-use devauth_import::clock::Clock;
 use serde::Serialize;
 use time::OffsetDateTime;
 

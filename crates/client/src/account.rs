@@ -30,7 +30,7 @@ fn account_of(c: &serde_json::Map<String, serde_json::Value>) -> Account {
     let get = |k: &str| {
         c.get(k)
             .and_then(|v| v.as_str())
-            .map(crate::error::sanitize)
+            .map(crate::safe_text::sanitize)
     };
     let subject = get("sub");
     let display = get("preferred_username")

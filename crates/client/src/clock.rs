@@ -5,15 +5,19 @@
 //! microseconds while production uses [`SystemClock`] and [`ThreadSleeper`].
 //! A [`CancelFlag`] (set from a Ctrl-C handler) makes every sleep end early
 //! with [`Cancelled`].
+//!
+//! This is the one clock of the client side: `devauth-import` and
+//! `devauth-agent` use it too (the agent shares it across threads, hence
+//! `Send + Sync`), and [`MockClock`] is the one mock for their tests.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
 /// A source of the current time.
-pub trait Clock {
+pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> OffsetDateTime;
 }
@@ -133,41 +137,53 @@ pub fn secs_until(now: OffsetDateTime, then: OffsetDateTime) -> u64 {
     }
 }
 
+/// A clock that moves only when told to, or when something sleeps on it
+/// (tests): clones share the same time, so a test keeps one and hands
+/// another to the code under test.
+#[derive(Debug, Clone)]
+pub struct MockClock(Arc<Mutex<OffsetDateTime>>);
+
+impl MockClock {
+    /// A clock standing at `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self(Arc::new(Mutex::new(start)))
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *now = later(*now, d);
+    }
+
+    /// Moves the clock forward by whole seconds.
+    pub fn advance_secs(&self, secs: i64) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *now += time::Duration::seconds(secs);
+    }
+}
+
+impl Clock for MockClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Sleeping on a mock clock moves it forward at once.
+impl Sleeper for MockClock {
+    fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
+        self.advance(duration);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod mock {
-    //! A clock and a sleeper that move together, for tests.
-    use std::cell::{Cell, RefCell};
-
+    //! The mock clock every unit test of this crate starts from.
     use super::*;
 
-    /// A clock that moves only when the paired sleeper sleeps.
-    #[derive(Debug)]
-    pub struct MockTime {
-        pub now: Cell<OffsetDateTime>,
-        pub sleeps: RefCell<Vec<Duration>>,
-    }
-
-    impl MockTime {
-        pub fn new() -> Self {
-            Self {
-                now: Cell::new(OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()),
-                sleeps: RefCell::new(Vec::new()),
-            }
-        }
-    }
-
-    impl Clock for MockTime {
-        fn now(&self) -> OffsetDateTime {
-            self.now.get()
-        }
-    }
-
-    impl Sleeper for MockTime {
-        fn sleep(&self, duration: Duration) -> Result<(), Cancelled> {
-            self.sleeps.borrow_mut().push(duration);
-            self.now.set(self.now.get() + duration);
-            Ok(())
-        }
+    /// A [`MockClock`] at 2023-11-14T22:13:20Z.
+    pub fn clock() -> MockClock {
+        MockClock::new(OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap())
     }
 }
 
@@ -188,6 +204,16 @@ mod tests {
         let t = OffsetDateTime::from_unix_timestamp(100).unwrap();
         assert_eq!(later(t, Duration::from_secs(5)).unix_timestamp(), 105);
         assert!(later(t, Duration::from_secs(u64::MAX)) > t);
+    }
+
+    #[test]
+    fn mock_clock_moves_when_slept_on_and_clones_share_it() {
+        let a = mock::clock();
+        let b = a.clone();
+        let start = a.now();
+        b.sleep(Duration::from_secs(5)).unwrap();
+        a.advance_secs(10);
+        assert_eq!(b.now() - start, time::Duration::seconds(15));
     }
 
     #[test]

@@ -184,7 +184,7 @@ pub fn discover_checked(
                     return Err(Error::IssuerMismatch {
                         url,
                         expected: issuer.to_owned(),
-                        found: crate::error::sanitize(&meta.issuer),
+                        found: crate::safe_text::sanitize(&meta.issuer),
                     });
                 }
                 return Ok(meta);

@@ -10,27 +10,9 @@
 
 use devauth_proto::{ErrorCode, ErrorResponse};
 
+pub use crate::kind::ErrorKind;
+use crate::safe_text::sanitize;
 use crate::store::StoreError;
-
-/// What kind of failure an [`Error`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// No credentials, or the stored ones cannot be used any more (refresh
-    /// token rejected): a new `devauth login` is needed.
-    NeedsLogin,
-    /// The person denied the request.
-    Denied,
-    /// The device code expired before approval.
-    Expired,
-    /// The server could not be reached, or it failed (5xx, garbage, TLS).
-    Unavailable,
-    /// The command line or configuration is wrong (missing endpoint, bad input).
-    Usage,
-    /// Ctrl-C.
-    Interrupted,
-    /// Anything else: a refused request, a local file problem.
-    Other,
-}
 
 /// A client error.
 #[derive(Debug, thiserror::Error)]
@@ -238,15 +220,6 @@ fn describe(error: &ErrorResponse) -> String {
         Some(d) if !d.is_empty() => format!("{} ({d})", error.error),
         _ => error.error.to_string(),
     }
-}
-
-/// Removes control characters (terminal escapes) from server-supplied text
-/// and caps its length, so a hostile server cannot rewrite the terminal.
-pub fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
 //! Blocking OAuth 2.0 client library for devauth: everything `devauth login`,
 //! `token`, `status`, `logout` and `run` do, minus the command line.
 //!
-//! No async runtime, and no D-Bus on the token fast path (the keyring is
-//! asked only when a profile keeps its secrets there): each module does one
-//! thing with plain blocking
-//! I/O (ureq for HTTP), so the client starts fast and the token fast path
+//! No async runtime: each module does one thing with plain blocking I/O
+//! (ureq for HTTP), so the client starts fast and the token fast path
 //! ([`session::fresh_access_token`] with a still-valid token) never builds an
 //! HTTP client at all.
+//!
+//! D-Bus only for the OS keyring (the Secret Service, [`store::keyring`]):
+//! opening the store to write ([`ProfileStore::open_default`]) probes for a
+//! Secret Service, and a profile whose secrets live there reads them through
+//! it. Reading a file-backed profile (on a server, in a container, in CI)
+//! never touches D-Bus.
 //!
 //! | module | concern |
 //! |---|---|
@@ -24,6 +28,7 @@
 //! | [`token_input`] | what `login --with-token` reads on stdin |
 //! | [`headless`] | whether a browser can open here |
 //! | [`account`] | who the tokens belong to, for display |
+//! | [`safe_text`] | server-supplied text made safe to print (no terminal escapes) |
 //! | [`atomic_file`] | the one atomic, durable, 0600 file write every crate uses |
 //! | [`store`] | profiles and the credential store (0600 files, atomic writes, locks) |
 //! | [`session`] | "give me a valid access token": read, lock, re-read, refresh, write |
@@ -43,6 +48,7 @@ pub mod discovery;
 pub mod error;
 pub mod headless;
 pub mod http;
+mod kind;
 pub mod loopback;
 pub mod mcp;
 pub mod mcp_proxy;
@@ -50,11 +56,13 @@ pub mod poll;
 pub mod provider;
 pub mod refresh;
 pub mod revoke;
+pub mod safe_text;
 pub mod screen;
 pub mod session;
 pub mod sso_oidc;
 pub mod store;
 pub mod token_input;
 
-pub use error::{Error, ErrorKind};
+pub use error::Error;
+pub use kind::ErrorKind;
 pub use store::{Profile, ProfileState, ProfileStore, StoreError};

@@ -206,7 +206,7 @@ impl Loopback {
             } else {
                 Error::Loopback(format!(
                     "the server answered {}",
-                    crate::error::sanitize(&err)
+                    crate::safe_text::sanitize(&err)
                 ))
             }));
         }

@@ -13,9 +13,10 @@
 
 use serde::Deserialize;
 
+use crate::Error;
 use crate::discovery::{self, Endpoints};
 use crate::http::Http;
-use crate::{Error, error::sanitize};
+use crate::safe_text::sanitize;
 
 /// The profile `extra` key of an MCP login: `{"url": …, "resource": …}`.
 pub const EXTRA_KEY: &str = "mcp";

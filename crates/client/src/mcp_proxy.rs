@@ -192,7 +192,7 @@ impl Shared {
                     .with_config()
                     .limit(4096)
                     .read_to_string()
-                    .map(|t| crate::error::sanitize(&t))
+                    .map(|t| crate::safe_text::sanitize(&t))
                     .unwrap_or_default();
                 if let Ok(msg) = serde_json::from_str::<serde_json::Value>(message)
                     && let Some(id) = msg.get("id")

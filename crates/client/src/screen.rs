@@ -17,7 +17,7 @@ use devauth_proto::device::DeviceAuthorizationResponse;
 
 use crate::clock::{Cancelled, Sleeper};
 use crate::device::PollObserver;
-use crate::error::sanitize;
+use crate::safe_text::sanitize;
 
 /// Narrowest terminal that gets a QR code.
 pub const QR_MIN_COLUMNS: u16 = 60;
@@ -379,7 +379,7 @@ mod tests {
     fn countdown_reminds_in_the_last_minute() {
         let mut buf = Vec::new();
         {
-            let time = crate::clock::mock::MockTime::new();
+            let time = crate::clock::mock::clock();
             let c = Countdown::new(&time, &mut buf, false);
             c.waiting(Duration::from_secs(5), Duration::from_secs(62));
             c.sleep(Duration::from_secs(5)).unwrap();
@@ -394,7 +394,7 @@ mod tests {
         for tty in [false, true] {
             let mut buf = Vec::new();
             {
-                let time = crate::clock::mock::MockTime::new();
+                let time = crate::clock::mock::clock();
                 let c = Countdown::new(&time, &mut buf, tty);
                 c.waiting(Duration::from_secs(5), Duration::from_secs(300));
                 c.reachable(false);

@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::Error;
 use crate::clock::Clock;
 use crate::http::{ClientAuth, Http};
-use crate::store::{Profile, ProfileState, ProfileStore, Source, Tokens};
-use crate::{Error, account};
+use crate::store::{Profile, ProfileState, ProfileStore, Source};
 
 /// Renews a profile's tokens. [`OAuthRenewer`] handles standard OAuth;
 /// an importer implements this for its tool's own refresh protocol.
@@ -69,7 +69,7 @@ impl Renewer for OAuthRenewer {
                 rt,
                 crate::mcp::resource_of(p),
             )?;
-            apply(p, &resp, now);
+            p.apply_response(&resp, now);
             return Ok(());
         }
         if p.source == Source::ClientCredentials
@@ -94,7 +94,7 @@ impl Renewer for OAuthRenewer {
                 }
                 other => other?,
             };
-            apply(p, &resp, now);
+            p.apply_response(&resp, now);
             return Ok(());
         }
         Err(Error::NeedsLogin {
@@ -102,24 +102,6 @@ impl Renewer for OAuthRenewer {
             reason: "the access token expired and there is no refresh token".into(),
         })
     }
-}
-
-/// Folds a token response into a profile.
-pub fn apply(p: &mut Profile, resp: &devauth_proto::token::TokenResponse, now: OffsetDateTime) {
-    p.tokens = Tokens::from_response(resp, now, p.tokens.refresh_token.as_ref());
-    if let Some(scope) = &resp.scope {
-        p.scopes = scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-    }
-    let acct = account::from_response(resp);
-    if acct.display.is_some() {
-        p.account = acct.display;
-        p.subject = acct.subject;
-    }
-    p.updated_at = now;
 }
 
 /// Returns profile `name` with an access token valid for at least `min_ttl`,
@@ -183,7 +165,8 @@ mod tests {
     use devauth_proto::Secret;
 
     use super::*;
-    use crate::clock::mock::MockTime;
+    use crate::clock::{MockClock, mock};
+    use crate::store::Tokens;
 
     struct Scripted {
         calls: Cell<u32>,
@@ -202,7 +185,7 @@ mod tests {
         }
     }
 
-    fn profile(expires_in: i64, clock: &MockTime) -> Profile {
+    fn profile(expires_in: i64, clock: &MockClock) -> Profile {
         let now = clock.now();
         Profile {
             version: 1,
@@ -233,7 +216,7 @@ mod tests {
     fn fresh_tokens_are_not_refreshed() {
         let home = tempfile::tempdir().unwrap();
         let store = ProfileStore::open(home.path()).unwrap();
-        let clock = MockTime::new();
+        let clock = mock::clock();
         store.save(&profile(600, &clock)).unwrap();
         let r = Scripted {
             calls: Cell::new(0),
@@ -263,7 +246,7 @@ mod tests {
     fn rejection_marks_needs_login_once() {
         let home = tempfile::tempdir().unwrap();
         let store = ProfileStore::open(home.path()).unwrap();
-        let clock = MockTime::new();
+        let clock = mock::clock();
         store.save(&profile(-1, &clock)).unwrap();
         let r = Scripted {
             calls: Cell::new(0),
@@ -285,8 +268,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let store = ProfileStore::open(home.path()).unwrap();
         let r = OAuthRenewer::new();
-        let e =
-            fresh_access_token(&store, "nope", Duration::ZERO, &MockTime::new(), &r).unwrap_err();
+        let e = fresh_access_token(&store, "nope", Duration::ZERO, &mock::clock(), &r).unwrap_err();
         assert!(matches!(e, Error::NotLoggedIn { .. }));
     }
 }

@@ -150,7 +150,7 @@ pub fn refusal(reply: &JsonReply) -> Option<ErrorResponse> {
     let description = body
         .error_description
         .or(body.message)
-        .map(|d| crate::error::sanitize(&d))
+        .map(|d| crate::safe_text::sanitize(&d))
         .or_else(|| exception.map(str::to_owned));
     Some(ErrorResponse {
         error: code,
@@ -484,7 +484,7 @@ pub fn renew(http: &Http, p: &mut crate::Profile, now: OffsetDateTime) -> Result
     }
     let service = Service::from_env(&record.region)?;
     let resp = refresh(http, &service, client_id, secret, rt, &p.scopes)?;
-    crate::session::apply(p, &resp, now);
+    p.apply_response(&resp, now);
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //! code: docs/troubleshooting.md):
 //! 0 success · 1 unexpected error · 2 usage · 3 not logged in or re-login
 //! needed · 4 the user denied · 5 the code expired before approval · 6 server
-//! unreachable or failing.
+//! unreachable or failing · 130 interrupted (Ctrl-C). `devauth run` exits
+//! with its child's code.
 //!
 //! Commands return `anyhow::Result<ExitCode>`; [`report`] prints an error as
 //! one line (`{:#}` joins the context chain) on stderr and maps it to a code.
@@ -64,6 +65,9 @@ fn classify(err: &anyhow::Error) -> u8 {
         }
         if let Some(e) = cause.downcast_ref::<devauth_client::StoreError>() {
             return of_kind(e.kind());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::cmd::import::NotImported>() {
+            return of_kind(e.error.kind());
         }
     }
     FAILURE
@@ -152,7 +156,35 @@ mod tests {
             USAGE
         );
         assert_eq!(code(Error::Cancelled), INTERRUPTED);
-        assert_eq!(code(devauth_client::StoreError::KeyringUnsupported), USAGE);
+        assert_eq!(
+            code(devauth_client::StoreError::UnknownBackend("x".into())),
+            USAGE
+        );
         assert_eq!(code(UsageError("x".into())), USAGE);
+    }
+
+    #[test]
+    fn import_errors_map_by_variant() {
+        use crate::cmd::import::NotImported;
+        use devauth_import::{ImportError, Missing};
+        let not_found = |what| NotImported {
+            error: ImportError::NotFound {
+                what,
+                path: "/nowhere".into(),
+            },
+        };
+        assert_eq!(code(not_found(Missing::KiroDatabase)), NOT_LOGGED_IN);
+        assert_eq!(code(not_found(Missing::AwsSsoCache)), NOT_LOGGED_IN);
+        assert_eq!(
+            code(NotImported {
+                error: ImportError::Locked { path: "/db".into() }
+            }),
+            FAILURE
+        );
+        assert!(
+            not_found(Missing::KiroDatabase)
+                .to_string()
+                .contains("log in with kiro-cli first")
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! libraries, and nothing else. Each verb lives in its own file under `cmd/`;
 //! exit codes are decided in one place, [`exit`].
 
+#![warn(missing_docs)]
+
 mod cmd;
 mod exit;
 
@@ -23,8 +25,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "devauth", version)]
 pub struct Cli {
-    #[command(flatten)]
-    global: cmd::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,15 +32,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Log in to an issuer (device flow by default).
-    Login(cmd::login::Args),
+    Login(cmd::WithProfile<cmd::login::Args>),
     /// Print a valid access token, refreshing it first when needed.
     ///
     /// With DEVAUTH_TOKEN set, prints that instead and reads no profile (the CI path).
-    Token(cmd::token::Args),
+    Token(cmd::WithProfile<cmd::token::Args>),
     /// Show who is logged in, where, and until when.
-    Status(cmd::status::Args),
+    Status(cmd::WithProfile<cmd::status::Args>),
     /// Revoke the tokens at the server and forget them here.
-    Logout(cmd::logout::Args),
+    Logout(cmd::WithProfile<cmd::logout::Args>),
     /// Run a command with a fresh access token in its environment.
     ///
     /// The token goes into DEVAUTH_TOKEN (or --env VAR). Quote the command's
@@ -48,28 +48,28 @@ enum Command {
     /// $DEVAUTH_TOKEN" URL'` — or your shell expands it before devauth runs.
     /// With DEVAUTH_TOKEN already set, that token is passed on and no profile
     /// is read.
-    Run(cmd::run::Args),
+    Run(cmd::WithProfile<cmd::run::Args>),
     /// List profiles and their state.
-    Profiles(cmd::profiles::Args),
+    Profiles(cmd::WithProfile<cmd::profiles::Args>),
     /// Adopt credentials another tool holds (kiro-cli, AWS SSO).
-    Import(cmd::import::Args),
+    Import(cmd::WithProfile<cmd::import::Args>),
     /// Keep every stored credential fresh in the background.
     Agent(cmd::agent::Args),
     /// A git credential helper: hands git a fresh token.
-    GitCredential(cmd::git_credential::Args),
+    GitCredential(cmd::WithProfile<cmd::git_credential::Args>),
     /// A kubectl (client-go) exec credential plugin: hands kubectl a fresh token.
-    KubectlCredential(cmd::kubectl_credential::Args),
+    KubectlCredential(cmd::WithProfile<cmd::kubectl_credential::Args>),
     /// Log in to remote MCP servers headlessly, and hand MCP clients the token.
     Mcp(cmd::mcp::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
     /// Run the authorization server.
-    Serve(cmd::serve::Args),
+    Serve(WithLogFormat<cmd::serve::Args>),
     /// Manage the server's users, clients and keys.
     Admin(cmd::admin::Args),
     /// Put login in front of an MCP server or HTTP API: only requests with a
     /// valid bearer token for this resource pass.
-    Guard(cmd::guard::Args),
+    Guard(WithLogFormat<cmd::guard::Args>),
 }
 
 fn main() -> ExitCode {
@@ -85,33 +85,87 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if !matches!(cli.command, Command::Serve(_) | Command::Guard(_)) {
-        init_client_logging();
+    match &cli.command {
+        Command::Serve(c) => init_server_logging(c.log_format),
+        Command::Guard(c) => init_server_logging(c.log_format),
+        _ => init_client_logging(),
     }
     let result = match cli.command {
-        Command::Login(args) => cmd::login::run(args, &cli.global),
-        Command::Token(args) => cmd::token::run(args, &cli.global),
-        Command::Status(args) => cmd::status::run(args, &cli.global),
-        Command::Logout(args) => cmd::logout::run(args, &cli.global),
-        Command::Run(args) => cmd::run::run(args, &cli.global),
-        Command::Profiles(args) => cmd::profiles::run(args, &cli.global),
-        Command::Import(args) => cmd::import::run(args, &cli.global),
-        Command::Agent(args) => cmd::agent::run(args, &cli.global),
-        Command::GitCredential(args) => cmd::git_credential::run(args, &cli.global),
-        Command::KubectlCredential(args) => cmd::kubectl_credential::run(args, &cli.global),
-        Command::Mcp(args) => cmd::mcp::run(args, &cli.global),
+        Command::Login(c) => cmd::login::run(c.args, &c.profile),
+        Command::Token(c) => cmd::token::run(c.args, &c.profile),
+        Command::Status(c) => cmd::status::run(c.args, &c.profile),
+        Command::Logout(c) => cmd::logout::run(c.args, &c.profile),
+        Command::Run(c) => cmd::run::run(c.args, &c.profile),
+        Command::Profiles(c) => cmd::profiles::run(c.args, &c.profile),
+        Command::Import(c) => cmd::import::run(c.args, &c.profile),
+        Command::Agent(args) => cmd::agent::run(args),
+        Command::GitCredential(c) => cmd::git_credential::run(c.args, &c.profile),
+        Command::KubectlCredential(c) => cmd::kubectl_credential::run(c.args, &c.profile),
+        Command::Mcp(args) => cmd::mcp::run(args),
         Command::Completions(args) => cmd::completions::run(args),
-        Command::Serve(args) => cmd::serve::run(args),
+        Command::Serve(c) => cmd::serve::run(c.args),
         Command::Admin(args) => cmd::admin::run(args),
-        Command::Guard(args) => cmd::guard::run(args),
+        Command::Guard(c) => cmd::guard::run(c.args),
     };
     exit::report(result)
 }
 
+// A server command's own flags, then `--log-format`. (No doc comment: clap
+// would take it for the command's description.)
+#[derive(Debug, clap::Args)]
+struct WithLogFormat<A: clap::Args> {
+    #[command(flatten)]
+    args: A,
+    /// How to write logs on stderr: `text` lines for a person, `json` lines
+    /// for a log collector [default: text when stderr is a terminal, else
+    /// json].
+    #[arg(long, value_enum, env = "DEVAUTH_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+/// The shape of a server's log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One readable line per event: time, level, where, message, fields.
+    Text,
+    /// One JSON object per event (`timestamp`, `level`, `fields`, `target`).
+    Json,
+}
+
+/// `serve` and `guard` log events at `info` and above (`DEVAUTH_LOG` is the
+/// filter) on stderr, in `format`, or when none is asked for, as text for a
+/// person at a terminal and as JSON for anything else (systemd, a container
+/// runtime, a pipe). No log event carries a token, code or secret.
+///
+/// The subscriber is installed here, before the command runs, so the
+/// command's own setup (`cmd::serve::init_logging`) finds one in place and
+/// leaves it.
+fn init_server_logging(format: Option<LogFormat>) {
+    use std::io::IsTerminal as _;
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .with_env_var("DEVAUTH_LOG")
+        .from_env_lossy();
+    let terminal = std::io::stderr().is_terminal();
+    let format = format.unwrap_or(if terminal {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => logs.json().try_init(),
+        LogFormat::Text => logs.with_ansi(terminal).try_init(),
+    };
+}
+
 /// Client commands log (to stderr, human-readable) only when `DEVAUTH_LOG`
 /// names a filter, e.g. `DEVAUTH_LOG=debug devauth login ...`: no subscriber
-/// is built on the fast path otherwise. `serve` sets up its own JSON logs.
-/// No log event carries a token, code or secret.
+/// is built on the fast path otherwise. `serve` and `guard` log through
+/// [`init_server_logging`]. No log event carries a token, code or secret.
 fn init_client_logging() {
     let Some(wanted) = std::env::var("DEVAUTH_LOG")
         .ok()

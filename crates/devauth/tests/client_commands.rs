@@ -505,11 +505,51 @@ fn version_only_at_the_top_and_help_mentions_devauth_token() {
 }
 
 #[test]
+fn profile_is_a_flag_of_the_client_commands_only() {
+    let home = tempfile::tempdir().unwrap();
+    let client: [&[&str]; 11] = [
+        &["login"],
+        &["token"],
+        &["status"],
+        &["logout"],
+        &["run"],
+        &["profiles"],
+        &["import", "kiro-cli"],
+        &["agent"],
+        &["git-credential"],
+        &["kubectl-credential"],
+        &["mcp", "login"],
+    ];
+    for verb in client {
+        let (code, out, _) = run(devauth(home.path()).args(verb).arg("--help"));
+        assert_eq!(code, 0);
+        assert!(out.contains("--profile <NAME>"), "{verb:?} --help: {out}");
+        assert!(out.contains("DEVAUTH_PROFILE"), "{verb:?} --help: {out}");
+    }
+    let server: [&[&str]; 5] = [
+        &["serve"],
+        &["admin"],
+        &["admin", "user"],
+        &["guard"],
+        &["completions"],
+    ];
+    for verb in server {
+        let (code, out, _) = run(devauth(home.path()).args(verb).arg("--help"));
+        assert_eq!(code, 0);
+        assert!(!out.contains("--profile"), "{verb:?} --help: {out}");
+    }
+    // after a nested verb too, as git and kubectl configurations write it
+    let (code, _, err) =
+        run(devauth(home.path()).args(["git-credential", "get", "--profile", "p"]));
+    assert_ne!(code, 2, "{err}");
+}
+
+#[test]
 fn listings_align_show_dashes_and_whole_seconds_and_logout_leaves_no_lock() {
     let home = tempfile::tempdir().unwrap();
     let with_token = |profile: &str| {
         let mut cmd = devauth(home.path());
-        cmd.args(["--profile", profile, "login", "--with-token"])
+        cmd.args(["login", "--with-token", "--profile", profile])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());

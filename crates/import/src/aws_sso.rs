@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::credential::{Credential, Kind, Mode, SourceRef};
-use crate::error::ImportError;
+use crate::error::{ImportError, Missing};
 use crate::kiro::Cas;
 use crate::rfc3339;
 
@@ -97,7 +97,7 @@ impl CacheEntry {
         let raw = std::fs::read_to_string(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ImportError::NotFound {
-                    what: "AWS SSO cache file",
+                    what: Missing::AwsSsoCacheFile,
                     path: path.to_path_buf(),
                 }
             } else {
@@ -156,7 +156,7 @@ pub fn scan(dir: &Path) -> Result<Scan, ImportError> {
     let read = std::fs::read_dir(dir).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ImportError::NotFound {
-                what: "AWS SSO cache",
+                what: Missing::AwsSsoCache,
                 path: dir.to_path_buf(),
             }
         } else {

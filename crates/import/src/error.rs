@@ -5,14 +5,38 @@
 
 use std::path::PathBuf;
 
+use devauth_client::ErrorKind;
+
+/// What an [`ImportError::NotFound`] looked for: the caller tells the person
+/// which tool to log in with by matching on it, never on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// kiro-cli's (or the Amazon Q CLI's) `data.sqlite3`.
+    KiroDatabase,
+    /// The AWS CLI v2 SSO cache folder.
+    AwsSsoCache,
+    /// One file of the AWS SSO cache.
+    AwsSsoCacheFile,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::KiroDatabase => "kiro-cli database",
+            Self::AwsSsoCache => "AWS SSO cache",
+            Self::AwsSsoCacheFile => "AWS SSO cache file",
+        })
+    }
+}
+
 /// An error reading or writing a foreign credential source.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The database or cache does not exist.
     #[error("{what} not found at {}", path.display())]
     NotFound {
-        /// What was looked for ("kiro-cli database", "AWS SSO cache").
-        what: &'static str,
+        /// What was looked for.
+        what: Missing,
         /// Where.
         path: PathBuf,
     },
@@ -80,6 +104,24 @@ pub enum ImportError {
 }
 
 impl ImportError {
+    /// The kind of failure, as the client names kinds: no usable login in
+    /// the source (missing, empty, registration expired) is
+    /// [`ErrorKind::NeedsLogin`], because logging in with the other tool is
+    /// what helps; anything else (locked, damaged, unreadable) is
+    /// [`ErrorKind::Other`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound { .. } | Self::NoLogin { .. } | Self::RegistrationExpired { .. } => {
+                ErrorKind::NeedsLogin
+            }
+            Self::Locked { .. }
+            | Self::UnknownSchema { .. }
+            | Self::Malformed { .. }
+            | Self::Sqlite { .. }
+            | Self::Io { .. } => ErrorKind::Other,
+        }
+    }
+
     /// A [`ImportError::Malformed`] from a serde_json error, keeping only
     /// its category and position.
     pub fn malformed(what: impl Into<String>, err: &serde_json::Error) -> Self {

@@ -22,10 +22,12 @@
 //! Invariants: a foreign database or file is never held open (one short read,
 //! one short write transaction); nothing is written when anything about the
 //! source looks wrong; no secret reaches an error message (secrets are
-//! [`devauth_proto::Secret`]s); time comes from an injected [`clock::Clock`].
+//! [`devauth_proto::Secret`]s); time comes from an injected
+//! [`devauth_client::clock::Clock`], the client's one clock.
+
+#![warn(missing_docs)]
 
 pub mod aws_sso;
-pub mod clock;
 pub mod credential;
 pub mod error;
 pub mod follow;
@@ -36,5 +38,5 @@ pub mod renewer;
 pub mod rfc3339;
 
 pub use credential::{Credential, Kind, Mode, SourceRef};
-pub use error::ImportError;
+pub use error::{ImportError, Missing};
 pub use refresh::{FailureClass, RefreshError};

@@ -10,7 +10,7 @@ mod refresh_server;
 use std::time::Duration;
 
 use devauth_client::ErrorKind;
-use devauth_client::clock::Clock;
+use devauth_client::clock::{Clock, MockClock};
 use devauth_client::session::fresh_access_token;
 use devauth_client::store::{ProfileState, ProfileStore};
 use devauth_import::follow::Refresher;
@@ -20,19 +20,17 @@ use devauth_import::renewer::ImportRenewer;
 use devauth_import::{Mode, profile, rfc3339};
 use fixtures::*;
 use refresh_server::RefreshServer;
-use time::OffsetDateTime;
 
-struct Fixed(OffsetDateTime);
-
-impl Clock for Fixed {
-    fn now(&self) -> OffsetDateTime {
-        self.0
-    }
-}
-
-fn setup(token: &str) -> (tempfile::TempDir, ProfileStore, std::path::PathBuf, Fixed) {
+fn setup(
+    token: &str,
+) -> (
+    tempfile::TempDir,
+    ProfileStore,
+    std::path::PathBuf,
+    MockClock,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Fixed(rfc3339::parse("2030-01-01T00:00:00Z").unwrap());
+    let clock = MockClock::new(rfc3339::parse("2030-01-01T00:00:00Z").unwrap());
     let db = dir.path().join("kiro/data.sqlite3");
     create_kiro_db(&db);
     put_auth(

@@ -60,6 +60,6 @@ pub fn check_backend() -> Result<Option<Backend>, StoreError> {
         Ok(v) if v.is_empty() => Ok(None),
         Ok(v) if v == "file" => Ok(Some(Backend::File)),
         Ok(v) if v == "keyring" => Ok(Some(Backend::Keyring)),
-        Ok(v) => Err(StoreError::UnknownBackend(crate::error::sanitize(&v))),
+        Ok(v) => Err(StoreError::UnknownBackend(crate::safe_text::sanitize(&v))),
     }
 }

@@ -148,7 +148,7 @@ fn describe(e: &keyring_core::Error) -> String {
         keyring_core::Error::Ambiguous(_) => "several entries match".into(),
         _ => "the keyring rejected the request".into(),
     };
-    crate::error::sanitize(&text)
+    crate::safe_text::sanitize(&text)
 }
 
 fn unavailable(detail: &str) -> StoreError {

@@ -103,6 +103,8 @@ pub use profile::{Profile, ProfileState, Source, Tokens, validate_name};
 
 use std::path::PathBuf;
 
+use crate::kind::ErrorKind;
+
 /// A credential store error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -136,12 +138,6 @@ pub enum StoreError {
         /// Why, in a few words (never a secret).
         detail: String,
     },
-    /// `DEVAUTH_STORE=keyring` on a build without keyring support (no
-    /// longer produced: kept for callers that match on it).
-    #[error(
-        "DEVAUTH_STORE=keyring is not supported by this build; unset DEVAUTH_STORE or set it to `file`"
-    )]
-    KeyringUnsupported,
     /// `DEVAUTH_STORE` with a value that is neither `file` nor `keyring`.
     #[error("DEVAUTH_STORE=`{0}` is not a store; use `file` or `keyring`")]
     UnknownBackend(String),
@@ -183,13 +179,11 @@ pub fn select_backend() -> Result<Backend, StoreError> {
 }
 
 impl StoreError {
-    /// The error's kind ([`crate::ErrorKind`]).
-    pub fn kind(&self) -> crate::ErrorKind {
+    /// The error's kind ([`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::InvalidName(_) | Self::KeyringUnsupported | Self::UnknownBackend(_) => {
-                crate::ErrorKind::Usage
-            }
-            _ => crate::ErrorKind::Other,
+            Self::InvalidName(_) | Self::UnknownBackend(_) => ErrorKind::Usage,
+            _ => ErrorKind::Other,
         }
     }
 

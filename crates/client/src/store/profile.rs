@@ -84,6 +84,27 @@ impl Profile {
             extra: serde_json::Map::new(),
         }
     }
+
+    /// Folds a token response received at `now` into the profile: new
+    /// tokens (keeping the refresh token when none came back), the granted
+    /// scopes when the server names them, and who the tokens belong to when
+    /// the response says.
+    pub fn apply_response(&mut self, resp: &TokenResponse, now: OffsetDateTime) {
+        self.tokens = Tokens::from_response(resp, now, self.tokens.refresh_token.as_ref());
+        if let Some(scope) = &resp.scope {
+            self.scopes = scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        let acct = crate::account::from_response(resp);
+        if acct.display.is_some() {
+            self.account = acct.display;
+            self.subject = acct.subject;
+        }
+        self.updated_at = now;
+    }
 }
 
 /// How a profile's credentials were obtained.
@@ -214,7 +235,7 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
     if ok {
         Ok(())
     } else {
-        Err(StoreError::InvalidName(crate::error::sanitize(name)))
+        Err(StoreError::InvalidName(crate::safe_text::sanitize(name)))
     }
 }
 

@@ -16,7 +16,7 @@ use devauth_agent::notify::Notifier;
 use devauth_agent::profiles::ProfileBackend;
 use devauth_agent::{Config, Summary};
 use devauth_client::ProfileStore;
-use devauth_import::clock::{Clock, SystemClock};
+use devauth_client::clock::{Clock, SystemClock};
 use devauth_import::follow::Refresher;
 use devauth_import::refresh::{Endpoints, Http};
 use devauth_import::rfc3339;
@@ -64,6 +64,9 @@ pub struct Args {
     /// With --once: print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Keep only this profile fresh [default: every profile].
+    #[arg(long = "profile", env = "DEVAUTH_PROFILE", value_name = "NAME")]
+    only: Option<String>,
 }
 
 fn log_report(report: &Report) {
@@ -99,7 +102,7 @@ fn summary_line(s: &Summary) -> String {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.concurrency == 0 {
         return Err(UsageError("--concurrency must be at least 1".into()).into());
     }
@@ -115,7 +118,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 http: Http::default(),
                 endpoints: Endpoints::from_env(),
             },
-            only: global.chosen_profile().map(str::to_owned),
+            only: args.only.clone(),
         }),
         clock: clock.clone(),
         config: Config {

@@ -33,7 +33,7 @@ pub struct Args {
 }
 
 /// Answers git.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     match args.operation.as_str() {
         "get" => {}
         // devauth keeps the credential; git's idea of storing or erasing
@@ -54,7 +54,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|(k, v)| k == "capability[]" && v == "authtype");
     let mut out = std::io::stdout().lock();
-    let fresh = match super::token::fresh(global.profile(), 60) {
+    let fresh = match super::token::fresh(profile_arg.name(), 60) {
         Ok(fresh) => fresh,
         Err(e) => {
             // Stop git here: no other helper, no terminal prompt.
@@ -62,7 +62,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             out.flush()?;
             eprintln!(
                 "devauth: no token for git ({e:#}); run `devauth login --profile {}`",
-                global.profile()
+                profile_arg.name()
             );
             return Ok(ExitCode::SUCCESS);
         }

@@ -4,7 +4,8 @@
 //!
 //! On start: bind, fetch the issuer's signing keys (no keys, no start), print
 //! `devauth guard: listening on URL` on stderr, and serve until SIGTERM or
-//! Ctrl-C. Logs are JSON lines on stderr, filtered by `DEVAUTH_LOG`.
+//! Ctrl-C. Logs go to stderr, filtered by `DEVAUTH_LOG`, as text or JSON
+//! lines (`--log-format`, set up in `main.rs` before this runs).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use anyhow::Context as _;
 use devauth_guard::{Config, Guard};
 use devauth_server::listener::{Limits, serve as serve_with_limits};
 
-use super::serve::{LimitArgs, init_logging, shutdown_signal};
+use super::serve::{LimitArgs, shutdown_signal};
 use crate::exit::UsageError;
 
 /// Flags of `devauth guard`.
@@ -71,7 +72,6 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    init_logging();
     let mut config = Config::new(&args.issuer, &args.resource, &args.upstream)
         .map_err(|e| UsageError(e.to_string()))?;
     if let Some(name) = &args.forward_user_header {

@@ -10,12 +10,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use devauth_client::clock::{Clock, SystemClock};
 use devauth_client::store::{ProfileStore, validate_name};
-use devauth_import::clock::{Clock, SystemClock};
 use devauth_import::kiro::{self, KiroDb};
-use devauth_import::{Credential, ImportError, Mode, aws_sso, profile};
+use devauth_import::{Credential, ImportError, Missing, Mode, aws_sso, profile};
 
-use crate::exit::{self, UsageError};
+use crate::exit::UsageError;
 
 /// Flags of `devauth import`.
 #[derive(Debug, clap::Args)]
@@ -95,36 +95,50 @@ fn home() -> PathBuf {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     let store = ProfileStore::open_default()?;
     let clock = SystemClock;
     let result = match args.source {
-        Source::KiroCli(a) => import_kiro(&store, &clock, global.profile(), a),
-        Source::AwsSso(a) => import_aws(&store, &clock, global.profile(), a),
+        Source::KiroCli(a) => import_kiro(&store, &clock, profile_arg.name(), a),
+        Source::AwsSso(a) => import_aws(&store, &clock, profile_arg.name(), a),
     };
     match result {
         Ok(code) => Ok(code),
-        Err(Failure::Source(e)) => {
-            let (code, next) = match &e {
-                ImportError::NotFound { what, .. } if what.starts_with("kiro") => (
-                    exit::NOT_LOGGED_IN,
-                    "; log in with kiro-cli first, or point --db at its data.sqlite3",
-                ),
-                ImportError::NotFound { .. } => (
-                    exit::NOT_LOGGED_IN,
-                    "; run `aws sso login` first, or point --cache-dir at the cache",
-                ),
-                ImportError::NoLogin { .. } | ImportError::RegistrationExpired { .. } => {
-                    (exit::NOT_LOGGED_IN, "")
-                }
-                _ => (exit::FAILURE, ""),
-            };
-            eprintln!("error: {e}{next}; nothing was imported");
-            Ok(ExitCode::from(code))
-        }
+        Err(Failure::Source(error)) => Err(NotImported { error }.into()),
         Err(Failure::Other(e)) => Err(e),
     }
 }
+
+/// The source held nothing to import, or could not be read: the library's
+/// error, then what to do next, then that nothing was written. Its exit code
+/// comes from [`ImportError::kind`] (in `exit.rs`): 3 when logging in with
+/// the other tool helps, 1 otherwise.
+#[derive(Debug)]
+pub struct NotImported {
+    /// Why.
+    pub error: ImportError,
+}
+
+impl std::fmt::Display for NotImported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let next = match &self.error {
+            ImportError::NotFound {
+                what: Missing::KiroDatabase,
+                ..
+            } => "; log in with kiro-cli first, or point --db at its data.sqlite3",
+            ImportError::NotFound {
+                what: Missing::AwsSsoCache | Missing::AwsSsoCacheFile,
+                ..
+            } => "; run `aws sso login` first, or point --cache-dir at the cache",
+            _ => "",
+        };
+        write!(f, "{}{next}; nothing was imported", self.error)
+    }
+}
+
+/// No `source()`: the message already holds the library's sentence, and the
+/// `{:#}` chain would print it twice.
+impl std::error::Error for NotImported {}
 
 enum Failure {
     Source(ImportError),

@@ -58,7 +58,7 @@ const V1: &str = "client.authentication.k8s.io/v1";
 const V1BETA1: &str = "client.authentication.k8s.io/v1beta1";
 
 /// Prints the credential.
-pub fn run(_args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(_args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     let info: ExecInfo = std::env::var("KUBERNETES_EXEC_INFO")
         .ok()
         .and_then(|raw| serde_json::from_str(&raw).ok())
@@ -67,10 +67,10 @@ pub fn run(_args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         Some(V1BETA1) => V1BETA1,
         _ => V1,
     };
-    let fresh = super::token::fresh(global.profile(), 60).map_err(|e| {
+    let fresh = super::token::fresh(profile_arg.name(), 60).map_err(|e| {
         e.context(format!(
             "no token for kubectl; run `devauth login --profile {}` first",
-            global.profile()
+            profile_arg.name()
         ))
     })?;
     let credential = ExecCredential {

@@ -18,11 +18,11 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     let store = ProfileStore::open_default()?;
-    store.with_lock(global.profile(), |lock| {
+    store.with_lock(profile_arg.name(), |lock| {
         let Some(p) = lock.load()? else {
-            eprintln!("Not logged in (profile `{}`); nothing to do.", global.profile());
+            eprintln!("Not logged in (profile `{}`); nothing to do.", profile_arg.name());
             return Ok(ExitCode::SUCCESS);
         };
         let revoked = if args.no_revoke { None } else { Some(revoke(&p)) };

@@ -16,12 +16,16 @@ pub mod serve;
 pub mod status;
 pub mod token;
 
-/// Options every client command takes.
+/// `--profile NAME`, for the client commands that work on one profile
+/// (`main.rs` flattens it into each of them; `agent` and `mcp` declare
+/// their own, whose default differs; the server commands have none).
+///
+/// `global` makes it work after a nested verb too: `devauth import kiro-cli
+/// --profile work`, `devauth git-credential get --profile work`.
 #[derive(Debug, clap::Args)]
-pub struct Global {
+pub struct ProfileArg {
     /// Profile to use: each profile holds one issuer + account [default:
-    /// default]. `devauth agent` keeps only this profile when it is given,
-    /// every profile when not.
+    /// default].
     #[arg(
         long = "profile",
         global = true,
@@ -31,14 +35,19 @@ pub struct Global {
     chosen_profile: Option<String>,
 }
 
-impl Global {
-    /// The profile a command works on: the one asked for, else `default`.
-    pub fn profile(&self) -> &str {
-        self.chosen_profile.as_deref().unwrap_or("default")
-    }
+// A client command's own flags, then `--profile`. (No doc comment: clap
+// would take it for the command's description.)
+#[derive(Debug, clap::Args)]
+pub struct WithProfile<A: clap::Args> {
+    #[command(flatten)]
+    pub args: A,
+    #[command(flatten)]
+    pub profile: ProfileArg,
+}
 
-    /// The profile asked for with `--profile` or `DEVAUTH_PROFILE`, if any.
-    pub fn chosen_profile(&self) -> Option<&str> {
-        self.chosen_profile.as_deref()
+impl ProfileArg {
+    /// The profile a command works on: the one asked for, else `default`.
+    pub fn name(&self) -> &str {
+        self.chosen_profile.as_deref().unwrap_or("default")
     }
 }

@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     let store = super::token::store_for_reading()?;
     let now = SystemClock.now();
     let entries = store.list()?;
@@ -28,14 +28,14 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
             .map(|e| match e {
                 Ok(p) => {
                     let mut v = super::status::profile_json(p, &store, now);
-                    v["current"] = json!(p.name == global.profile());
+                    v["current"] = json!(p.name == profile_arg.name());
                     v
                 }
                 Err(err) => json!({ "error": err.to_string() }),
             })
             .collect();
         let v = json!({
-            "current": global.profile(),
+            "current": profile_arg.name(),
             "store": { "backend": super::status::backend_for_new(), "path": store.dir() },
             "profiles": list,
         });
@@ -87,7 +87,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     for (e, row) in entries.iter().zip(&rows) {
         match row {
             Ok(cells) => {
-                let current = e.as_ref().is_ok_and(|p| p.name == global.profile());
+                let current = e.as_ref().is_ok_and(|p| p.name == profile_arg.name());
                 writeln!(out, "{}", line(if current { '*' } else { ' ' }, cells))?;
             }
             Err(err) => writeln!(out, "! {err}")?,

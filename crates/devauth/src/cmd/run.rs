@@ -50,7 +50,7 @@ const PROTECTED: &[&str] = &[
 ];
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     let name = &args.env;
     let well_formed = name
         .chars()
@@ -70,7 +70,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let token = super::token::access_token(global.profile(), args.min_ttl)?;
+    let token = super::token::access_token(profile_arg.name(), args.min_ttl)?;
     let (program, rest) = args
         .command
         .split_first()

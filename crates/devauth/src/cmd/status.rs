@@ -100,7 +100,7 @@ pub fn human(secs: u64) -> String {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     // `token` and `run` use DEVAUTH_TOKEN and touch no store: say so, rather
     // than "not logged in".
@@ -124,19 +124,19 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
     }
     let store = super::token::store_for_reading()?;
     let now = SystemClock.now();
-    let Some(p) = store.load(global.profile())? else {
+    let Some(p) = store.load(profile_arg.name())? else {
         if args.json {
             let v = json!({
-                "profile": global.profile(),
+                "profile": profile_arg.name(),
                 "logged_in": false,
                 "state": "not-logged-in",
-                "store": { "backend": backend_for_new(), "path": store.path_of(global.profile()) },
+                "store": { "backend": backend_for_new(), "path": store.path_of(profile_arg.name()) },
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             return Ok(ExitCode::from(exit::NOT_LOGGED_IN));
         }
         return Err(devauth_client::Error::NotLoggedIn {
-            profile: global.profile().to_owned(),
+            profile: profile_arg.name().to_owned(),
         }
         .into());
     };

@@ -94,8 +94,8 @@ pub fn fresh(profile: &str, min_ttl: u64) -> anyhow::Result<Fresh> {
 }
 
 /// Prints the token.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let fresh = fresh(global.profile(), args.min_ttl)?;
+pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
+    let fresh = fresh(profile_arg.name(), args.min_ttl)?;
     let text = match args.format {
         Format::Raw => fresh.token,
         Format::Header => format!("Authorization: Bearer {}", fresh.token),
@@ -113,7 +113,7 @@ pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
                 "expires_at": expires_at,
                 "expires_in": expires_in,
                 "scopes": fresh.scopes,
-                "profile": if token_from_env().is_some() { None } else { Some(global.profile()) },
+                "profile": if token_from_env().is_some() { None } else { Some(profile_arg.name()) },
             })
             .to_string()
         }

@@ -14,7 +14,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 
 use super::token::{PROFILE_STATE_KEY, REGISTRATION_KEYS, TokenKey};
-use crate::error::ImportError;
+use crate::error::{ImportError, Missing};
 
 /// How long a read or write waits for kiro-cli to release a lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -94,7 +94,7 @@ impl KiroDb {
     fn open(&self, flags: OpenFlags) -> Result<Connection, ImportError> {
         if !self.path.is_file() {
             return Err(ImportError::NotFound {
-                what: "kiro-cli database",
+                what: Missing::KiroDatabase,
                 path: self.path.clone(),
             });
         }

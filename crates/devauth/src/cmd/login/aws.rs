@@ -28,7 +28,7 @@ const CLIENT_NAME: &str = "devauth";
 
 pub(super) fn login(
     args: &Args,
-    global: &crate::cmd::Global,
+    profile_arg: &crate::cmd::ProfileArg,
     clock: &SystemClock,
 ) -> anyhow::Result<Profile> {
     if args.client_id.is_some() {
@@ -115,7 +115,7 @@ pub(super) fn login(
     let record = serde_json::to_value(&record)?;
     let own_profile = || {
         let mut p = new_profile(
-            global,
+            profile_arg,
             Origin {
                 issuer: Some(&start_url),
                 client_id: Some(&reg.client_id),
@@ -134,15 +134,14 @@ pub(super) fn login(
     };
     let mut profile = if args.write_aws_cache {
         // The login succeeded: a cache that cannot be written must not lose it.
-        followed_cache_file(args, global, &start_url, &region, &reg, &resp, now).unwrap_or_else(
-            |e| {
+        followed_cache_file(args, profile_arg, &start_url, &region, &reg, &resp, now)
+            .unwrap_or_else(|e| {
                 eprintln!(
                     "warning: the login could not be written to the AWS CLI's cache ({e:#}); \
                      it is kept by devauth only."
                 );
                 own_profile()
-            },
-        )
+            })
     } else {
         own_profile()
     };
@@ -155,7 +154,7 @@ pub(super) fn login(
 /// follows that file.
 fn followed_cache_file(
     args: &Args,
-    global: &crate::cmd::Global,
+    profile_arg: &crate::cmd::ProfileArg,
     start_url: &str,
     region: &str,
     reg: &Registration,
@@ -191,7 +190,7 @@ fn followed_cache_file(
         path.display()
     );
     Ok(devauth_import::profile::new_profile(
-        global.profile(),
+        profile_arg.name(),
         &cred,
         now,
     ))

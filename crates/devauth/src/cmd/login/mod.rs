@@ -148,14 +148,14 @@ impl Args {
 }
 
 /// Runs the command.
-pub fn run(mut args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCode> {
     if args.provider.as_deref() == Some("list") {
         for p in Provider::ALL {
             println!("{:<10} {}", p.name(), p.describe());
         }
         return Ok(ExitCode::SUCCESS);
     }
-    devauth_client::store::validate_name(global.profile())?;
+    devauth_client::store::validate_name(profile_arg.name())?;
     let store = ProfileStore::open_default()?;
     let clock = SystemClock;
     // `devauth login` on a profile that exists logs in again where it did:
@@ -164,7 +164,7 @@ pub fn run(mut args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         && args.provider.is_none()
         && !args.with_token
         && !args.client_credentials
-        && let Ok(Some(previous)) = store.load(global.profile())
+        && let Ok(Some(previous)) = store.load(profile_arg.name())
         && let Some(issuer) = previous.issuer.clone()
     {
         let provider = previous
@@ -199,15 +199,15 @@ pub fn run(mut args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
         }
         eprintln!(
             "Logging in again to {issuer} as profile `{}` was set up.",
-            global.profile()
+            profile_arg.name()
         );
     }
     let profile = if args.with_token {
-        with_token(&args, global, &clock)?
+        with_token(&args, profile_arg, &clock)?
     } else if args.client_credentials {
-        client_credentials(&args, global, &clock)?
+        client_credentials(&args, profile_arg, &clock)?
     } else {
-        interactive(&args, global, &clock)?
+        interactive(&args, profile_arg, &clock)?
     };
     store.save(&profile)?;
     let path = store.path_of(&profile.name);
@@ -232,7 +232,7 @@ struct Origin<'a> {
 }
 
 fn new_profile(
-    global: &super::Global,
+    profile_arg: &super::ProfileArg,
     origin: Origin<'_>,
     resp: &TokenResponse,
     now: time::OffsetDateTime,
@@ -247,7 +247,7 @@ fn new_profile(
     let acct = account::from_response(resp);
     let scope = resp.scope.as_deref().unwrap_or(requested_scope);
     let mut p = Profile::new(
-        global.profile(),
+        profile_arg.name(),
         source,
         Tokens::from_response(resp, now, None),
         now,
@@ -267,7 +267,7 @@ fn new_profile(
 
 fn interactive(
     args: &Args,
-    global: &super::Global,
+    profile_arg: &super::ProfileArg,
     clock: &SystemClock,
 ) -> anyhow::Result<Profile> {
     let provider = args.provider.as_deref().and_then(Provider::parse);
@@ -287,7 +287,7 @@ fn interactive(
                 ))
             })?;
             if provider == Provider::Aws {
-                return aws::login(args, global, clock);
+                return aws::login(args, profile_arg, clock);
             }
             let preset = provider.preset(args.issuer.as_deref(), args.tenant.as_deref());
             if let Some(help) = preset.client_help
@@ -359,7 +359,7 @@ fn interactive(
         && let Some(resp) = web(args, &http, &endpoints, client_id, &scope, &sleeper)?
     {
         return Ok(new_profile(
-            global,
+            profile_arg,
             Origin {
                 issuer: Some(issuer),
                 client_id: Some(client_id),
@@ -394,7 +394,7 @@ fn interactive(
     countdown.finish();
     let resp = result.map_err(explain)?;
     let mut profile = new_profile(
-        global,
+        profile_arg,
         Origin {
             issuer: Some(issuer),
             client_id: Some(client_id),
@@ -479,7 +479,11 @@ fn read_stdin(what: &str) -> anyhow::Result<String> {
     Ok(s)
 }
 
-fn with_token(args: &Args, global: &super::Global, clock: &SystemClock) -> anyhow::Result<Profile> {
+fn with_token(
+    args: &Args,
+    profile_arg: &super::ProfileArg,
+    clock: &SystemClock,
+) -> anyhow::Result<Profile> {
     let resp = token_input::parse(&read_stdin("--with-token reads the token from stdin")?)?;
     let endpoints = match &args.issuer {
         Some(issuer) => {
@@ -492,7 +496,7 @@ fn with_token(args: &Args, global: &super::Global, clock: &SystemClock) -> anyho
         }
     };
     Ok(new_profile(
-        global,
+        profile_arg,
         Origin {
             issuer: args.issuer.as_deref(),
             client_id: args.client_id.as_deref(),
@@ -507,7 +511,7 @@ fn with_token(args: &Args, global: &super::Global, clock: &SystemClock) -> anyho
 
 fn client_credentials(
     args: &Args,
-    global: &super::Global,
+    profile_arg: &super::ProfileArg,
     clock: &SystemClock,
 ) -> anyhow::Result<Profile> {
     let client_id = args
@@ -543,7 +547,7 @@ fn client_credentials(
     let resp =
         devauth_client::client_credentials::fetch(&http, &endpoints, client_id, &secret, &scope)?;
     let mut p = new_profile(
-        global,
+        profile_arg,
         Origin {
             issuer: args.issuer.as_deref(),
             client_id: Some(client_id),

@@ -19,8 +19,8 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> {
-    let name = match global.chosen_profile() {
+pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
+    let name = match chosen {
         Some(n) => n.to_owned(),
         None => profile_for(&args.url)?.unwrap_or_else(|| super::default_profile(&args.url)),
     };

@@ -48,10 +48,8 @@ pub struct Args {
 const WEB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Runs the command.
-pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> {
-    let name = global
-        .chosen_profile()
-        .map_or_else(|| super::default_profile(&args.url), str::to_owned);
+pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
+    let name = chosen.map_or_else(|| super::default_profile(&args.url), str::to_owned);
     devauth_client::store::validate_name(&name)?;
     let store = ProfileStore::open_default()?;
     let http = Http::new();
@@ -257,7 +255,7 @@ fn registered_client(http: &Http, target: &mcp::Target) -> anyhow::Result<String
         let why = info["error_description"]
             .as_str()
             .or(info["error"].as_str())
-            .map(devauth_client::error::sanitize)
+            .map(devauth_client::safe_text::sanitize)
             .unwrap_or_else(|| format!("HTTP {}", reply.status));
         return Err(UsageError(format!(
             "{} refused to register a client ({why}); pass --client-id",

@@ -23,6 +23,16 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(subcommand)]
     command: Command,
+    /// Profile that holds the MCP login [default: the one `mcp login`
+    /// made for this URL, named after the server: mcp-HOST or
+    /// mcp-HOST-PORT].
+    #[arg(
+        long = "profile",
+        global = true,
+        env = "DEVAUTH_PROFILE",
+        value_name = "NAME"
+    )]
+    profile: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -39,11 +49,12 @@ enum Command {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &super::Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let chosen = args.profile.as_deref();
     match args.command {
-        Command::Login(a) => login::run(a, global),
-        Command::Headers(a) => headers::run(a, global),
-        Command::Proxy(a) => proxy::run(a, global),
+        Command::Login(a) => login::run(a, chosen),
+        Command::Headers(a) => headers::run(a, chosen),
+        Command::Proxy(a) => proxy::run(a, chosen),
     }
 }
 

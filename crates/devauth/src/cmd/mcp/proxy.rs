@@ -88,8 +88,8 @@ impl TokenSource for Profile {
 }
 
 /// Runs the command.
-pub fn run(args: Args, global: &crate::cmd::Global) -> anyhow::Result<ExitCode> {
-    let name = match global.chosen_profile() {
+pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
+    let name = match chosen {
         Some(n) => n.to_owned(),
         None => super::headers::profile_for(&args.url)?
             .unwrap_or_else(|| super::default_profile(&args.url)),
