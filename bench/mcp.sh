@@ -90,7 +90,7 @@ rounds = sorted({r["round"] for r in rows})
 def pick(rnd, who, kind):
     return [x["r"] for x in rows if x["round"] == rnd and x["who"] == who and x["kind"] == kind]
 print()
-print("| round | start→tools/list devauth | mcp-remote | ratio | RSS devauth | mcp-remote | per call direct | devauth (added) | mcp-remote (added) | bridge CPU per call devauth | mcp-remote |")
+print("| round | start→tools/list devauth | mcp-remote | ratio | peak RSS (private) devauth | mcp-remote | per call direct | devauth (added) | mcp-remote (added) | bridge CPU per call devauth | mcp-remote |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for rnd in rounds:
     sd = statistics.median(x["start_to_tools_list_ms"] for x in pick(rnd, "devauth", "start"))
@@ -98,9 +98,10 @@ for rnd in rounds:
     d = pick(rnd, "direct", "calls")[0]["median_ms"]
     cd = pick(rnd, "devauth", "calls")[0]
     cr = pick(rnd, "mcp-remote", "calls")[0]
-    print(f"| {rnd} | {sd:.1f} ms | {sr:.1f} ms | {sr / sd:.1f}× | {cd['peak_rss_mib']:.1f} MiB | {cr['peak_rss_mib']:.1f} MiB "
+    print(f"| {rnd} | {sd:.1f} ms | {sr:.1f} ms | {sr / sd:.1f}× | {cd['peak_rss_mib']:.1f} ({cd['private_mib']:.1f}) MiB | {cr['peak_rss_mib']:.1f} ({cr['private_mib']:.1f}) MiB "
           f"| {d:.3f} ms | {cd['median_ms']:.3f} ms (+{cd['median_ms'] - d:.3f}) | {cr['median_ms']:.3f} ms (+{cr['median_ms'] - d:.3f}) "
           f"| {cd['bridge_cpu_ms_per_call']:.3f} ms | {cr['bridge_cpu_ms_per_call']:.3f} ms |")
 print()
-print("start: median of the round's starts; per call: median of the calls.")
+print("start: median of the round's starts; per call: median of the calls; RSS: peak")
+print("(VmHWM) of the bridge's processes, in brackets what of it is private to them.")
 EOF

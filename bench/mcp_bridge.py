@@ -2,21 +2,23 @@
 """Measures an MCP stdio bridge against calling the MCP server directly.
 
     python3 bench/mcp_bridge.py start  URL -- BRIDGE ARGS...   # start to tools/list answer
-    python3 bench/mcp_bridge.py calls  URL -- BRIDGE ARGS...   # per-call time + memory
+    python3 bench/mcp_bridge.py calls  URL -- BRIDGE ARGS...   # per-call time, CPU, memory
     python3 bench/mcp_bridge.py direct URL TOKEN               # per-call time, no bridge
 
 Prints one JSON line. Per-call figures come from CALLS (default 500)
-sequential `tools/call whoami` after WARMUP (default 50) unmeasured ones; the
-bridge's memory is the peak RSS (VmHWM) of its process tree, read from /proc
-once the calls are done, and its CPU time per call (user + system, from
-/proc, over the warm-up and measured calls) what the bridge itself spends,
-which other load on the machine disturbs less than wall-clock times. The direct client keeps one HTTP/1.1 connection
-open, as the bridges do.
+sequential `tools/call whoami` after WARMUP (default 50) unmeasured ones.
+For a bridge it also reports the peak RSS (VmHWM) of its process tree, read
+from /proc once the calls are done, the part of it no other process shares
+(private pages: most of the rest is the executable's and libc's code, shared
+with the page cache), and its CPU time (user + system) per
+call, which other load on the machine disturbs less than wall-clock times.
+The direct client keeps one HTTP/1.1 connection open, as the bridges do,
+and does as little as a client can per call.
 """
 
-import http.client
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -111,6 +113,20 @@ class Bridge:
                 pass
         return total
 
+    def private_kib(self):
+        """Memory of the bridge's process tree no other process shares (USS:
+        private clean + private dirty), now."""
+        total = 0
+        for pid in self.tree():
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for l in f:
+                        if l.startswith(("Private_Clean:", "Private_Dirty:")):
+                            total += int(l.split()[1])
+            except FileNotFoundError:
+                pass
+        return total
+
     def cpu_seconds(self):
         """User + system CPU time of the bridge's process tree so far."""
         total = 0
@@ -162,31 +178,67 @@ def bridged(argv, measure_calls):
             cpu = b.cpu_seconds() - cpu
             out["bridge_cpu_ms_per_call"] = round(cpu * 1000 / (WARMUP + CALLS), 4)
             out["peak_rss_mib"] = round(b.peak_rss_kib() / 1024, 2)
+            out["private_mib"] = round(b.private_kib() / 1024, 2)
         return out
     finally:
         b.close()
 
 
 def direct(url, token):
+    """Calls over one kept-alive socket with the least client work Python
+    allows (one send, reads until the answer is complete), so the baseline
+    is the server's time and not a slow HTTP library's."""
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port)
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream",
-    }
+    sock = socket.create_connection((u.hostname, u.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    extra = {}
+
+    tail = [False]
 
     def post(msg, expect):
-        conn.request("POST", u.path, body=json.dumps(msg), headers=headers)
-        r = conn.getresponse()
-        body = r.read()
-        if r.status != expect:
-            raise SystemExit(f"{msg.get('method')}: HTTP {r.status}: {body[:200]!r}")
-        return r, body
+        if tail[0]:
+            end = b""
+            while not end.endswith(b"0\r\n\r\n"):
+                end += sock.recv(65536)
+            tail[0] = False
+        body = json.dumps(msg).encode()
+        head = (
+            f"POST {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            "Accept: application/json, text/event-stream\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+            + f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536) or b""
+        header, rest = buf.split(b"\r\n\r\n", 1)
+        lines = header.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            while len(rest) < n:
+                rest += sock.recv(65536)
+        elif headers.get("transfer-encoding") == "chunked":
+            # An SSE answer: done once the event holding the answer is in
+            # (as for a bridge, which relays it before the stream ends); the
+            # stream's end is read before the next request.
+            def answered(b):
+                i = b.find(b'"result"')
+                return i >= 0 and b"\n\n" in b[i:]
 
-    r, _ = post(initialize(1), 200)
-    headers["Mcp-Session-Id"] = r.getheader("Mcp-Session-Id")
-    headers["MCP-Protocol-Version"] = PROTOCOL
+            while not answered(rest) and not rest.endswith(b"0\r\n\r\n"):
+                rest += sock.recv(65536)
+            tail[0] = not rest.endswith(b"0\r\n\r\n")
+        if status != expect:
+            raise SystemExit(f"{msg.get('method')}: HTTP {status}: {rest[:200]!r}")
+        return headers, rest
+
+    headers, _ = post(initialize(1), 200)
+    extra["Mcp-Session-Id"] = headers["mcp-session-id"]
+    extra["MCP-Protocol-Version"] = PROTOCOL
     post(INITIALIZED, 202)
 
     def one(i):
