@@ -6,7 +6,8 @@
 //! Callers pass ids only (grant id, family id, `jti`), never a raw secret.
 //! A failure to store an event is logged and does not fail the request.
 //!
-//! The `tracing` line is always written before [`record`] returns. Where the
+//! The `tracing` line is always written before [`AuditSink::record`] returns
+//! (handlers call it through [`crate::state::AppState::record_audit`]). Where the
 //! row goes depends on the state's [`AuditSink`]: [`AuditSink::Direct`] (the
 //! default, and what tests use) stores it before returning;
 //! [`AuditSink::Background`] (what `devauth serve` uses) hands it to an
@@ -20,8 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::app::AppState;
-use crate::model::AuditEvent;
+use crate::model::{AuditEvent, Timestamp};
 use crate::store::DurableStore;
 
 /// Rows the background writer's queue holds.
@@ -30,7 +30,7 @@ pub const QUEUE_CAPACITY: usize = 8192;
 /// Most rows stored in one transaction.
 pub const MAX_BATCH: usize = 256;
 
-/// Where [`record`] puts the audit row.
+/// Where [`AuditSink::record`] puts the audit row.
 #[derive(Debug, Clone, Default)]
 pub enum AuditSink {
     /// Stored in the durable store before `record` returns.
@@ -49,7 +49,7 @@ pub struct AuditWriter {
 
 impl AuditWriter {
     /// Starts a writer storing into `store`; put the returned sink in
-    /// [`AppState::audit`].
+    /// [`crate::state::Shared::audit`].
     pub fn spawn(store: Arc<dyn DurableStore>) -> (AuditSink, Self) {
         Self::spawn_with_capacity(store, QUEUE_CAPACITY)
     }
@@ -118,44 +118,48 @@ pub struct Event<'a> {
     pub details: serde_json::Value,
 }
 
-/// Records an event.
-pub async fn record(state: &AppState, event: Event<'_>) {
-    let details = if event.details.is_null() {
-        serde_json::json!({})
-    } else {
-        event.details
-    };
-    metrics::counter!("devauth_audit_events_total", "kind" => event.kind.to_owned()).increment(1);
-    tracing::info!(
-        target: "devauth::audit",
-        kind = event.kind,
-        client_id = event.client_id,
-        user_id = event.user_id,
-        ip = event.ip,
-        details = %details,
-        "audit"
-    );
-    let row = AuditEvent {
-        at: state.clock.now(),
-        kind: event.kind.to_owned(),
-        client_id: event.client_id.map(str::to_owned),
-        user_id: event.user_id.map(str::to_owned),
-        ip: event.ip.map(str::to_owned),
-        details,
-    };
-    match &state.audit {
-        AuditSink::Direct => {
-            if let Err(e) = state.stores.durable.audit(&row).await {
-                tracing::warn!(error = %e, kind = event.kind, "could not store an audit event");
+impl AuditSink {
+    /// Records `event`, which happened `at`: the `tracing` line now, the row
+    /// in `store` now ([`AuditSink::Direct`]) or through the writer's queue.
+    pub async fn record(&self, store: &dyn DurableStore, at: Timestamp, event: Event<'_>) {
+        let details = if event.details.is_null() {
+            serde_json::json!({})
+        } else {
+            event.details
+        };
+        metrics::counter!("devauth_audit_events_total", "kind" => event.kind.to_owned())
+            .increment(1);
+        tracing::info!(
+            target: "devauth::audit",
+            kind = event.kind,
+            client_id = event.client_id,
+            user_id = event.user_id,
+            ip = event.ip,
+            details = %details,
+            "audit"
+        );
+        let row = AuditEvent {
+            at,
+            kind: event.kind.to_owned(),
+            client_id: event.client_id.map(str::to_owned),
+            user_id: event.user_id.map(str::to_owned),
+            ip: event.ip.map(str::to_owned),
+            details,
+        };
+        match self {
+            Self::Direct => {
+                if let Err(e) = store.audit(&row).await {
+                    tracing::warn!(error = %e, kind = event.kind, "could not store an audit event");
+                }
             }
-        }
-        AuditSink::Background(tx) => {
-            if tx.try_send(row).is_err() {
-                metrics::counter!("devauth_audit_dropped_total").increment(1);
-                tracing::warn!(
-                    kind = event.kind,
-                    "audit queue full or closed: the event was not stored"
-                );
+            Self::Background(tx) => {
+                if tx.try_send(row).is_err() {
+                    metrics::counter!("devauth_audit_dropped_total").increment(1);
+                    tracing::warn!(
+                        kind = event.kind,
+                        "audit queue full or closed: the event was not stored"
+                    );
+                }
             }
         }
     }
@@ -164,7 +168,6 @@ pub async fn record(state: &AppState, event: Event<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Timestamp;
     use crate::store::sqlite::SqliteStore;
 
     fn event(n: u32) -> AuditEvent {

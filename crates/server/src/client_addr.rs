@@ -20,8 +20,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use ipnet::IpNet;
 
-use crate::app::AppState;
 use crate::model::Requester;
+use crate::state::AppState;
 
 /// Longest user agent kept.
 const MAX_USER_AGENT: usize = 256;

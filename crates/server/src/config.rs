@@ -12,6 +12,10 @@ pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_a
 /// The client every server has: the devauth command line.
 pub const DEFAULT_CLIENT_ID: &str = "devauth-cli";
 
+/// Largest request body any endpoint accepts (OAuth endpoints answer a
+/// larger one with 400 `invalid_request`, axum extractors with 413).
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
 /// Everything the server needs to know at start.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -997,13 +997,4 @@ mod tests {
             );
         }
     }
-
-    #[test]
-    fn device_code_hashes_sort_by_issue_time() {
-        let early = crate::random::device_code(Timestamp::from_millis(1_700_000_000_000));
-        let late = crate::random::device_code(Timestamp::from_millis(1_700_000_000_001));
-        let early = TokenHash::of_device_code(early.expose());
-        let late = TokenHash::of_device_code(late.expose());
-        assert!(early.as_str() < late.as_str());
-    }
 }

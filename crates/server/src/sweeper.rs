@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::Event;
+use crate::state::AppState;
 
 /// Audit rows deleted per statement, and statements per sweep (bounded
 /// work per tick: a backlog is worked off over several ticks).
@@ -27,17 +27,15 @@ pub async fn sweep_once(state: &AppState) {
     match state.stores.flow.sweep(now).await {
         Ok(expired) => {
             for grant in expired {
-                audit::record(
-                    state,
-                    Event {
+                state
+                    .record_audit(Event {
                         kind: "device_code.expired",
                         client_id: Some(&grant.client_id),
                         ip: Some(&grant.requester.ip),
                         details: serde_json::json!({ "grant_id": grant.id }),
                         ..Event::default()
-                    },
-                )
-                .await;
+                    })
+                    .await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "sweeping the flow store failed"),

@@ -24,10 +24,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use devauth_server::app::{AppState, router};
+use devauth_server::app::router;
 use devauth_server::clock::SystemClock;
 use devauth_server::config::{Config, RegistrationPolicy};
 use devauth_server::listener::{Limits, serve as serve_with_limits};
+use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 use devauth_server::store::open;
 

@@ -8,10 +8,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use devauth_proto::ErrorCode;
 
-use crate::app::AppState;
 use crate::audit;
 use crate::model::{AuthorizationCode, TokenHash};
 use crate::random;
+use crate::state::AppState;
 
 use super::authorize_request;
 use super::error::PageError;
@@ -65,7 +65,7 @@ pub async fn handler(
         details: serde_json::json!({ "redirect_uri": request.redirect_uri }),
     };
     if !approve {
-        audit::record(&state, event("authorization.denied")).await;
+        state.record_audit(event("authorization.denied")).await;
         return authorize_request::redirect(
             &state,
             &request.redirect_uri,
@@ -91,7 +91,7 @@ pub async fn handler(
         expires_at: now.plus_secs(CODE_TTL_SECS),
     };
     state.stores.flow.add_authorization_code(&record).await?;
-    audit::record(&state, event("authorization_code.issued")).await;
+    state.record_audit(event("authorization_code.issued")).await;
     authorize_request::redirect(
         &state,
         &request.redirect_uri,

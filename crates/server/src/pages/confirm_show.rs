@@ -8,10 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::model::{DeviceGrant, User};
+use crate::state::AppState;
 
 use super::error::PageError;
+use super::redirect;
 use super::session::{self, Session};
 use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, ConfirmPage, DevicePage, ScopeLine};
@@ -48,7 +49,7 @@ pub async fn handler(
     let session = session::load_or_start(&state, &headers, &ip).await?;
     let Some(user) = session.user(&state).await? else {
         let to = login_show::location(&path(&device_code::refill(&query.user_code)));
-        return Ok(session.attach(view::see_other(&to)?));
+        return Ok(session.attach(redirect::see_other(&to)?));
     };
     throttle::check(&state, Action::CodeEntry, session.throttle_key(), &ip).await?;
     let who = CodeEntrant {

@@ -17,9 +17,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::audit;
 use crate::model::{DeviceGrant, DeviceGrantState, User};
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::session;
@@ -221,5 +221,5 @@ async fn audit(state: &AppState, kind: &str, grant: &DeviceGrant, user: &User, i
             "requester_ip": grant.requester.ip,
         }),
     };
-    audit::record(state, event).await;
+    state.record_audit(event).await;
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::device_code;
 use super::error::PageError;

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::session;

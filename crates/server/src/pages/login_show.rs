@@ -7,10 +7,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::form;
+use super::redirect;
 use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, LoginPage, Purpose};
@@ -137,7 +138,7 @@ pub async fn handler(
     let next = safe_next(query.next.as_deref());
     let session = session::load_or_start(&state, &headers, &ip).await?;
     if session.user(&state).await?.is_some() {
-        return view::see_other(&next);
+        return redirect::see_other(&next);
     }
     let who = CodeEntrant {
         session: session.throttle_key(),

@@ -17,14 +17,15 @@ use axum::response::Response;
 use devauth_proto::Secret;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::audit;
 use crate::model::User;
 use crate::password;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::form;
 use super::login_show::safe_next;
+use super::redirect;
 use super::session;
 use super::throttle::{self, Action};
 use super::view::{self, LoginPage};
@@ -98,7 +99,7 @@ pub async fn handler(
     };
     let fresh = session::rotate_into_login(&state, Some(&old), user.id.clone()).await?;
     audit(&state, "user.login", Some(&user), &ip).await;
-    Ok(fresh.attach(view::see_other(&next)?))
+    Ok(fresh.attach(redirect::see_other(&next)?))
 }
 
 /// argon2 verification off the async threads; against a dummy hash when
@@ -129,5 +130,5 @@ async fn audit(state: &AppState, kind: &str, user: Option<&User>, ip: &str) {
         ip: Some(ip),
         ..Default::default()
     };
-    audit::record(state, event).await;
+    state.record_audit(event).await;
 }

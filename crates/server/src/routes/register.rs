@@ -20,12 +20,12 @@ use devauth_proto::ErrorCode;
 use devauth_proto::registration::{ClientInformation, ClientMetadata};
 
 use super::error::OAuthError;
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::Event;
 use crate::client_addr::RequesterInfo;
 use crate::config::RegistrationPolicy;
 use crate::model::{ClientOrigin, TokenHash};
 use crate::registration::{Registered, register};
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// The path.
@@ -126,9 +126,8 @@ pub async fn handle(
         Err(StoreError::AlreadyExists(_)) => return Err(OAuthError::server_error()),
         Err(e) => return Err(e.into()),
     }
-    audit::record(
-        &state,
-        Event {
+    state
+        .record_audit(Event {
             kind: "client.registered",
             client_id: Some(&client.id),
             ip: Some(&requester.ip),
@@ -137,9 +136,8 @@ pub async fn handle(
                 "confidential": confidential,
             }),
             ..Event::default()
-        },
-    )
-    .await;
+        })
+        .await;
     let info = ClientInformation {
         client_id: client.id.clone(),
         client_secret_expires_at: secret.as_ref().map(|_| 0),

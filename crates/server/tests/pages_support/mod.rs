@@ -17,12 +17,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use devauth_proto::{GrantType, Scope};
-use devauth_server::app::{AppState, router};
+use devauth_server::app::router;
 use devauth_server::clock::MockClock;
 use devauth_server::config::Config;
 use devauth_server::model::{
     Client, DeviceGrant, DeviceGrantState, Requester, Timestamp, TokenHash, User,
 };
+use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 
 /// Where the mock clock starts (2026-01-01T00:00:00Z).

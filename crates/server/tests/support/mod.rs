@@ -9,10 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use devauth_proto::{GrantType, Scope, Secret};
-use devauth_server::app::{AppState, router};
+use devauth_server::app::router;
 use devauth_server::clock::{Clock as _, MockClock};
 use devauth_server::config::Config;
 use devauth_server::model::{Client, DeviceGrant, Timestamp, TokenHash, User};
+use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 use devauth_server::store::sqlite::SqliteStore;
 
