@@ -724,9 +724,10 @@ pub struct BrowserSession {
 pub struct AuditEvent {
     /// When.
     pub at: Timestamp,
-    /// What: `device_code.issued`, `device_code.approved`, `device_code.denied`,
-    /// `device_code.expired`, `token.issued`, `refresh_token.reuse_detected`,
-    /// `token.revoked`, `user.login_failed`, ...
+    /// What: the name of a [`crate::audit::EventKind`] (`device_code.issued`,
+    /// `device_code.approved`, `token.issued`, `refresh.reuse_detected`,
+    /// `user.login_failed`, ...). A string, so rows written by another
+    /// version still read back.
     pub kind: String,
     /// The client involved.
     pub client_id: Option<String>,

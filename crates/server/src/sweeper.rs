@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::state::AppState;
 
 /// Audit rows deleted per statement, and statements per sweep (bounded
@@ -29,11 +29,10 @@ pub async fn sweep_once(state: &AppState) {
             for grant in expired {
                 state
                     .record_audit(Event {
-                        kind: "device_code.expired",
                         client_id: Some(&grant.client_id),
                         ip: Some(&grant.requester.ip),
                         details: serde_json::json!({ "grant_id": grant.id }),
-                        ..Event::default()
+                        ..Event::of(EventKind::DeviceCodeExpired)
                     })
                     .await;
             }

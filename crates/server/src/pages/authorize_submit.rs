@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use devauth_proto::ErrorCode;
 
-use crate::audit;
+use crate::audit::{self, EventKind};
 use crate::model::{AuthorizationCode, TokenHash};
 use crate::random;
 use crate::state::AppState;
@@ -65,7 +65,9 @@ pub async fn handler(
         details: serde_json::json!({ "redirect_uri": request.redirect_uri }),
     };
     if !approve {
-        state.record_audit(event("authorization.denied")).await;
+        state
+            .record_audit(event(EventKind::AuthorizationDenied))
+            .await;
         return authorize_request::redirect(
             &state,
             &request.redirect_uri,
@@ -91,7 +93,9 @@ pub async fn handler(
         expires_at: now.plus_secs(CODE_TTL_SECS),
     };
     state.stores.flow.add_authorization_code(&record).await?;
-    state.record_audit(event("authorization_code.issued")).await;
+    state
+        .record_audit(event(EventKind::AuthorizationCodeIssued))
+        .await;
     authorize_request::redirect(
         &state,
         &request.redirect_uri,

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::audit;
+use crate::audit::{self, EventKind};
 use crate::model::{DeviceGrant, DeviceGrantState, User};
 use crate::state::AppState;
 
@@ -108,8 +108,8 @@ pub async fn handler(
             .await?
         {
             let kind = match decision {
-                Decision::Approve => "device_code.approved",
-                Decision::Deny => "device_code.denied",
+                Decision::Approve => EventKind::DeviceCodeApproved,
+                Decision::Deny => EventKind::DeviceCodeDenied,
             };
             audit(&state, kind, &grant, &user, &ip).await;
             return Ok(result(decision));
@@ -201,7 +201,7 @@ async fn count_failure(
             .await?
         {
             if locked {
-                audit(state, "device_code.locked", &grant, user, ip).await;
+                audit(state, EventKind::DeviceCodeLocked, &grant, user, ip).await;
             }
             return Ok(());
         }
@@ -210,7 +210,7 @@ async fn count_failure(
 }
 
 /// Records a decision (ids only, never the user code).
-async fn audit(state: &AppState, kind: &str, grant: &DeviceGrant, user: &User, ip: &str) {
+async fn audit(state: &AppState, kind: EventKind, grant: &DeviceGrant, user: &User, ip: &str) {
     let event = audit::Event {
         kind,
         client_id: Some(&grant.client_id),

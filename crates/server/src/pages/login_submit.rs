@@ -17,7 +17,7 @@ use axum::response::Response;
 use devauth_proto::Secret;
 use serde::Deserialize;
 
-use crate::audit;
+use crate::audit::{self, EventKind};
 use crate::model::User;
 use crate::password;
 use crate::state::AppState;
@@ -81,7 +81,7 @@ pub async fn handler(
         if !password_ok {
             throttle::account_login_failed(&state, username).await?;
         }
-        audit(&state, "user.login_failed", known, &ip).await;
+        audit(&state, EventKind::UserLoginFailed, known, &ip).await;
         // The purpose again, without spending the wrong-code budget twice:
         // only an authorization request's application is looked up here.
         let purpose = super::login_show::purpose(&state, &next).await?;
@@ -98,7 +98,7 @@ pub async fn handler(
         return Err(PageError::Internal("login accepted without a user".into()));
     };
     let fresh = session::rotate_into_login(&state, Some(&old), user.id.clone()).await?;
-    audit(&state, "user.login", Some(&user), &ip).await;
+    audit(&state, EventKind::UserLogin, Some(&user), &ip).await;
     Ok(fresh.attach(redirect::see_other(&next)?))
 }
 
@@ -123,12 +123,11 @@ async fn verify(password: &Secret, user: Option<&User>) -> Result<bool, PageErro
 
 /// Records a login or a failed one (never the password, nor an unknown
 /// user name, which may be a password typed in the wrong field).
-async fn audit(state: &AppState, kind: &str, user: Option<&User>, ip: &str) {
+async fn audit(state: &AppState, kind: EventKind, user: Option<&User>, ip: &str) {
     let event = audit::Event {
-        kind,
         user_id: user.map(|u| u.id.as_str()),
         ip: Some(ip),
-        ..Default::default()
+        ..audit::Event::of(kind)
     };
     state.record_audit(event).await;
 }

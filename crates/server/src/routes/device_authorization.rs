@@ -19,7 +19,7 @@ use super::client_auth::authenticate;
 use super::error::{OAuthError, no_store_json};
 use super::form::OAuthForm;
 use super::issue::resolve_scope;
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::client_addr::RequesterInfo;
 use crate::model::{DeviceGrant, DeviceGrantState, TokenHash};
 use crate::state::AppState;
@@ -103,11 +103,10 @@ pub async fn handle(
     };
     state
         .record_audit(Event {
-            kind: "device_code.issued",
             client_id: Some(client.id()),
             ip: Some(&grant.requester.ip),
             details: serde_json::json!({ "grant_id": grant.id, "scope": grant.scope.to_string() }),
-            ..Event::default()
+            ..Event::of(EventKind::DeviceCodeIssued)
         })
         .await;
     let verification_uri = state.config.url("/device");

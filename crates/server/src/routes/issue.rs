@@ -14,7 +14,7 @@ use devauth_proto::{GrantType, Scope, Secret};
 
 use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, no_store_json};
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::keys::{AccessClaims, IdClaims, at_hash};
 use crate::model::{
     Client, KeyAlgorithm, RefreshToken, RefreshTokenState, Resource, Timestamp, TokenFamily,
@@ -248,7 +248,7 @@ pub async fn issue_login(
     }
     state
         .record_audit(Event {
-            kind: "token.issued",
+            kind: EventKind::TokenIssued,
             client_id: Some(client.id()),
             user_id: Some(&user.id),
             ip: Some(ip),

@@ -20,7 +20,7 @@ use devauth_proto::ErrorCode;
 use devauth_proto::registration::{ClientInformation, ClientMetadata};
 
 use super::error::OAuthError;
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::client_addr::RequesterInfo;
 use crate::config::RegistrationPolicy;
 use crate::model::{ClientOrigin, TokenHash};
@@ -128,14 +128,13 @@ pub async fn handle(
     }
     state
         .record_audit(Event {
-            kind: "client.registered",
             client_id: Some(&client.id),
             ip: Some(&requester.ip),
             details: serde_json::json!({
                 "origin": origin.as_str(),
                 "confidential": confidential,
             }),
-            ..Event::default()
+            ..Event::of(EventKind::ClientRegistered)
         })
         .await;
     let info = ClientInformation {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::form::OAuthForm;
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::client_addr::RequesterInfo;
 use crate::keys::AccessClaims;
 use crate::metrics::Outcome;
@@ -79,7 +79,7 @@ pub async fn handle(
     if let Some((kind, id, user)) = revoked {
         state
             .record_audit(Event {
-                kind: "token.revoked",
+                kind: EventKind::TokenRevoked,
                 client_id: Some(client.id()),
                 user_id: user.as_deref(),
                 ip: Some(&requester.ip),

@@ -16,7 +16,7 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{Login, issue_login};
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::model::{Requester, TokenHash};
 use crate::state::AppState;
 
@@ -97,7 +97,7 @@ async fn revoke_replayed(
     if state.stores.durable.revoke_family(&family.id, now).await? {
         state
             .record_audit(Event {
-                kind: "authorization_code.replayed",
+                kind: EventKind::AuthorizationCodeReplayed,
                 client_id: Some(client.id()),
                 user_id: Some(&family.user_id),
                 ip: Some(&requester.ip),

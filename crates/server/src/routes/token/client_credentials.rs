@@ -9,7 +9,7 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{mint, resolve_scope, respond};
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::model::Requester;
 use crate::state::AppState;
 
@@ -56,11 +56,10 @@ pub(super) async fn handle(
     )?;
     state
         .record_audit(Event {
-            kind: "token.issued",
             client_id: Some(client.id()),
             ip: Some(&requester.ip),
             details: serde_json::json!({ "grant_type": "client_credentials", "jti": minted.jti }),
-            ..Event::default()
+            ..Event::of(EventKind::TokenIssued)
         })
         .await;
     Ok(respond(state, minted, None, &scope))

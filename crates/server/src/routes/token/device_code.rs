@@ -19,7 +19,7 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{Login, issue_login};
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::model::{DeviceGrant, DeviceGrantState, PollVerdict, Requester, TokenHash};
 use crate::state::AppState;
 
@@ -90,7 +90,7 @@ pub(super) async fn handle(
                 };
                 state
                     .record_audit(Event {
-                        kind: "device_code.exchanged",
+                        kind: EventKind::DeviceCodeExchanged,
                         client_id: Some(client.id()),
                         user_id: Some(&user.id),
                         ip: Some(&requester.ip),

@@ -21,7 +21,7 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{mint, new_refresh_token, respond};
-use crate::audit::Event;
+use crate::audit::{Event, EventKind};
 use crate::model::{RefreshToken, RefreshVerdict, Requester, TokenFamily, TokenHash};
 use crate::state::AppState;
 
@@ -84,7 +84,7 @@ pub(super) async fn handle(
                 state.stores.durable.revoke_family(&family.id, now).await?;
                 state
                     .record_audit(Event {
-                        kind: "refresh.reuse_detected",
+                        kind: EventKind::RefreshReuseDetected,
                         client_id: Some(client.id()),
                         user_id: Some(&family.user_id),
                         ip: Some(&requester.ip),
@@ -161,7 +161,7 @@ async fn rotate(
     )?;
     state
         .record_audit(Event {
-            kind: "token.issued",
+            kind: EventKind::TokenIssued,
             client_id: Some(client.id()),
             user_id: Some(&user.id),
             ip: Some(&requester.ip),
