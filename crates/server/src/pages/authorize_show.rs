@@ -17,13 +17,14 @@ use super::login_show;
 use super::redirect;
 use super::session::{self, Session};
 use super::view::{self, ConsentPage, ScopeLine};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
+use crate::model::Requester;
 
 /// Checks the request and asks for consent.
 #[tracing::instrument(name = "pages.authorize.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {

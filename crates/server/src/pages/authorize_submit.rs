@@ -9,7 +9,7 @@ use axum::response::Response;
 use devauth_proto::ErrorCode;
 
 use crate::audit::{self, EventKind};
-use crate::model::{AuthorizationCode, TokenHash};
+use crate::model::{AuthorizationCode, Requester, TokenHash};
 use crate::random;
 use crate::state::AppState;
 
@@ -17,7 +17,7 @@ use super::authorize_request;
 use super::error::PageError;
 use super::form;
 use super::session;
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
 
 /// Lifetime of an authorization code, seconds.
 pub const CODE_TTL_SECS: i64 = 60;
@@ -26,7 +26,7 @@ pub const CODE_TTL_SECS: i64 = 60;
 #[tracing::instrument(name = "pages.authorize.submit", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     form::Body(body): form::Body,
 ) -> Result<Response, PageError> {

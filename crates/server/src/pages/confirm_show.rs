@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::model::{DeviceGrant, User};
+use crate::model::{DeviceGrant, Requester, User};
 use crate::state::AppState;
 
 use super::error::PageError;
@@ -17,7 +17,7 @@ use super::session::{self, Session};
 use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, ConfirmPage, DevicePage, ScopeLine};
 use super::{device_code, form, login_show};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
 
 #[derive(Deserialize)]
 struct Query {
@@ -41,7 +41,7 @@ pub fn path(user_code: &str) -> String {
 #[tracing::instrument(name = "pages.device.confirm_show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {

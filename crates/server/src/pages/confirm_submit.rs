@@ -18,7 +18,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::audit::{self, EventKind};
-use crate::model::{DeviceGrant, DeviceGrantState, User};
+use crate::model::{DeviceGrant, DeviceGrantState, Requester, User};
 use crate::state::AppState;
 
 use super::error::PageError;
@@ -26,7 +26,7 @@ use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, ErrorPage, ResultPage};
 use super::{device_code, form};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
 
 /// Wrong confirmations after which a code is locked.
 pub const MAX_FAILED_CONFIRMATIONS: u32 = 3;
@@ -54,7 +54,7 @@ enum Decision {
 #[tracing::instrument(name = "pages.device.confirm_submit", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     form::Body(body): form::Body,
 ) -> Result<Response, PageError> {

@@ -15,7 +15,8 @@ use super::redirect;
 use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, LoginPage, Purpose};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
+use crate::model::Requester;
 
 #[derive(Deserialize)]
 struct Query {
@@ -130,7 +131,7 @@ pub async fn for_grant(
 #[tracing::instrument(name = "pages.login.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {

@@ -18,7 +18,7 @@ use devauth_proto::Secret;
 use serde::Deserialize;
 
 use crate::audit::{self, EventKind};
-use crate::model::User;
+use crate::model::{Requester, User};
 use crate::password;
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ use super::redirect;
 use super::session;
 use super::throttle::{self, Action};
 use super::view::{self, LoginPage};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
 
 const WRONG: &str = "Wrong user name or password.";
 const DISABLED: &str = "This account is disabled. Ask your administrator.";
@@ -52,7 +52,7 @@ static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
 #[tracing::instrument(name = "pages.login.submit", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
