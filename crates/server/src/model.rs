@@ -616,6 +616,14 @@ impl RefreshToken {
         }
     }
 
+    /// Whether `client_id` may present this token at `now` at all: issued to
+    /// it and unexpired. A token that is not is answered `invalid_grant`
+    /// before [`RefreshToken::presented`] is asked, with no reuse detection:
+    /// another client's token or one dead of age says nothing about theft.
+    pub fn presentable_by(&self, client_id: &str, now: Timestamp) -> bool {
+        self.client_id == client_id && now < self.expires_at
+    }
+
     /// Whether this token is the family's live one.
     pub fn is_active(&self) -> bool {
         self.state == RefreshTokenState::Active
@@ -923,6 +931,15 @@ mod tests {
             revoked.presented(t, Some(&grandchild)),
             RefreshVerdict::Reuse
         );
+    }
+
+    #[test]
+    fn only_its_client_may_present_a_token_and_only_before_it_expires() {
+        let token = refresh("r1", None, RefreshTokenState::Active);
+        let before = token.expires_at.plus_millis(-1);
+        assert!(token.presentable_by(&token.client_id, before));
+        assert!(!token.presentable_by(&token.client_id, token.expires_at));
+        assert!(!token.presentable_by("another-client", before));
     }
 
     #[test]

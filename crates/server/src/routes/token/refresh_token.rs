@@ -51,7 +51,7 @@ pub(super) async fn handle(
             return Err(invalid());
         };
         let now = state.clock.now();
-        if token.client_id != client.id() || now >= token.expires_at {
+        if !token.presentable_by(client.id(), now) {
             return Err(invalid());
         }
         let Some(family) = state.stores.durable.family(&token.family_id).await? else {
