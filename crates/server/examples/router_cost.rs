@@ -20,9 +20,10 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
-use devauth_server::app::{AppState, router};
+use devauth_server::app::router;
 use devauth_server::clock::SystemClock;
 use devauth_server::config::Config;
+use devauth_server::state::AppState;
 use devauth_server::store::sqlite::SqliteStore;
 use tower::ServiceExt as _;
 

@@ -20,36 +20,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use ipnet::IpNet;
 
-use crate::app::AppState;
 use crate::model::Requester;
+use crate::state::AppState;
 
 /// Longest user agent kept.
 const MAX_USER_AGENT: usize = 256;
 
-/// The client IP address as text (`"unknown"` without connect info).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientIp(pub String);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        Ok(Self(client_ip(
-            peer,
-            &parts.headers,
-            &state.config.trusted_proxies,
-        )))
-    }
-}
-
-/// The requester of the current request: [`ClientIp`] and the user agent.
+/// The requester of the current request: the client IP address as text
+/// (`"unknown"` without connect info) and its user agent (cut to
+/// 256 characters). Pages that need only the address take
+/// `RequesterInfo(Requester { ip, .. })`.
 #[derive(Debug, Clone)]
 pub struct RequesterInfo(pub Requester);
 
@@ -60,7 +40,11 @@ impl FromRequestParts<AppState> for RequesterInfo {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -6,6 +6,8 @@
 //! * [`store`] — the storage traits and their backends (SQLite by default);
 //! * [`routes`] — one file per OAuth/JSON endpoint;
 //! * [`pages`] — the server-rendered verification pages a person uses;
+//! * [`state`] — what every handler reaches ([`state::AppState`]);
+//! * [`app`] — the router: every route and page over that state;
 //! * [`config`] — settings resolved from flags and environment;
 //! * [`client_addr`] — the client's IP (trusted proxies) and user agent;
 //! * [`clock`] — injected time;
@@ -19,9 +21,9 @@
 //! * [`audit`], [`metrics`], [`sweeper`], [`setup`] — audit trail, Prometheus
 //!   metrics, the background sweeper, first-start provisioning.
 //!
-//! [`app::AppState::new`] + [`app::AppState::init`] and [`app::router`] assemble
-//! the server; the
-//! `devauth serve` command only parses flags and calls it.
+//! [`state::AppState::new`] + [`state::AppState::init`] and [`app::router`]
+//! assemble the server; the `devauth serve` command only parses flags and
+//! calls them.
 
 pub mod app;
 pub mod audit;
@@ -41,5 +43,6 @@ pub mod rate_limit;
 pub mod registration;
 pub mod routes;
 pub mod setup;
+pub mod state;
 pub mod store;
 pub mod sweeper;

@@ -361,6 +361,30 @@ pub enum PollVerdict {
     },
 }
 
+/// Wrong confirmations (a confirm form refused for its CSRF token or
+/// `Origin`) after which a code is locked: denied, so it cannot be pushed
+/// through by retrying.
+pub const MAX_FAILED_CONFIRMATIONS: u32 = 3;
+
+/// What the person chose on the confirm page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Let the device in.
+    Approve,
+    /// Turn it away.
+    Deny,
+}
+
+/// What a refused confirmation does to a pending grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusedConfirmation {
+    /// One more failure counted; store the grant.
+    Counted(DeviceGrant),
+    /// The failure reached [`MAX_FAILED_CONFIRMATIONS`]: the grant is now
+    /// denied (store it and record `device_code.locked`).
+    Locked(DeviceGrant),
+}
+
 impl DeviceGrant {
     /// Whether the codes have expired at `now`.
     pub fn is_expired(&self, now: Timestamp) -> bool {
@@ -438,6 +462,49 @@ impl DeviceGrant {
             }
             _ => Err(InvalidTransition("only a fresh exchange can be undone")),
         }
+    }
+
+    /// Pending → Approved by `user_id`, or Pending → Denied: the person's
+    /// `decision` on the confirm page ([`DeviceGrant::approve`],
+    /// [`DeviceGrant::deny`]).
+    pub fn decide(
+        self,
+        decision: Decision,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Self, InvalidTransition> {
+        match decision {
+            Decision::Approve => self.approve(user_id.to_owned(), now),
+            Decision::Deny => self.deny(now),
+        }
+    }
+
+    /// Whether this grant already carries `decision` as `user_id` would have
+    /// made it (approved by them, or denied), so that a second click on the
+    /// same button shows the same result instead of an error.
+    pub fn carries(&self, decision: Decision, user_id: &str) -> bool {
+        match (&self.state, decision) {
+            (DeviceGrantState::Approved { user_id: by, .. }, Decision::Approve) => by == user_id,
+            (DeviceGrantState::Denied { .. }, Decision::Deny) => true,
+            _ => false,
+        }
+    }
+
+    /// Counts a refused confirmation against a pending grant, locking
+    /// (denying) it at [`MAX_FAILED_CONFIRMATIONS`]; a grant no longer pending
+    /// has nothing to count.
+    pub fn refuse_confirmation(
+        mut self,
+        now: Timestamp,
+    ) -> Result<RefusedConfirmation, InvalidTransition> {
+        if self.state != DeviceGrantState::Pending {
+            return Err(InvalidTransition("the request was already decided"));
+        }
+        self.failed_confirmations += 1;
+        if self.failed_confirmations < MAX_FAILED_CONFIRMATIONS {
+            return Ok(RefusedConfirmation::Counted(self));
+        }
+        self.deny(now).map(RefusedConfirmation::Locked)
     }
 
     /// Pending → Denied.
@@ -547,6 +614,14 @@ impl RefreshToken {
                 }
             }
         }
+    }
+
+    /// Whether `client_id` may present this token at `now` at all: issued to
+    /// it and unexpired. A token that is not is answered `invalid_grant`
+    /// before [`RefreshToken::presented`] is asked, with no reuse detection:
+    /// another client's token or one dead of age says nothing about theft.
+    pub fn presentable_by(&self, client_id: &str, now: Timestamp) -> bool {
+        self.client_id == client_id && now < self.expires_at
     }
 
     /// Whether this token is the family's live one.
@@ -724,9 +799,10 @@ pub struct BrowserSession {
 pub struct AuditEvent {
     /// When.
     pub at: Timestamp,
-    /// What: `device_code.issued`, `device_code.approved`, `device_code.denied`,
-    /// `device_code.expired`, `token.issued`, `refresh_token.reuse_detected`,
-    /// `token.revoked`, `user.login_failed`, ...
+    /// What: the name of a [`crate::audit::EventKind`] (`device_code.issued`,
+    /// `device_code.approved`, `token.issued`, `refresh.reuse_detected`,
+    /// `user.login_failed`, ...). A string, so rows written by another
+    /// version still read back.
     pub kind: String,
     /// The client involved.
     pub client_id: Option<String>,
@@ -858,6 +934,15 @@ mod tests {
     }
 
     #[test]
+    fn only_its_client_may_present_a_token_and_only_before_it_expires() {
+        let token = refresh("r1", None, RefreshTokenState::Active);
+        let before = token.expires_at.plus_millis(-1);
+        assert!(token.presentable_by(&token.client_id, before));
+        assert!(!token.presentable_by(&token.client_id, token.expires_at));
+        assert!(!token.presentable_by("another-client", before));
+    }
+
+    #[test]
     fn a_retry_revokes_the_successor_and_a_rotation_marks_it_rotated() {
         let t = Timestamp::from_secs(1_000);
         let live = refresh("b", Some("a"), RefreshTokenState::Active);
@@ -957,6 +1042,72 @@ mod tests {
     }
 
     #[test]
+    fn a_decision_approves_or_denies_a_pending_grant_once() {
+        let t0 = Timestamp::from_secs(1_000);
+        let approved = grant(t0).decide(Decision::Approve, "u", t0).unwrap();
+        assert_eq!(
+            approved.state,
+            DeviceGrantState::Approved {
+                user_id: "u".into(),
+                approved_at: t0
+            }
+        );
+        let denied = grant(t0).decide(Decision::Deny, "u", t0).unwrap();
+        assert_eq!(denied.state, DeviceGrantState::Denied { denied_at: t0 });
+        assert!(approved.clone().decide(Decision::Deny, "u", t0).is_err());
+        assert!(denied.clone().decide(Decision::Approve, "u", t0).is_err());
+        // Expired codes cannot be approved.
+        assert!(
+            grant(t0)
+                .decide(Decision::Approve, "u", t0.plus_secs(600))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_second_click_is_recognised_only_for_the_same_decision_and_person() {
+        let t0 = Timestamp::from_secs(1_000);
+        let approved = grant(t0).decide(Decision::Approve, "u", t0).unwrap();
+        assert!(approved.carries(Decision::Approve, "u"));
+        assert!(!approved.carries(Decision::Approve, "someone-else"));
+        assert!(!approved.carries(Decision::Deny, "u"));
+        let denied = grant(t0).decide(Decision::Deny, "u", t0).unwrap();
+        assert!(denied.carries(Decision::Deny, "u"));
+        assert!(denied.carries(Decision::Deny, "someone-else"));
+        assert!(!denied.carries(Decision::Approve, "u"));
+        let pending = grant(t0);
+        assert!(!pending.carries(Decision::Approve, "u"));
+        assert!(!pending.carries(Decision::Deny, "u"));
+        let (_, exchanged) = approved.poll(t0.plus_secs(5));
+        assert!(!exchanged.carries(Decision::Approve, "u"));
+    }
+
+    #[test]
+    fn refused_confirmations_are_counted_then_lock_the_code() {
+        let t0 = Timestamp::from_secs(1_000);
+        let mut g = grant(t0);
+        for n in 1..MAX_FAILED_CONFIRMATIONS {
+            match g.refuse_confirmation(t0).unwrap() {
+                RefusedConfirmation::Counted(next) => {
+                    assert_eq!(next.failed_confirmations, n);
+                    assert_eq!(next.state, DeviceGrantState::Pending);
+                    g = next;
+                }
+                other => panic!("counted, not {other:?}"),
+            }
+        }
+        let RefusedConfirmation::Locked(locked) = g.refuse_confirmation(t0).unwrap() else {
+            panic!("locked at the limit")
+        };
+        assert_eq!(locked.failed_confirmations, MAX_FAILED_CONFIRMATIONS);
+        assert_eq!(locked.state, DeviceGrantState::Denied { denied_at: t0 });
+        // A decided grant has nothing to count.
+        assert!(locked.refuse_confirmation(t0).is_err());
+        let approved = grant(t0).decide(Decision::Approve, "u", t0).unwrap();
+        assert!(approved.refuse_confirmation(t0).is_err());
+    }
+
+    #[test]
     fn hashes_are_hex_sha256() {
         assert_eq!(
             TokenHash::of("abc").as_str(),
@@ -996,14 +1147,5 @@ mod tests {
                 "{raw:?}"
             );
         }
-    }
-
-    #[test]
-    fn device_code_hashes_sort_by_issue_time() {
-        let early = crate::random::device_code(Timestamp::from_millis(1_700_000_000_000));
-        let late = crate::random::device_code(Timestamp::from_millis(1_700_000_000_001));
-        let early = TokenHash::of_device_code(early.expose());
-        let late = TokenHash::of_device_code(late.expose());
-        assert!(early.as_str() < late.as_str());
     }
 }

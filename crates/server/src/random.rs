@@ -52,6 +52,16 @@ pub fn user_code() -> UserCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TokenHash;
+
+    #[test]
+    fn device_code_hashes_sort_by_issue_time() {
+        let early = device_code(Timestamp::from_millis(1_700_000_000_000));
+        let late = device_code(Timestamp::from_millis(1_700_000_000_001));
+        let early = TokenHash::of_device_code(early.expose());
+        let late = TokenHash::of_device_code(late.expose());
+        assert!(early.as_str() < late.as_str());
+    }
 
     #[test]
     fn secrets_are_long_and_distinct() {

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
+use crate::state::AppState;
 
 /// Audit rows deleted per statement, and statements per sweep (bounded
 /// work per tick: a backlog is worked off over several ticks).
@@ -27,17 +27,14 @@ pub async fn sweep_once(state: &AppState) {
     match state.stores.flow.sweep(now).await {
         Ok(expired) => {
             for grant in expired {
-                audit::record(
-                    state,
-                    Event {
-                        kind: "device_code.expired",
+                state
+                    .record_audit(Event {
                         client_id: Some(&grant.client_id),
                         ip: Some(&grant.requester.ip),
                         details: serde_json::json!({ "grant_id": grant.id }),
-                        ..Event::default()
-                    },
-                )
-                .await;
+                        ..Event::of(EventKind::DeviceCodeExpired)
+                    })
+                    .await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "sweeping the flow store failed"),

@@ -1509,13 +1509,13 @@ fn userinfo(backend: Backend) {
     s.get_bearer("/oauth/userinfo", at)
         .assert_error(401, "invalid_token");
     // A token without openid.
-    s.add_confidential("svc", &[GrantType::ClientCredentials], "");
+    let secret = s.add_confidential("svc", &[GrantType::ClientCredentials], "");
     let cc = s.post(
         "/oauth/token",
         &[
             ("grant_type", "client_credentials"),
             ("client_id", "svc"),
-            ("client_secret", "secret-of-svc"),
+            ("client_secret", &secret),
         ],
     );
     let cc = cc.json()["access_token"].as_str().unwrap().to_owned();

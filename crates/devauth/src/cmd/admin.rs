@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use devauth_proto::{GrantType, Scope, Secret};
 use devauth_server::clock::{Clock as _, SystemClock};
-use devauth_server::model::{Client, KeyAlgorithm, Resource, TokenHash};
+use devauth_server::model::{KeyAlgorithm, Resource, TokenHash};
+use devauth_server::setup::{self, AddClientError, NewClient};
 use devauth_server::store::StoreError;
 
 use super::serve::StorageArgs;
@@ -337,66 +338,26 @@ async fn admin(args: Args) -> anyhow::Result<()> {
             introspect,
             id_token_alg,
         }) => {
-            let mut grant_types = Vec::new();
-            for g in &grants {
-                match GrantType::parse(g) {
-                    GrantType::Unknown(_) => {
-                        return Err(UsageError(format!(
-                            "unknown grant {g:?}: use device_code, refresh_token, \
-                             authorization_code or client_credentials"
-                        ))
-                        .into());
-                    }
-                    GrantType::ClientCredentials if public => {
-                        return Err(UsageError(
-                            "a public client cannot use client_credentials".into(),
-                        )
-                        .into());
-                    }
-                    grant => grant_types.push(grant),
-                }
-            }
-            if grant_types.is_empty() {
-                grant_types = if public {
-                    vec![GrantType::DeviceCode, GrantType::RefreshToken]
-                } else {
-                    vec![GrantType::ClientCredentials]
-                };
-            }
-            for u in &redirect_uris {
-                url::Url::parse(u)
-                    .map_err(|_| UsageError(format!("--redirect-uri {u:?} is not a URL")))?;
-            }
             let allowed_scopes =
                 Scope::parse(&scopes.join(" ")).map_err(|e| UsageError(format!("--scope: {e}")))?;
-            if public && introspect {
-                return Err(UsageError(
-                    "a public client cannot introspect: it has no secret to prove who it is".into(),
-                )
-                .into());
-            }
-            let secret = (!public).then(devauth_server::random::secret);
-            let client = Client {
+            let new = NewClient {
                 id: id.clone(),
                 name,
-                secret_hash: secret.as_ref().map(|s| TokenHash::of(s.expose())),
-                grant_types,
+                public,
+                grant_types: grants.iter().map(|g| GrantType::parse(g)).collect(),
                 redirect_uris,
                 allowed_scopes,
                 may_introspect: introspect,
-                origin: devauth_server::model::ClientOrigin::Admin,
-                client_uri: None,
-                used_at: None,
                 id_token_alg,
-                created_at: now,
             };
-            match store.add_client(&client).await {
-                Ok(()) => {}
-                Err(StoreError::AlreadyExists(_)) => {
-                    return Err(UsageError(format!("a client {id} already exists")).into());
+            let secret = match setup::add_client(store, new, now).await {
+                Ok((_, secret)) => secret,
+                Err(AddClientError::Store(e)) => return Err(e).context("cannot add the client"),
+                Err(AddClientError::RedirectUri(u)) => {
+                    return Err(UsageError(format!("--redirect-uri {u:?} is not a URL")).into());
                 }
-                Err(e) => return Err(e).context("cannot add the client"),
-            }
+                Err(refused) => return Err(UsageError(refused.to_string()).into()),
+            };
             eprintln!("added client {id}");
             if let Some(secret) = secret {
                 eprintln!("its secret follows on stdout; it is shown only this once");
@@ -420,10 +381,7 @@ async fn admin(args: Args) -> anyhow::Result<()> {
                 .into());
             }
             if introspect == Some(true) && client.is_public() {
-                return Err(UsageError(
-                    "a public client cannot introspect: it has no secret to prove who it is".into(),
-                )
-                .into());
+                return Err(UsageError(AddClientError::PublicIntrospect.to_string()).into());
             }
             client.name = name.unwrap_or(client.name);
             client.may_introspect = introspect.unwrap_or(client.may_introspect);

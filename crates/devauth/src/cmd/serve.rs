@@ -24,10 +24,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use devauth_server::app::{AppState, router};
+use devauth_server::app::router;
 use devauth_server::clock::SystemClock;
-use devauth_server::config::{Config, RegistrationPolicy};
+use devauth_server::config::{Config, Settings};
 use devauth_server::listener::{Limits, serve as serve_with_limits};
+use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 use devauth_server::store::open;
 
@@ -284,6 +285,30 @@ impl LimitArgs {
     }
 }
 
+/// The settings of `args` laid over those of `file` (flags and environment
+/// win), for [`Config::resolve`] to check.
+fn settings(args: &Args, file: &FileConfig) -> Settings {
+    Settings {
+        device_rate_limit: args.device_rate_limit.or(file.device_rate_limit),
+        code_ttl: args.code_ttl.or(file.code_ttl),
+        poll_interval: args.poll_interval.or(file.poll_interval),
+        access_token_ttl: args.access_token_ttl.or(file.access_token_ttl),
+        refresh_token_ttl: args.refresh_token_ttl.or(file.refresh_token_ttl),
+        verification_uri_complete: file.verification_uri_complete,
+        registration: args
+            .registration
+            .clone()
+            .or_else(|| file.registration.clone()),
+        registration_rate_limit: args
+            .registration_rate_limit
+            .or(file.registration_rate_limit),
+        registered_client_ttl: args.registered_client_ttl.or(file.registered_client_ttl),
+        allow_private_client_metadata: args.allow_private_client_metadata
+            || file.allow_private_client_metadata == Some(true),
+        audit_retention: args.audit_retention.or(file.audit_retention),
+    }
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
@@ -335,64 +360,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         None => format!("http://{bound}"),
     };
-    url::Url::parse(&issuer)
-        .map_err(|_| UsageError(format!("--issuer {issuer:?} is not a URL")))?;
-
-    let (stores, data_dir) = args.storage.open(&file).await?;
-    let mut config = Config::new(issuer, bound, data_dir);
-    if let Some(v) = args.device_rate_limit.or(file.device_rate_limit) {
-        config.device_rate_limit = v;
-    }
-    if let Some(v) = args.code_ttl.or(file.code_ttl) {
-        if v == 0 {
-            return Err(UsageError("code_ttl must be at least 1 second".into()).into());
-        }
-        config.code_ttl_secs = v;
-    }
-    if let Some(v) = args.poll_interval.or(file.poll_interval) {
-        if v == 0 {
-            return Err(UsageError("poll_interval must be at least 1 second".into()).into());
-        }
-        config.poll_interval_secs = v;
-    }
-    if let Some(v) = args.access_token_ttl.or(file.access_token_ttl) {
-        if v == 0 || i64::from(v) > devauth_server::store::FAMILY_RETENTION_SECS {
-            return Err(
-                UsageError("access_token_ttl must be between 1 second and 30 days".into()).into(),
-            );
-        }
-        config.access_token_ttl_secs = v;
-    }
-    if let Some(v) = args.refresh_token_ttl.or(file.refresh_token_ttl) {
-        config.refresh_token_ttl_secs = v;
-    }
-    if let Some(v) = file.verification_uri_complete {
-        config.verification_uri_complete = v;
-    }
-    if let Some(v) = args.registration.as_ref().or(file.registration.as_ref()) {
-        config.registration = RegistrationPolicy::parse(v)
-            .ok_or_else(|| UsageError(format!("registration {v:?} must be off, open or token")))?;
-    }
-    if let Some(v) = args
-        .registration_rate_limit
-        .or(file.registration_rate_limit)
-    {
-        config.registration_rate_limit = v;
-    }
-    if let Some(v) = args.registered_client_ttl.or(file.registered_client_ttl) {
-        if v < 60 {
-            return Err(
-                UsageError("registered_client_ttl must be at least 60 seconds".into()).into(),
-            );
-        }
-        config.registered_client_ttl_secs = v;
-    }
-    if args.allow_private_client_metadata || file.allow_private_client_metadata == Some(true) {
-        config.allow_private_client_metadata = true;
-    }
-    if let Some(v) = args.audit_retention.or(file.audit_retention) {
-        config.audit_retention_days = v;
-    }
+    let settings = settings(&args, &file);
+    let data_dir = args.storage.data_dir(&file)?;
+    let mut config = Config::resolve(issuer, bound, data_dir, &settings)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let (stores, _) = args.storage.open(&file).await?;
     warn_if_shared(&config.data_dir);
     let proxies = if args.trusted_proxies.is_empty() {
         &file.trusted_proxies
@@ -540,5 +512,52 @@ fn warn_if_shared(data_dir: &Path) {
                 path.display()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: Args,
+    }
+
+    fn resolve(argv: &[&str], file: &str) -> Result<Config, String> {
+        use clap::Parser as _;
+        let args = Cli::try_parse_from(argv).map_err(|e| e.to_string())?.serve;
+        let file: FileConfig = serde_json::from_str(file).map_err(|e| e.to_string())?;
+        Config::resolve(
+            "http://127.0.0.1:8080".into(),
+            SocketAddr::from(DEFAULT_LISTEN),
+            PathBuf::from("/tmp/devauth-test"),
+            &settings(&args, &file),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_config_file_is_checked_like_the_flags() {
+        let from_file = resolve(&["serve"], r#"{"refresh_token_ttl": 0}"#).unwrap_err();
+        assert_eq!(from_file, "refresh_token_ttl must be at least 1 second");
+        assert!(resolve(&["serve", "--refresh-token-ttl", "0"], "{}").is_err());
+        let from_file = resolve(&["serve"], r#"{"poll_interval": 3601}"#).unwrap_err();
+        assert!(
+            from_file.starts_with("poll_interval must be"),
+            "{from_file}"
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let c = resolve(
+            &["serve", "--refresh-token-ttl", "7"],
+            r#"{"refresh_token_ttl": 0, "code_ttl": 42}"#,
+        )
+        .unwrap();
+        assert_eq!(c.refresh_token_ttl_secs, 7);
+        assert_eq!(c.code_ttl_secs, 42);
     }
 }

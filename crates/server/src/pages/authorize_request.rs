@@ -15,11 +15,12 @@ use axum::response::Response;
 use devauth_proto::{ErrorCode, GrantType, Scope};
 use url::Url;
 
-use crate::app::AppState;
 use crate::model::{Client, Resource, ScopeRefusal};
+use crate::state::AppState;
 
 use super::error::PageError;
-use super::view::{self, HiddenField};
+use super::redirect;
+use super::view::HiddenField;
 
 /// The parameters this endpoint reads.
 const PARAMS: [&str; 9] = [
@@ -114,7 +115,7 @@ pub fn redirect(
         }
         query.append_pair("iss", &app.config.issuer);
     }
-    view::see_other(url.as_str())
+    redirect::see_other(url.as_str())
 }
 
 /// Checks the request given as `pairs` (from a query string or a form).

@@ -7,22 +7,24 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::authorize_request::{self, Valid};
 use super::error::PageError;
 use super::form;
 use super::headers;
 use super::login_show;
+use super::redirect;
 use super::session::{self, Session};
 use super::view::{self, ConsentPage, ScopeLine};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
+use crate::model::Requester;
 
 /// Checks the request and asks for consent.
 #[tracing::instrument(name = "pages.authorize.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
@@ -35,7 +37,7 @@ pub async fn handler(
     let here = format!("/oauth/authorize?{query}");
     let session = session::load_or_start(&state, &headers, &ip).await?;
     let Some(user) = session.user(&state).await? else {
-        return Ok(session.attach(view::see_other(&login_show::location(&here))?));
+        return Ok(session.attach(redirect::see_other(&login_show::location(&here))?));
     };
     Ok(session.attach(consent(&session, &user.username, request, here)?))
 }

@@ -8,16 +8,16 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use devauth_proto::ErrorCode;
 
-use crate::app::AppState;
-use crate::audit;
-use crate::model::{AuthorizationCode, TokenHash};
+use crate::audit::{self, EventKind};
+use crate::model::{AuthorizationCode, Requester, TokenHash};
 use crate::random;
+use crate::state::AppState;
 
 use super::authorize_request;
 use super::error::PageError;
 use super::form;
 use super::session;
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
 
 /// Lifetime of an authorization code, seconds.
 pub const CODE_TTL_SECS: i64 = 60;
@@ -26,7 +26,7 @@ pub const CODE_TTL_SECS: i64 = 60;
 #[tracing::instrument(name = "pages.authorize.submit", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
@@ -65,7 +65,9 @@ pub async fn handler(
         details: serde_json::json!({ "redirect_uri": request.redirect_uri }),
     };
     if !approve {
-        audit::record(&state, event("authorization.denied")).await;
+        state
+            .record_audit(event(EventKind::AuthorizationDenied))
+            .await;
         return authorize_request::redirect(
             &state,
             &request.redirect_uri,
@@ -91,7 +93,9 @@ pub async fn handler(
         expires_at: now.plus_secs(CODE_TTL_SECS),
     };
     state.stores.flow.add_authorization_code(&record).await?;
-    audit::record(&state, event("authorization_code.issued")).await;
+    state
+        .record_audit(event(EventKind::AuthorizationCodeIssued))
+        .await;
     authorize_request::redirect(
         &state,
         &request.redirect_uri,

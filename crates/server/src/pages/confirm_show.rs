@@ -8,15 +8,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::model::{DeviceGrant, User};
+use crate::model::{DeviceGrant, Requester, User};
+use crate::state::AppState;
 
 use super::error::PageError;
+use super::redirect;
 use super::session::{self, Session};
 use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, ConfirmPage, DevicePage, ScopeLine};
 use super::{device_code, form, login_show};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
 
 #[derive(Deserialize)]
 struct Query {
@@ -40,7 +41,7 @@ pub fn path(user_code: &str) -> String {
 #[tracing::instrument(name = "pages.device.confirm_show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
@@ -48,7 +49,7 @@ pub async fn handler(
     let session = session::load_or_start(&state, &headers, &ip).await?;
     let Some(user) = session.user(&state).await? else {
         let to = login_show::location(&path(&device_code::refill(&query.user_code)));
-        return Ok(session.attach(view::see_other(&to)?));
+        return Ok(session.attach(redirect::see_other(&to)?));
     };
     throttle::check(&state, Action::CodeEntry, session.throttle_key(), &ip).await?;
     let who = CodeEntrant {

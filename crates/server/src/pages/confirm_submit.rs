@@ -4,32 +4,29 @@
 //! Order of checks: a logged-in session, then CSRF token and `Origin`, then
 //! the shared wrong-code budget ([`super::throttle`]) for the code. A
 //! logged-in post for a live code that fails those checks counts as a wrong
-//! confirmation on the grant; after [`MAX_FAILED_CONFIRMATIONS`] the code is
-//! locked (denied), so it cannot be pushed through by retrying.
+//! confirmation on the grant ([`DeviceGrant::refuse_confirmation`]); after
+//! [`crate::model::MAX_FAILED_CONFIRMATIONS`] the code is locked (denied),
+//! so it cannot be pushed through by retrying.
 //!
-//! The grant is re-read and moved with [`DeviceGrant::approve`] /
-//! [`DeviceGrant::deny`] under a version check, retried on a lost race; the
-//! decision is audited (`device_code.approved`, `device_code.denied`,
-//! `device_code.locked`).
+//! The grant is re-read and moved with [`DeviceGrant::decide`] under a
+//! version check, retried on a lost race; the decision is audited
+//! (`device_code.approved`, `device_code.denied`, `device_code.locked`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::audit;
-use crate::model::{DeviceGrant, DeviceGrantState, User};
+use crate::audit::{self, EventKind};
+use crate::model::{Decision, DeviceGrant, RefusedConfirmation, Requester, User};
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, ErrorPage, ResultPage};
 use super::{device_code, form};
-use crate::client_addr::ClientIp;
-
-/// Wrong confirmations after which a code is locked.
-pub const MAX_FAILED_CONFIRMATIONS: u32 = 3;
+use crate::client_addr::RequesterInfo;
 
 /// How often a lost update race is retried before giving up.
 const RACE_RETRIES: usize = 5;
@@ -44,17 +41,11 @@ struct Fields {
     action: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    Approve,
-    Deny,
-}
-
 /// Applies the person's decision.
 #[tracing::instrument(name = "pages.device.confirm_submit", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
@@ -94,11 +85,7 @@ pub async fn handler(
         };
         let now = state.clock.now();
         let version = grant.version;
-        let moved = match decision {
-            Decision::Approve => grant.clone().approve(user.id.clone(), now),
-            Decision::Deny => grant.clone().deny(now),
-        };
-        let Ok(moved) = moved else {
+        let Ok(moved) = grant.clone().decide(decision, &user.id, now) else {
             return already_decided(&state, &fields.user_code, &user, decision).await;
         };
         if state
@@ -108,8 +95,8 @@ pub async fn handler(
             .await?
         {
             let kind = match decision {
-                Decision::Approve => "device_code.approved",
-                Decision::Deny => "device_code.denied",
+                Decision::Approve => EventKind::DeviceCodeApproved,
+                Decision::Deny => EventKind::DeviceCodeDenied,
             };
             audit(&state, kind, &grant, &user, &ip).await;
             return Ok(result(decision));
@@ -135,14 +122,7 @@ async fn already_decided(
             .flow
             .device_grant_by_user_code(code.as_str())
             .await?;
-        let same = match grant.map(|g| g.state) {
-            Some(DeviceGrantState::Approved { user_id, .. }) => {
-                decision == Decision::Approve && user_id == user.id
-            }
-            Some(DeviceGrantState::Denied { .. }) => decision == Decision::Deny,
-            _ => false,
-        };
-        if same {
+        if grant.is_some_and(|g| g.carries(decision, &user.id)) {
             return Ok(result(decision));
         }
     }
@@ -186,14 +166,11 @@ async fn count_failure(
             return Ok(());
         };
         let version = grant.version;
-        let mut next = grant.clone();
-        next.failed_confirmations += 1;
-        let locked = next.failed_confirmations >= MAX_FAILED_CONFIRMATIONS;
-        if locked {
-            next = next
-                .deny(state.clock.now())
-                .map_err(|e| PageError::Internal(e.to_string()))?;
-        }
+        let (next, locked) = match grant.clone().refuse_confirmation(state.clock.now()) {
+            Ok(RefusedConfirmation::Counted(next)) => (next, false),
+            Ok(RefusedConfirmation::Locked(next)) => (next, true),
+            Err(e) => return Err(PageError::Internal(e.to_string())),
+        };
         if state
             .stores
             .flow
@@ -201,7 +178,7 @@ async fn count_failure(
             .await?
         {
             if locked {
-                audit(state, "device_code.locked", &grant, user, ip).await;
+                audit(state, EventKind::DeviceCodeLocked, &grant, user, ip).await;
             }
             return Ok(());
         }
@@ -210,7 +187,7 @@ async fn count_failure(
 }
 
 /// Records a decision (ids only, never the user code).
-async fn audit(state: &AppState, kind: &str, grant: &DeviceGrant, user: &User, ip: &str) {
+async fn audit(state: &AppState, kind: EventKind, grant: &DeviceGrant, user: &User, ip: &str) {
     let event = audit::Event {
         kind,
         client_id: Some(&grant.client_id),
@@ -221,5 +198,5 @@ async fn audit(state: &AppState, kind: &str, grant: &DeviceGrant, user: &User, i
             "requester_ip": grant.requester.ip,
         }),
     };
-    audit::record(state, event).await;
+    state.record_audit(event).await;
 }

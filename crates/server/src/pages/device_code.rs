@@ -10,8 +10,8 @@
 
 use devauth_proto::UserCode;
 
-use crate::app::AppState;
 use crate::model::{DeviceGrant, DeviceGrantState};
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::throttle::{CodeEntrant, wrong_code, wrong_code_budget};

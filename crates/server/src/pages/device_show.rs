@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::device_code;
 use super::error::PageError;
@@ -17,7 +17,8 @@ use super::form;
 use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, DevicePage};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
+use crate::model::Requester;
 
 #[derive(Deserialize)]
 struct Query {
@@ -28,7 +29,7 @@ struct Query {
 #[tracing::instrument(name = "pages.device.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {

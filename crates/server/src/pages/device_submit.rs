@@ -11,14 +11,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::session;
 use super::throttle::{self, Action, CodeEntrant};
 use super::view::{self, DevicePage, LoginPage};
 use super::{confirm_show, device_code, form};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
+use crate::model::Requester;
 
 #[derive(Deserialize)]
 struct Fields {
@@ -32,7 +33,7 @@ struct Fields {
 #[tracing::instrument(name = "pages.device.submit", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     form::Body(body): form::Body,
 ) -> Result<Response, PageError> {

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::view::{self, HomePage};
 

@@ -7,14 +7,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::form;
+use super::redirect;
 use super::session;
 use super::throttle::CodeEntrant;
 use super::view::{self, LoginPage, Purpose};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
+use crate::model::Requester;
 
 #[derive(Deserialize)]
 struct Query {
@@ -129,7 +131,7 @@ pub async fn for_grant(
 #[tracing::instrument(name = "pages.login.show", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
@@ -137,7 +139,7 @@ pub async fn handler(
     let next = safe_next(query.next.as_deref());
     let session = session::load_or_start(&state, &headers, &ip).await?;
     if session.user(&state).await?.is_some() {
-        return view::see_other(&next);
+        return redirect::see_other(&next);
     }
     let who = CodeEntrant {
         session: session.throttle_key(),

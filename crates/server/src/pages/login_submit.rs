@@ -17,18 +17,19 @@ use axum::response::Response;
 use devauth_proto::Secret;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::audit;
-use crate::model::User;
+use crate::audit::{self, EventKind};
+use crate::model::{Requester, User};
 use crate::password;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::form;
 use super::login_show::safe_next;
+use super::redirect;
 use super::session;
 use super::throttle::{self, Action};
 use super::view::{self, LoginPage};
-use crate::client_addr::ClientIp;
+use crate::client_addr::RequesterInfo;
 
 const WRONG: &str = "Wrong user name or password.";
 const DISABLED: &str = "This account is disabled. Ask your administrator.";
@@ -51,7 +52,7 @@ static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
 #[tracing::instrument(name = "pages.login.submit", skip_all)]
 pub async fn handler(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterInfo(Requester { ip, .. }): RequesterInfo,
     headers: HeaderMap,
     form::Body(body): form::Body,
 ) -> Result<Response, PageError> {
@@ -80,7 +81,7 @@ pub async fn handler(
         if !password_ok {
             throttle::account_login_failed(&state, username).await?;
         }
-        audit(&state, "user.login_failed", known, &ip).await;
+        audit(&state, EventKind::UserLoginFailed, known, &ip).await;
         // The purpose again, without spending the wrong-code budget twice:
         // only an authorization request's application is looked up here.
         let purpose = super::login_show::purpose(&state, &next).await?;
@@ -97,8 +98,8 @@ pub async fn handler(
         return Err(PageError::Internal("login accepted without a user".into()));
     };
     let fresh = session::rotate_into_login(&state, Some(&old), user.id.clone()).await?;
-    audit(&state, "user.login", Some(&user), &ip).await;
-    Ok(fresh.attach(view::see_other(&next)?))
+    audit(&state, EventKind::UserLogin, Some(&user), &ip).await;
+    Ok(fresh.attach(redirect::see_other(&next)?))
 }
 
 /// argon2 verification off the async threads; against a dummy hash when
@@ -122,12 +123,11 @@ async fn verify(password: &Secret, user: Option<&User>) -> Result<bool, PageErro
 
 /// Records a login or a failed one (never the password, nor an unknown
 /// user name, which may be a password typed in the wrong field).
-async fn audit(state: &AppState, kind: &str, user: Option<&User>, ip: &str) {
+async fn audit(state: &AppState, kind: EventKind, user: Option<&User>, ip: &str) {
     let event = audit::Event {
-        kind,
         user_id: user.map(|u| u.id.as_str()),
         ip: Some(ip),
-        ..Default::default()
+        ..audit::Event::of(kind)
     };
-    audit::record(state, event).await;
+    state.record_audit(event).await;
 }

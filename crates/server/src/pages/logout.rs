@@ -6,13 +6,13 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::form;
 use super::login_show::{self, safe_next};
+use super::redirect;
 use super::session;
-use super::view;
 
 #[derive(Deserialize)]
 struct Fields {
@@ -38,7 +38,7 @@ pub async fn handler(
             .delete_session(&session.record.id_hash)
             .await?;
     }
-    let mut response = view::see_other(&login_show::location(&next))?;
+    let mut response = redirect::see_other(&login_show::location(&next))?;
     response
         .headers_mut()
         .append(header::SET_COOKIE, session::clear_cookie(&state)?);

@@ -41,6 +41,7 @@ pub mod home;
 pub mod login_show;
 pub mod login_submit;
 pub mod logout;
+pub mod redirect;
 pub mod session;
 pub mod stylesheet;
 pub mod throttle;
@@ -48,7 +49,7 @@ pub mod view;
 
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Routes of the HTML pages.
 pub fn router() -> axum::Router<AppState> {

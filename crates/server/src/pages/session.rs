@@ -15,9 +15,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::model::{BrowserSession, TokenHash, User};
 use crate::random;
+use crate::state::AppState;
 
 use super::error::PageError;
 use super::throttle;

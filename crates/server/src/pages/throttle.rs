@@ -15,8 +15,8 @@
 //! so past it no answer tells a live code from a dead one; a right code
 //! spends nothing. The answer is 429 with `Retry-After`.
 
-use crate::app::AppState;
 use crate::rate_limit;
+use crate::state::AppState;
 
 use super::error::PageError;
 

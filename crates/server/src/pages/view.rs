@@ -200,15 +200,6 @@ pub struct ResultPage {
     pub approved: bool,
 }
 
-/// `303 See Other` to `location` (a local path or an absolute redirect URI).
-pub fn see_other(location: &str) -> Result<Response, super::error::PageError> {
-    let value = HeaderValue::from_str(location)
-        .map_err(|_| super::error::PageError::BadRequest("The address is not valid."))?;
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(header::LOCATION, value);
-    Ok(response)
-}
-
 /// "just now", "1 minute ago", "3 hours ago".
 pub fn ago(elapsed_ms: i64) -> String {
     let secs = elapsed_ms.max(0) / 1000;

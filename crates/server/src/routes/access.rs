@@ -4,9 +4,9 @@
 //! revocation — its own `jti`, its family (`sid`), and its user.
 //! Used by `/oauth/userinfo` and `/oauth/introspect`.
 
-use crate::app::AppState;
 use crate::keys::{AccessClaims, VerifyError};
 use crate::model::User;
+use crate::state::AppState;
 use crate::store::StoreResult;
 
 /// An access token that is active now.

@@ -15,8 +15,8 @@ use subtle::ConstantTimeEq;
 
 use super::error::OAuthError;
 use super::form::OAuthForm;
-use crate::app::AppState;
 use crate::model::{Client, TokenHash};
+use crate::state::AppState;
 
 /// Proof that the client of this request authenticated (or, for a public
 /// client, identified itself).

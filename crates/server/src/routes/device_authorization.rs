@@ -19,10 +19,10 @@ use super::client_auth::authenticate;
 use super::error::{OAuthError, no_store_json};
 use super::form::OAuthForm;
 use super::issue::resolve_scope;
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::client_addr::RequesterInfo;
 use crate::model::{DeviceGrant, DeviceGrantState, TokenHash};
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// The path.
@@ -101,17 +101,14 @@ pub async fn handle(
             "no free user code, retry later",
         ));
     };
-    audit::record(
-        &state,
-        Event {
-            kind: "device_code.issued",
+    state
+        .record_audit(Event {
             client_id: Some(client.id()),
             ip: Some(&grant.requester.ip),
             details: serde_json::json!({ "grant_id": grant.id, "scope": grant.scope.to_string() }),
-            ..Event::default()
-        },
-    )
-    .await;
+            ..Event::of(EventKind::DeviceCodeIssued)
+        })
+        .await;
     let verification_uri = state.config.url("/device");
     let body = DeviceAuthorizationResponse {
         device_code,

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use devauth_proto::GrantType;
 use devauth_proto::metadata::AuthorizationServerMetadata;
 
-use crate::app::AppState;
 use crate::config::{Config, RegistrationPolicy, SUPPORTED_SCOPES};
+use crate::state::AppState;
 
 /// The RFC 8414 path.
 pub const OAUTH_PATH: &str = devauth_proto::metadata::OAUTH_WELL_KNOWN;

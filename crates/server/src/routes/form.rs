@@ -1,7 +1,7 @@
 //! The form body of OAuth requests (RFC 6749 §3.2: `application/x-www-form-urlencoded`).
 //!
 //! [`OAuthForm`] refuses, with `invalid_request` (400), a wrong or missing
-//! content type, a body over [`crate::app::BODY_LIMIT_BYTES`], a body that is
+//! content type, a body over [`crate::config::BODY_LIMIT_BYTES`], a body that is
 //! not valid form encoding, and a parameter given twice (RFC 6749 §3.2).
 
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header;
 
 use super::error::OAuthError;
-use crate::app::BODY_LIMIT_BYTES;
+use crate::config::BODY_LIMIT_BYTES;
 
 /// How much of an oversized body is read and dropped before answering.
 const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;

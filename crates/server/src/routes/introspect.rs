@@ -14,8 +14,8 @@ use devauth_proto::introspection::IntrospectionResponse;
 use super::client_auth::authenticate;
 use super::error::{OAuthError, no_store_json};
 use super::form::OAuthForm;
-use crate::app::AppState;
 use crate::model::{RefreshTokenState, TokenHash};
+use crate::state::AppState;
 
 /// The path.
 pub const PATH: &str = "/oauth/introspect";

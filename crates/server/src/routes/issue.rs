@@ -14,13 +14,13 @@ use devauth_proto::{GrantType, Scope, Secret};
 
 use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, no_store_json};
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::keys::{AccessClaims, IdClaims, at_hash};
 use crate::model::{
     Client, KeyAlgorithm, RefreshToken, RefreshTokenState, Resource, Timestamp, TokenFamily,
     TokenHash, User,
 };
+use crate::state::AppState;
 
 /// A fresh refresh token in `family`, replacing `parent` (none for the first
 /// of a family): the raw value (to send once) and its record.
@@ -246,10 +246,9 @@ pub async fn issue_login(
     {
         tracing::warn!(client_id = %registered.id, error = %e, "cannot record a client's first use");
     }
-    audit::record(
-        state,
-        Event {
-            kind: "token.issued",
+    state
+        .record_audit(Event {
+            kind: EventKind::TokenIssued,
             client_id: Some(client.id()),
             user_id: Some(&user.id),
             ip: Some(ip),
@@ -259,9 +258,8 @@ pub async fn issue_login(
                 "jti": minted.jti,
                 "refresh_token": refresh.is_some(),
             }),
-        },
-    )
-    .await;
+        })
+        .await;
     Ok(respond(state, minted, refresh, scope))
 }
 

@@ -23,7 +23,7 @@ pub mod userinfo;
 
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Routes of the OAuth/JSON surface.
 pub fn router() -> axum::Router<AppState> {

@@ -20,12 +20,12 @@ use devauth_proto::ErrorCode;
 use devauth_proto::registration::{ClientInformation, ClientMetadata};
 
 use super::error::OAuthError;
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::client_addr::RequesterInfo;
 use crate::config::RegistrationPolicy;
 use crate::model::{ClientOrigin, TokenHash};
 use crate::registration::{Registered, register};
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// The path.
@@ -126,20 +126,17 @@ pub async fn handle(
         Err(StoreError::AlreadyExists(_)) => return Err(OAuthError::server_error()),
         Err(e) => return Err(e.into()),
     }
-    audit::record(
-        &state,
-        Event {
-            kind: "client.registered",
+    state
+        .record_audit(Event {
             client_id: Some(&client.id),
             ip: Some(&requester.ip),
             details: serde_json::json!({
                 "origin": origin.as_str(),
                 "confidential": confidential,
             }),
-            ..Event::default()
-        },
-    )
-    .await;
+            ..Event::of(EventKind::ClientRegistered)
+        })
+        .await;
     let info = ClientInformation {
         client_id: client.id.clone(),
         client_secret_expires_at: secret.as_ref().map(|_| 0),

@@ -6,8 +6,8 @@
 
 use super::error::OAuthError;
 use super::form::OAuthForm;
-use crate::app::AppState;
 use crate::model::Resource;
+use crate::state::AppState;
 use crate::store::StoreResult;
 
 /// The registered resource `url` names, `None` when it is malformed or unknown.

@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::form::OAuthForm;
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::client_addr::RequesterInfo;
 use crate::keys::AccessClaims;
 use crate::metrics::Outcome;
 use crate::model::{Timestamp, TokenHash};
+use crate::state::AppState;
 
 /// The path.
 pub const PATH: &str = "/oauth/revoke";
@@ -77,17 +77,15 @@ pub async fn handle(
         }
     }
     if let Some((kind, id, user)) = revoked {
-        audit::record(
-            &state,
-            Event {
-                kind: "token.revoked",
+        state
+            .record_audit(Event {
+                kind: EventKind::TokenRevoked,
                 client_id: Some(client.id()),
                 user_id: user.as_deref(),
                 ip: Some(&requester.ip),
                 details: serde_json::json!({ "token_type": kind, "id": id }),
-            },
-        )
-        .await;
+            })
+            .await;
     }
     let mut res = StatusCode::OK.into_response();
     res.extensions_mut().insert(Outcome("ok".into()));

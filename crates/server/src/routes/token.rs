@@ -15,8 +15,8 @@ use devauth_proto::{ErrorCode, GrantType};
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::form::OAuthForm;
-use crate::app::AppState;
 use crate::client_addr::RequesterInfo;
+use crate::state::AppState;
 
 /// The path.
 pub const PATH: &str = "/oauth/token";

@@ -8,7 +8,7 @@ use axum::response::Response;
 use devauth_proto::ErrorCode;
 
 use super::error::{OAuthError, no_store_json};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The path.
 pub const PATH: &str = "/oauth/userinfo";

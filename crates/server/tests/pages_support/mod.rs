@@ -17,12 +17,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use devauth_proto::{GrantType, Scope};
-use devauth_server::app::{AppState, router};
+use devauth_server::app::router;
 use devauth_server::clock::MockClock;
 use devauth_server::config::Config;
-use devauth_server::model::{
-    Client, DeviceGrant, DeviceGrantState, Requester, Timestamp, TokenHash, User,
-};
+use devauth_server::model::{DeviceGrant, DeviceGrantState, Requester, Timestamp, TokenHash, User};
+use devauth_server::setup::NewClient;
+use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 
 /// Where the mock clock starts (2026-01-01T00:00:00Z).
@@ -156,12 +156,13 @@ impl TestServer {
         assert!(found);
     }
 
-    /// Adds a public client that may use every grant, with `redirect_uris`.
+    /// Adds a public client that may use every grant, with `redirect_uris`
+    /// (as `devauth admin client add --public` does).
     pub fn add_client(&self, id: &str, name: &str, redirect_uris: &[&str], allowed: &str) {
-        let client = Client {
+        let client = NewClient {
             id: id.into(),
             name: name.into(),
-            secret_hash: None,
+            public: true,
             grant_types: vec![
                 GrantType::DeviceCode,
                 GrantType::AuthorizationCode,
@@ -170,14 +171,14 @@ impl TestServer {
             redirect_uris: redirect_uris.iter().map(|s| (*s).to_owned()).collect(),
             allowed_scopes: Scope::parse(allowed).expect("scope"),
             may_introspect: false,
-            origin: devauth_server::model::ClientOrigin::Admin,
-            client_uri: None,
-            used_at: None,
             id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
-            created_at: T0,
         };
         self.rt
-            .block_on(self.state.stores.durable.add_client(&client))
+            .block_on(devauth_server::setup::add_client(
+                self.state.stores.durable.as_ref(),
+                client,
+                T0,
+            ))
             .expect("add client");
     }
 

@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use devauth_proto::{GrantType, Scope, Secret};
-use devauth_server::app::{AppState, router};
+use devauth_server::app::router;
 use devauth_server::clock::{Clock as _, MockClock};
 use devauth_server::config::Config;
-use devauth_server::model::{Client, DeviceGrant, Timestamp, TokenHash, User};
+use devauth_server::model::{DeviceGrant, Timestamp, User};
+use devauth_server::setup::{NewClient, add_client};
+use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 use devauth_server::store::sqlite::SqliteStore;
 
@@ -234,46 +236,40 @@ impl TestServer {
         .unwrap()
     }
 
-    /// Adds a confidential client and returns its secret.
+    /// Adds a confidential client (as `devauth admin client add` does) and
+    /// returns its secret.
     pub fn add_confidential(&self, id: &str, grants: &[GrantType], scopes: &str) -> String {
-        let secret = format!("secret-of-{id}");
-        let client = Client {
-            id: id.into(),
-            name: format!("{id} app"),
-            secret_hash: Some(TokenHash::of(&secret)),
+        let client = NewClient {
             grant_types: grants.to_vec(),
-            redirect_uris: vec![],
             allowed_scopes: Scope::parse(scopes).unwrap(),
-            may_introspect: false,
-            origin: devauth_server::model::ClientOrigin::Admin,
-            client_uri: None,
-            used_at: None,
-            id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
-            created_at: self.clock.now(),
+            ..new_client(id, false)
         };
-        self.block_on(self.state.stores.durable.add_client(&client))
+        let (_, secret) = self
+            .block_on(add_client(
+                self.state.stores.durable.as_ref(),
+                client,
+                self.clock.now(),
+            ))
             .unwrap();
         secret
+            .expect("a confidential client has a secret")
+            .expose()
+            .to_owned()
     }
 
-    /// Adds a public client.
+    /// Adds a public client (as `devauth admin client add --public` does).
     pub fn add_public(&self, id: &str, grants: &[GrantType]) {
-        let client = Client {
-            id: id.into(),
-            name: format!("{id} app"),
-            secret_hash: None,
+        let client = NewClient {
             grant_types: grants.to_vec(),
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
-            allowed_scopes: Scope::default(),
-            may_introspect: false,
-            origin: devauth_server::model::ClientOrigin::Admin,
-            client_uri: None,
-            used_at: None,
-            id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
-            created_at: self.clock.now(),
+            ..new_client(id, true)
         };
-        self.block_on(self.state.stores.durable.add_client(&client))
-            .unwrap();
+        self.block_on(add_client(
+            self.state.stores.durable.as_ref(),
+            client,
+            self.clock.now(),
+        ))
+        .unwrap();
     }
 
     pub fn grant_by_user_code(&self, user_code: &str) -> DeviceGrant {
@@ -348,5 +344,19 @@ impl TestServer {
                 ("client_id", "devauth-cli"),
             ],
         )
+    }
+}
+
+/// A client named "`id` app" with no grants, redirect URIs or scopes yet.
+fn new_client(id: &str, public: bool) -> NewClient {
+    NewClient {
+        id: id.into(),
+        name: format!("{id} app"),
+        public,
+        grant_types: vec![],
+        redirect_uris: vec![],
+        allowed_scopes: Scope::default(),
+        may_introspect: false,
+        id_token_alg: devauth_server::model::KeyAlgorithm::Rs256,
     }
 }

@@ -16,9 +16,9 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{Login, issue_login};
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::model::{Requester, TokenHash};
+use crate::state::AppState;
 
 pub(super) async fn handle(
     state: &AppState,
@@ -95,17 +95,15 @@ async fn revoke_replayed(
     };
     let now = state.clock.now();
     if state.stores.durable.revoke_family(&family.id, now).await? {
-        audit::record(
-            state,
-            Event {
-                kind: "authorization_code.replayed",
+        state
+            .record_audit(Event {
+                kind: EventKind::AuthorizationCodeReplayed,
                 client_id: Some(client.id()),
                 user_id: Some(&family.user_id),
                 ip: Some(&requester.ip),
                 details: serde_json::json!({ "family_id": family.id }),
-            },
-        )
-        .await;
+            })
+            .await;
     }
     Ok(())
 }

@@ -9,9 +9,9 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{mint, resolve_scope, respond};
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::model::Requester;
+use crate::state::AppState;
 
 pub(super) async fn handle(
     state: &AppState,
@@ -54,16 +54,13 @@ pub(super) async fn handle(
         resource.as_ref().map(|r| r.url.as_str()),
         now,
     )?;
-    audit::record(
-        state,
-        Event {
-            kind: "token.issued",
+    state
+        .record_audit(Event {
             client_id: Some(client.id()),
             ip: Some(&requester.ip),
             details: serde_json::json!({ "grant_type": "client_credentials", "jti": minted.jti }),
-            ..Event::default()
-        },
-    )
-    .await;
+            ..Event::of(EventKind::TokenIssued)
+        })
+        .await;
     Ok(respond(state, minted, None, &scope))
 }

@@ -19,9 +19,9 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{Login, issue_login};
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::model::{DeviceGrant, DeviceGrantState, PollVerdict, Requester, TokenHash};
+use crate::state::AppState;
 
 /// Attempts before a run of lost races becomes `slow_down`.
 const MAX_ATTEMPTS: usize = 5;
@@ -88,17 +88,15 @@ pub(super) async fn handle(
                 let Some(user) = user.filter(|u| !u.disabled) else {
                     return Err(OAuthError::invalid_grant("the approving user is disabled"));
                 };
-                audit::record(
-                    state,
-                    Event {
-                        kind: "device_code.exchanged",
+                state
+                    .record_audit(Event {
+                        kind: EventKind::DeviceCodeExchanged,
                         client_id: Some(client.id()),
                         user_id: Some(&user.id),
                         ip: Some(&requester.ip),
                         details: serde_json::json!({ "grant_id": updated.id }),
-                    },
-                )
-                .await;
+                    })
+                    .await;
                 let issued = issue_login(
                     state,
                     client,

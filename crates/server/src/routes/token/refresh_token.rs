@@ -21,9 +21,9 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::form::OAuthForm;
 use super::super::issue::{mint, new_refresh_token, respond};
-use crate::app::AppState;
-use crate::audit::{self, Event};
+use crate::audit::{Event, EventKind};
 use crate::model::{RefreshToken, RefreshVerdict, Requester, TokenFamily, TokenHash};
+use crate::state::AppState;
 
 /// Attempts before a run of lost races becomes `temporarily_unavailable`.
 const MAX_ATTEMPTS: usize = 5;
@@ -51,7 +51,7 @@ pub(super) async fn handle(
             return Err(invalid());
         };
         let now = state.clock.now();
-        if token.client_id != client.id() || now >= token.expires_at {
+        if !token.presentable_by(client.id(), now) {
             return Err(invalid());
         }
         let Some(family) = state.stores.durable.family(&token.family_id).await? else {
@@ -82,10 +82,9 @@ pub(super) async fn handle(
             RefreshVerdict::Retry { successor } => (**successor).clone(),
             RefreshVerdict::Reuse => {
                 state.stores.durable.revoke_family(&family.id, now).await?;
-                audit::record(
-                    state,
-                    Event {
-                        kind: "refresh.reuse_detected",
+                state
+                    .record_audit(Event {
+                        kind: EventKind::RefreshReuseDetected,
                         client_id: Some(client.id()),
                         user_id: Some(&family.user_id),
                         ip: Some(&requester.ip),
@@ -93,9 +92,8 @@ pub(super) async fn handle(
                             "family_id": family.id,
                             "token_id": token.id,
                         }),
-                    },
-                )
-                .await;
+                    })
+                    .await;
                 return Err(invalid());
             }
         };
@@ -161,10 +159,9 @@ async fn rotate(
         family.resource.as_deref(),
         now,
     )?;
-    audit::record(
-        state,
-        Event {
-            kind: "token.issued",
+    state
+        .record_audit(Event {
+            kind: EventKind::TokenIssued,
             client_id: Some(client.id()),
             user_id: Some(&user.id),
             ip: Some(&requester.ip),
@@ -173,8 +170,7 @@ async fn rotate(
                 "family_id": family.id,
                 "jti": minted.jti,
             }),
-        },
-    )
-    .await;
+        })
+        .await;
     Ok(Some(respond(state, minted, Some(raw), &scope)))
 }
