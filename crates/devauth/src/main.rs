@@ -137,9 +137,8 @@ enum LogFormat {
 /// person at a terminal and as JSON for anything else (systemd, a container
 /// runtime, a pipe). No log event carries a token, code or secret.
 ///
-/// The subscriber is installed here, before the command runs, so the
-/// command's own setup (`cmd::serve::init_logging`) finds one in place and
-/// leaves it.
+/// The subscriber is installed here, before the command runs; the commands
+/// set up none of their own.
 fn init_server_logging(format: Option<LogFormat>) {
     use std::io::IsTerminal as _;
     use tracing_subscriber::filter::{EnvFilter, LevelFilter};

@@ -15,8 +15,9 @@
 //! On start: bind, open (and migrate) the store, make sure signing keys and
 //! the `devauth-cli` client exist, with `--demo` create the `demo` user, start
 //! the sweeper, then print `devauth serve: listening on URL` on stderr and
-//! serve until SIGTERM or Ctrl-C. Logs are JSON lines on stderr, filtered by
-//! `DEVAUTH_LOG` (default `info`).
+//! serve until SIGTERM or Ctrl-C. Logs go to stderr, filtered by
+//! `DEVAUTH_LOG` (default `info`): text lines at a terminal, JSON lines
+//! elsewhere, or as `--log-format` / `DEVAUTH_LOG_FORMAT` says (`main.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -263,6 +264,22 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
+    /// Refuses what the flags' ranges refuse, for values that did not come
+    /// through clap (a config file).
+    pub fn check(&self) -> Result<(), String> {
+        let within = |name: &str, v: Option<u32>, lo: u32, hi: u32| match v {
+            Some(v) if v < lo || v > hi => {
+                Err(format!("{name} must be between {lo} and {hi}, not {v}"))
+            }
+            _ => Ok(()),
+        };
+        within("header_timeout", self.header_timeout, 1, 3600)?;
+        within("body_timeout", self.body_timeout, 1, 3600)?;
+        within("idle_timeout", self.idle_timeout, 1, 86400)?;
+        within("max_connections", self.max_connections, 1, u32::MAX)?;
+        within("shutdown_timeout", self.shutdown_timeout, 0, 3600)
+    }
+
     /// `base` with every limit a flag (or its environment variable) sets.
     pub fn apply(&self, mut limits: Limits) -> Limits {
         let secs = |v: u32| std::time::Duration::from_secs(u64::from(v));
@@ -310,28 +327,14 @@ fn settings(args: &Args, file: &FileConfig) -> Settings {
 }
 
 /// Runs the command.
+/// Logging is set up by `main.rs` (`--log-format`) before this runs.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(args))?;
     Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    use tracing_subscriber::filter::LevelFilter;
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .with_env_var("DEVAUTH_LOG")
-        .from_env_lossy();
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .try_init();
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
@@ -384,25 +387,19 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    // The file over the defaults, flags and environment over the file.
-    let mut limits = Limits::default();
-    let secs = |v: u32| std::time::Duration::from_secs(u64::from(v));
-    if let Some(v) = file.header_timeout {
-        limits.header_timeout = secs(v.max(1));
-    }
-    if let Some(v) = file.body_timeout {
-        limits.body_timeout = secs(v.max(1));
-    }
-    if let Some(v) = file.idle_timeout {
-        limits.idle_timeout = secs(v.max(1));
-    }
-    if let Some(v) = file.max_connections {
-        limits.max_connections = usize::try_from(v.max(1)).unwrap_or(usize::MAX);
-    }
-    if let Some(v) = file.shutdown_timeout {
-        limits.shutdown_timeout = secs(v);
-    }
-    let limits = args.limits.apply(limits);
+    // The file over the defaults, flags and environment over the file; the
+    // file's values within the flags' ranges.
+    let from_file = LimitArgs {
+        header_timeout: file.header_timeout,
+        body_timeout: file.body_timeout,
+        idle_timeout: file.idle_timeout,
+        max_connections: file.max_connections,
+        shutdown_timeout: file.shutdown_timeout,
+    };
+    from_file
+        .check()
+        .map_err(|e| UsageError(format!("config file: {e}")))?;
+    let limits = args.limits.apply(from_file.apply(Limits::default()));
     let issuer = config.issuer.clone();
     let state = AppState::new(stores, Arc::new(SystemClock), config);
     state
@@ -559,5 +556,32 @@ mod tests {
         .unwrap();
         assert_eq!(c.refresh_token_ttl_secs, 7);
         assert_eq!(c.code_ttl_secs, 42);
+    }
+
+    #[test]
+    fn a_config_files_limits_are_checked_like_the_flags() {
+        let file = |json: &str| -> LimitArgs {
+            let f: FileConfig = serde_json::from_str(json).unwrap();
+            LimitArgs {
+                header_timeout: f.header_timeout,
+                body_timeout: f.body_timeout,
+                idle_timeout: f.idle_timeout,
+                max_connections: f.max_connections,
+                shutdown_timeout: f.shutdown_timeout,
+            }
+        };
+        assert_eq!(
+            file(r#"{"max_connections": 0}"#).check().unwrap_err(),
+            format!("max_connections must be between 1 and {}, not 0", u32::MAX)
+        );
+        assert!(file(r#"{"header_timeout": 0}"#).check().is_err());
+        assert!(file(r#"{"idle_timeout": 86401}"#).check().is_err());
+        assert!(
+            file(r#"{"shutdown_timeout": 0, "body_timeout": 3600}"#)
+                .check()
+                .is_ok()
+        );
+        use clap::Parser as _;
+        assert!(Cli::try_parse_from(["serve", "--max-connections", "0"]).is_err());
     }
 }
