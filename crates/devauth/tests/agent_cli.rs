@@ -3,10 +3,8 @@
 //! `needs-login` with notifications, `--listen` with a clean SIGTERM, and
 //! `--watch` healing a profile after a new login.
 
-#[path = "../../import/tests/support/fixtures.rs"]
-mod fixtures;
-#[path = "../../import/tests/support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::fixtures;
+use devauth_testkit::refresh_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

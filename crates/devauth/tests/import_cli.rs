@@ -1,10 +1,8 @@
 //! `devauth import` through the real binary, with a temporary HOME (where
 //! the fixture kiro-cli database and AWS cache live) and DEVAUTH_HOME.
 
-#[path = "../../import/tests/support/fixtures.rs"]
-mod fixtures;
-#[path = "../../import/tests/support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::fixtures;
+use devauth_testkit::refresh_server;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -2,11 +2,6 @@
 //! write them, for tests: the real schema (`migrations`, `state`, `auth_kv`,
 //! `conversations`, WAL journal), each login kind, snake_case or camelCase.
 
-#![allow(
-    dead_code,
-    reason = "each user of this file needs a different part of it"
-)]
-
 use std::path::Path;
 
 use rusqlite::Connection;

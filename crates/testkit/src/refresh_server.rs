@@ -20,13 +20,8 @@
 //! uses one twice. The server also counts requests per family and the most
 //! requests in flight at once.
 //!
-//! Shared by the import crate's tests, the devauth binary's tests and the
-//! benchmark's server (`examples/refresh_server.rs`) through `#[path]`.
-
-#![allow(
-    dead_code,
-    reason = "each user of this file needs a different part of it"
-)]
+//! Shared by the import and agent crates' tests, the devauth binary's tests
+//! and the benchmark's server (`crates/import/examples/refresh_server.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -64,7 +59,6 @@ pub struct RefreshServer {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
-    in_flight: Arc<AtomicUsize>,
 }
 
 impl RefreshServer {
@@ -91,8 +85,8 @@ impl RefreshServer {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let (st, sp, inf) = (state.clone(), stop.clone(), in_flight.clone());
+        let (st, sp) = (state.clone(), stop.clone());
+        let inf = Arc::new(AtomicUsize::new(0));
         let hook = hook.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -104,12 +98,7 @@ impl RefreshServer {
                 std::thread::spawn(move || serve(conn, &st, &inf, &sp, delay, &*hook));
             }
         });
-        Self {
-            addr,
-            state,
-            stop,
-            in_flight,
-        }
+        Self { addr, state, stop }
     }
 
     /// `http://127.0.0.1:PORT`.
