@@ -2,10 +2,8 @@
 //! had to wait for it re-reads the profile and, finding it refreshed by the
 //! holder, sends nothing.
 
-#[path = "../../import/tests/support/fixtures.rs"]
-mod fixtures;
-#[path = "../../import/tests/support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::fixtures;
+use devauth_testkit::refresh_server;
 
 use std::time::Duration;
 

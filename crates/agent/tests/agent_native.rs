@@ -2,8 +2,7 @@
 //! with a refresh token), with the same classification: a rotation is
 //! stored, a rejected refresh token ends in `needs-login`.
 
-#[path = "../../import/tests/support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::refresh_server;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;

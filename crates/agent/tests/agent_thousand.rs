@@ -4,10 +4,8 @@
 //! ones recover after backing off, no refresh token is used twice, nothing is
 //! refreshed twice for one expiry, and the concurrency limit holds.
 
-#[path = "../../import/tests/support/fixtures.rs"]
-mod fixtures;
-#[path = "../../import/tests/support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::fixtures;
+use devauth_testkit::refresh_server;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

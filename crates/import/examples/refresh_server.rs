@@ -6,8 +6,7 @@
 //!
 //! `cargo run --release -p devauth-import --example refresh_server [ADDR]`
 
-#[path = "../tests/support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::refresh_server;
 
 use std::io::Write;
 use std::time::Duration;

@@ -2,10 +2,8 @@
 //! kiro-cli's row (unknown fields kept), a login kiro-cli refreshed
 //! meanwhile is used without a request, and a race is lost gracefully.
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
-#[path = "support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::fixtures;
+use devauth_testkit::refresh_server;
 
 use std::sync::Arc;
 use std::time::Duration;

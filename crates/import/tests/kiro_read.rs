@@ -2,8 +2,7 @@
 //! wins, and a clear error (with nothing written) for everything that can be
 //! wrong with the file.
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use devauth_testkit::fixtures;
 
 use std::path::Path;
 use std::time::Duration;

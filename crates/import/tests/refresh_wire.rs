@@ -1,8 +1,7 @@
 //! The three refresh wire formats against a local server: success, rotation,
 //! and every failure class.
 
-#[path = "support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::refresh_server;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,10 +2,8 @@
 //! `fresh_access_token` with [`AnyRenewer`]'s import side, on the client's
 //! real profile store and lock.
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
-#[path = "support/refresh_server.rs"]
-mod refresh_server;
+use devauth_testkit::fixtures;
+use devauth_testkit::refresh_server;
 
 use std::time::Duration;
 
