@@ -1,6 +1,9 @@
-//! SQLite backend: one database file serves both [`DurableStore`] and
-//! [`FlowStore`] (the default, single-process deployment), through
-//! `rusqlite` on the bundled SQLite.
+//! SQLite backend: one database file serves both
+//! [`DurableStore`](super::DurableStore) and [`FlowStore`](super::FlowStore)
+//! (the default, single-process deployment), through `rusqlite` on the
+//! bundled SQLite. The connection plumbing is here; `durable.rs` and
+//! `flow.rs` implement the two traits, `rows.rs` reads rows into model
+//! values, `tests.rs` holds the tests beyond the shared suite.
 //!
 //! How it keeps the rules of [`crate::store`]:
 //! * the database runs in WAL mode with a busy timeout and foreign keys on,
@@ -25,7 +28,7 @@
 //!
 //! Expired device grants are kept for [`super::EXPIRED_GRANT_RETENTION_MS`] after
 //! they expire, so that a device polling late still gets `expired_token`
-//! rather than `invalid_grant`; [`FlowStore::sweep`] reports each grant that
+//! rather than `invalid_grant`; [`FlowStore::sweep`](super::FlowStore::sweep) reports each grant that
 //! expired while pending exactly once, then deletes it when the retention ends.
 
 mod checkpointer;
