@@ -20,7 +20,6 @@
 //! [`profiles::ProfileBackend`] implements it on `devauth-client`'s profile
 //! store, for adopted logins and the client's own alike.
 
-#![warn(missing_docs)]
 
 pub mod backend;
 pub mod backoff;

@@ -16,7 +16,6 @@
 //! It works with any issuer that publishes a JWKS (devauth, Keycloak, Entra,
 //! Auth0…), and serves through `devauth_server::listener`, so it has the
 //! same header, body and idle timeouts and connection cap as `devauth serve`.
-#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod app;

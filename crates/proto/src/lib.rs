@@ -12,7 +12,6 @@
 //!
 //! Secrets (tokens, codes, client secrets) travel in [`Secret`], which never
 //! prints its value.
-#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod bearer;
