@@ -20,7 +20,6 @@
 //! [`profiles::ProfileBackend`] implements it on `devauth-client`'s profile
 //! store, for adopted logins and the client's own alike.
 
-
 pub mod backend;
 pub mod backoff;
 pub mod daemon;

@@ -2,7 +2,6 @@
 //! libraries, and nothing else. Each verb lives in its own file under `cmd/`;
 //! exit codes are decided in one place, [`exit`].
 
-
 mod cmd;
 mod exit;
 

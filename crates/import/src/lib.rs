@@ -25,7 +25,6 @@
 //! [`devauth_proto::Secret`]s); time comes from an injected
 //! [`devauth_client::clock::Clock`], the client's one clock.
 
-
 pub mod aws_sso;
 pub mod credential;
 pub mod error;

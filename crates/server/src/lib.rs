@@ -18,6 +18,7 @@
 //! * [`rate_limit`] — sliding-window limits over the flow store;
 //! * [`registration`] — the rules of dynamic client registration (RFC 7591);
 //! * [`metadata_document`] — client ID metadata documents, fetched behind an SSRF fence;
+//! * [`client_cache`] — a short-lived cache of client records in front of the store;
 //! * [`audit`], [`metrics`], [`sweeper`], [`setup`] — audit trail, Prometheus
 //!   metrics, the background sweeper, first-start provisioning.
 //!
