@@ -1703,7 +1703,7 @@ fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
     let grant = DeviceGrant {
         device_code_hash: TokenHash::of(legacy),
         user_code: "BCDFGHJK".into(),
-        ..devauth_server::store::suite::sample_grant(now)
+        ..devauth_testkit::store_suite::sample_grant(now)
     };
     s.block_on(s.state.stores.flow.add_device_grant(&grant))
         .unwrap();

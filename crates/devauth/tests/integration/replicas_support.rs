@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devauth_server::store::redis::RedisFlowStore;
-use devauth_server::store::suite::PgTestSchema;
+use devauth_testkit::store_suite::PgTestSchema;
 use devauth_testkit::{TestServer, require_service};
 
 use crate::devauth_bin;

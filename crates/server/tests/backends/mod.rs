@@ -15,7 +15,7 @@ use devauth_server::store::Stores;
 use devauth_server::store::postgres::PgStore;
 use devauth_server::store::redis::RedisFlowStore;
 use devauth_server::store::sqlite::SqliteStore;
-use devauth_server::store::suite::PgTestSchema;
+use devauth_testkit::store_suite::PgTestSchema;
 
 const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const PG_ADDR: &str = "127.0.0.1:5432";

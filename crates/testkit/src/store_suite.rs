@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use devauth_proto::{GrantType, Scope};
 
-use super::{StoreError, Stores};
-use crate::model::{
+use devauth_server::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, DeviceGrantState,
     KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, Resource, SigningKeyRecord,
     Timestamp, TokenFamily, TokenHash, User,
 };
+use devauth_server::store::{StoreError, Stores};
 
 /// The suite's "now": 2023-11-14T22:13:00Z, a whole number of minutes.
 pub const T0: Timestamp = Timestamp::from_millis(1_699_999_980_000);
@@ -41,7 +41,7 @@ fn uniq(tag: &str) -> String {
 
 /// A random canonical user code, drawn as the server draws them.
 fn user_code() -> String {
-    crate::random::user_code().as_str().to_owned()
+    devauth_server::random::user_code().as_str().to_owned()
 }
 
 fn scope(s: &str) -> Scope {
@@ -52,7 +52,9 @@ fn scope(s: &str) -> Scope {
 pub fn sample_grant(at: Timestamp) -> DeviceGrant {
     DeviceGrant {
         id: uniq("grant"),
-        device_code_hash: TokenHash::of_device_code(crate::random::device_code(at).expose()),
+        device_code_hash: TokenHash::of_device_code(
+            devauth_server::random::device_code(at).expose(),
+        ),
         user_code: user_code(),
         client_id: "devauth-cli".into(),
         resource: None,
@@ -254,7 +256,7 @@ pub async fn clients(stores: &Stores) {
         redirect_uris: vec![],
         allowed_scopes: Scope::default(),
         may_introspect: false,
-        origin: crate::model::ClientOrigin::Admin,
+        origin: devauth_server::model::ClientOrigin::Admin,
         client_uri: None,
         used_at: None,
         id_token_alg: KeyAlgorithm::Rs256,
@@ -275,7 +277,7 @@ pub async fn clients(stores: &Stores) {
         ],
         allowed_scopes: scope("openid profile email"),
         may_introspect: false,
-        origin: crate::model::ClientOrigin::Admin,
+        origin: devauth_server::model::ClientOrigin::Admin,
         client_uri: None,
         used_at: None,
         id_token_alg: KeyAlgorithm::Rs256,
@@ -625,7 +627,7 @@ pub async fn durable_sweep(stores: &Stores) {
 }
 
 /// The durable sweep deletes a family once it has no token left and is older
-/// than [`super::FAMILY_RETENTION_SECS`]; a family with tokens stays. Sweeps
+/// than [`devauth_server::store::FAMILY_RETENTION_SECS`]; a family with tokens stays. Sweeps
 /// far in the future: run it after the other durable checks.
 pub async fn family_retention(stores: &Stores) {
     let d = &stores.durable;
@@ -637,17 +639,17 @@ pub async fn family_retention(stores: &Stores) {
     d.add_family(&empty).await.unwrap();
     d.add_family(&used).await.unwrap();
     let mut token = sample_refresh(&used.id, base);
-    token.expires_at = base.plus_secs(2 * super::FAMILY_RETENTION_SECS);
+    token.expires_at = base.plus_secs(2 * devauth_server::store::FAMILY_RETENTION_SECS);
     d.add_refresh_token(&token).await.unwrap();
 
-    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS - 1))
+    d.sweep(base.plus_secs(devauth_server::store::FAMILY_RETENTION_SECS - 1))
         .await
         .unwrap();
     assert!(
         d.family(&empty.id).await.unwrap().is_some(),
         "kept until retention ends"
     );
-    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS))
+    d.sweep(base.plus_secs(devauth_server::store::FAMILY_RETENTION_SECS))
         .await
         .unwrap();
     assert_eq!(
@@ -972,7 +974,7 @@ pub async fn expiry_and_sweep(stores: &Stores) {
     assert!(found.is_expired(after));
     assert_eq!(
         found.clone().poll(after).0,
-        crate::model::PollVerdict::Expired
+        devauth_server::model::PollVerdict::Expired
     );
 
     let swept = f.sweep(after).await.unwrap();
@@ -1043,7 +1045,7 @@ pub async fn user_code_reuse(stores: &Stores) {
     let old = sample_grant(start);
     f.add_device_grant(&old).await.unwrap();
     let expired_at = old.expires_at;
-    let retained_until = expired_at.plus_millis(super::EXPIRED_GRANT_RETENTION_MS);
+    let retained_until = expired_at.plus_millis(devauth_server::store::EXPIRED_GRANT_RETENTION_MS);
     for at in [
         start.plus_secs(599),
         expired_at,
@@ -1106,7 +1108,7 @@ impl PgTestSchema {
     /// Creates `devauth_test_<random>` in the database at `url`.
     pub async fn create(url: &str) -> Result<Self, StoreError> {
         let name = format!("devauth_test_{}", random_hex(6));
-        let admin = super::postgres::PgStore::connect(url)?;
+        let admin = devauth_server::store::postgres::PgStore::connect(url)?;
         let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
             .execute(admin.pool())
             .await
@@ -1138,8 +1140,8 @@ impl PgTestSchema {
     }
 
     /// A store in this schema.
-    pub fn store(&self) -> super::postgres::PgStore {
-        super::postgres::PgStore::connect_with(self.options(), 8)
+    pub fn store(&self) -> devauth_server::store::postgres::PgStore {
+        devauth_server::store::postgres::PgStore::connect_with(self.options(), 8)
     }
 }
 
@@ -1197,7 +1199,8 @@ impl Drop for RedisKeysGuard {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(store) = super::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
+                if let Ok(store) =
+                    devauth_server::store::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
                 {
                     let _ = store.delete_all().await;
                 }
@@ -1326,9 +1329,11 @@ impl TestStores {
         }
         let (stores, schema, keys) = match backend {
             TestBackend::Sqlite => {
-                let stores = super::sqlite::SqliteStore::open_stores(&data_dir.join("devauth.db"))
-                    .await
-                    .expect("open SQLite");
+                let stores = devauth_server::store::sqlite::SqliteStore::open_stores(
+                    &data_dir.join("devauth.db"),
+                )
+                .await
+                .expect("open SQLite");
                 (stores, None, None)
             }
             TestBackend::Postgres | TestBackend::PostgresRedis => {
@@ -1336,7 +1341,7 @@ impl TestStores {
                     .await
                     .expect("create a test schema");
                 let pg = Arc::new(schema.store());
-                super::DurableStore::migrate(pg.as_ref())
+                devauth_server::store::DurableStore::migrate(pg.as_ref())
                     .await
                     .expect("migrate PostgreSQL");
                 let mut stores = Stores {
@@ -1349,8 +1354,10 @@ impl TestStores {
                     let prefix = format!("devauth-test:{}:", random_hex(6));
                     keys = Some(RedisKeysGuard::new(&url, &prefix));
                     stores.flow = Arc::new(
-                        super::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
-                            .expect("Redis URL"),
+                        devauth_server::store::redis::RedisFlowStore::connect_with_prefix(
+                            &url, &prefix,
+                        )
+                        .expect("Redis URL"),
                     );
                 }
                 (stores, Some(schema), keys)
