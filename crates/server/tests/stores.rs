@@ -1,8 +1,9 @@
 //! The storage conformance suite (`devauth_testkit::store_suite`) against every backend
 //! combination, plus fault tests on a private Redis.
 //!
-//! PostgreSQL (127.0.0.1:5432, db `test`, user `postgres`) and Redis
-//! (127.0.0.1:6379) are used when they answer; otherwise the test prints why
+//! PostgreSQL (`DEVAUTH_TEST_DATABASE_URL`, else 127.0.0.1:5432, db `test`,
+//! user `postgres`) and Redis (`DEVAUTH_TEST_REDIS_URL`, else 127.0.0.1:6379)
+//! are used when they answer; otherwise the test prints why
 //! it skipped — unless `DEVAUTH_REQUIRE_SERVICES=1`, which turns a missing
 //! service into a failure. Each run works in a private schema / key prefix and
 //! removes it at the end. Fault tests start their own `redis-server` on a
@@ -18,20 +19,18 @@ use devauth_server::store::open;
 use devauth_server::store::postgres::PgStore;
 use devauth_server::store::redis::RedisFlowStore;
 use devauth_server::store::{DurableStore, FlowStore, StoreError, Stores};
+use devauth_testkit::require_service;
 use devauth_testkit::store_suite::{self, PgTestSchema, TestBackend, TestStores};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 fn redis_server_available() -> bool {
-    if std::path::Path::new(REDIS_SERVER).exists() {
-        return true;
-    }
-    assert!(
-        !store_suite::services_required(),
-        "{REDIS_SERVER} is missing and DEVAUTH_REQUIRE_SERVICES=1"
-    );
-    eprintln!("skipping: {REDIS_SERVER} is missing");
-    false
+    require_service(
+        "redis-server",
+        (!std::path::Path::new(REDIS_SERVER).exists())
+            .then(|| format!("{REDIS_SERVER} is missing"))
+            .as_deref(),
+    )
 }
 
 fn prefix() -> String {
@@ -460,11 +459,10 @@ impl PrivatePostgres {
     /// binaries are missing, a panic under `DEVAUTH_REQUIRE_SERVICES=1`.
     fn start() -> Option<Self> {
         let Some(bin) = Self::find_bin() else {
-            assert!(
-                !store_suite::services_required(),
-                "no PostgreSQL binaries under /usr/lib/postgresql and DEVAUTH_REQUIRE_SERVICES=1"
+            require_service(
+                "PostgreSQL server binaries",
+                Some("none under /usr/lib/postgresql"),
             );
-            eprintln!("skipping: no PostgreSQL binaries under /usr/lib/postgresql");
             return None;
         };
         let dir = tempfile::tempdir().expect("temp dir");

@@ -1,10 +1,13 @@
 //! The backend conformance suite: async checks that every [`Stores`]
 //! combination must pass (SQLite; PostgreSQL; PostgreSQL + Redis), plus the
-//! scaffolding tests need to get a private PostgreSQL schema.
+//! scaffolding every test on those combinations uses: [`TestBackend`] (the
+//! one enum of combinations), [`TestStores`] (stores in private storage),
+//! [`PgTestSchema`], and the service URLs ([`test_database_url`] honours
+//! `DEVAUTH_TEST_DATABASE_URL`, [`test_redis_url`] `DEVAUTH_TEST_REDIS_URL`).
 //!
 //! Each check takes `&Stores`, uses ids of its own (random suffixes), and
-//! panics with a message on a broken rule, so `tests/stores.rs` only opens a
-//! backend and calls [`run_all`]. Times are fixed model timestamps around
+//! panics with a message on a broken rule, so the server's `stores` tests
+//! only open a backend and call [`run_all`]. Times are fixed model timestamps around
 //! [`T0`], never the wall clock; TTL-based backends only see lifetimes.
 //!
 //! Concurrency checks spawn tasks on the runtime: run them on a multi-thread
@@ -19,7 +22,10 @@ use devauth_server::model::{
     KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, Resource, SigningKeyRecord,
     Timestamp, TokenFamily, TokenHash, User,
 };
+use devauth_server::store::sqlite::SqliteStore;
 use devauth_server::store::{StoreError, Stores};
+
+use crate::require_service;
 
 /// The suite's "now": 2023-11-14T22:13:00Z, a whole number of minutes.
 pub const T0: Timestamp = Timestamp::from_millis(1_699_999_980_000);
@@ -1211,6 +1217,7 @@ impl Drop for RedisKeysGuard {
 }
 
 /// The shared test PostgreSQL: `DEVAUTH_TEST_DATABASE_URL`, else 127.0.0.1:5432 db `test`.
+/// Every test that needs a PostgreSQL URL takes it from here.
 pub fn test_database_url() -> String {
     std::env::var("DEVAUTH_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
@@ -1221,29 +1228,23 @@ pub fn test_redis_url() -> String {
     std::env::var("DEVAUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
-/// Whether `DEVAUTH_REQUIRE_SERVICES=1` (a missing service fails the test).
-pub fn services_required() -> bool {
-    std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1")
-}
-
-/// Whether a TCP service answers at `host:port`. When it does not: prints
-/// why the test skips and returns false, or panics under
-/// `DEVAUTH_REQUIRE_SERVICES=1`.
-pub fn service_up(name: &str, host_port: &str) -> bool {
+/// Whether the TCP service `name` at `url` (default port `default_port`)
+/// answers; when it does not, [`require_service`] decides: `SKIPPED: …` and
+/// false, or a panic under `DEVAUTH_REQUIRE_SERVICES=1`.
+pub fn service_up(name: &str, url: &str, default_port: u16) -> bool {
     use std::net::ToSocketAddrs;
+    let host_port = host_port(url, default_port);
     let reachable = host_port.to_socket_addrs().ok().is_some_and(|mut addrs| {
         addrs.any(|a| {
             std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok()
         })
     });
-    if !reachable {
-        assert!(
-            !services_required(),
-            "{name} is not reachable at {host_port} and DEVAUTH_REQUIRE_SERVICES=1"
-        );
-        eprintln!("skipping: {name} is not reachable at {host_port}");
-    }
-    reachable
+    require_service(
+        name,
+        (!reachable)
+            .then(|| format!("not reachable at {host_port}"))
+            .as_deref(),
+    )
 }
 
 /// `host:port` of a URL, for [`service_up`].
@@ -1257,14 +1258,16 @@ fn host_port(url: &str, default_port: u16) -> String {
         .unwrap_or_else(|| format!("127.0.0.1:{default_port}"))
 }
 
-/// A storage combination for tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A storage combination for tests: the one enum every test that runs on
+/// several backends uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TestBackend {
     /// One SQLite file.
+    #[default]
     Sqlite,
-    /// PostgreSQL for both stores.
+    /// PostgreSQL for both stores, in a private schema.
     Postgres,
-    /// PostgreSQL durable, Redis flow.
+    /// PostgreSQL durable (private schema), Redis flow (private key prefix).
     PostgresRedis,
 }
 
@@ -1295,14 +1298,15 @@ impl TestBackend {
         }
     }
 
-    /// Whether its services answer (see [`service_up`]).
+    /// Whether its services answer (at [`test_database_url`] and
+    /// [`test_redis_url`]); see [`service_up`] for what happens when not.
     pub fn available(self) -> bool {
         match self {
             Self::Sqlite => true,
-            Self::Postgres => service_up("PostgreSQL", &host_port(&test_database_url(), 5432)),
+            Self::Postgres => service_up("PostgreSQL", &test_database_url(), 5432),
             Self::PostgresRedis => {
-                service_up("PostgreSQL", &host_port(&test_database_url(), 5432))
-                    && service_up("Redis", &host_port(&test_redis_url(), 6379))
+                service_up("PostgreSQL", &test_database_url(), 5432)
+                    && service_up("Redis", &test_redis_url(), 6379)
             }
         }
     }
@@ -1316,6 +1320,9 @@ pub struct TestStores {
     pub stores: Stores,
     /// The combination.
     pub backend: TestBackend,
+    /// The SQLite store with [`TestBackend::Sqlite`] (to close it and
+    /// simulate an outage).
+    pub sqlite: Option<SqliteStore>,
     _schema: Option<PgTestSchema>,
     _keys: Option<RedisKeysGuard>,
 }
@@ -1327,14 +1334,24 @@ impl TestStores {
         if !backend.available() {
             return None;
         }
-        let (stores, schema, keys) = match backend {
+        Some(Self::connect(backend, data_dir).await)
+    }
+
+    /// Opens `backend`, whose services the caller checked with
+    /// [`TestBackend::available`]; panics when they fail.
+    pub async fn connect(backend: TestBackend, data_dir: &std::path::Path) -> Self {
+        match backend {
             TestBackend::Sqlite => {
-                let stores = devauth_server::store::sqlite::SqliteStore::open_stores(
-                    &data_dir.join("devauth.db"),
-                )
-                .await
-                .expect("open SQLite");
-                (stores, None, None)
+                let sqlite = SqliteStore::open(&data_dir.join("devauth.db"))
+                    .await
+                    .expect("open SQLite");
+                Self {
+                    stores: sqlite.clone().into_stores(),
+                    backend,
+                    sqlite: Some(sqlite),
+                    _schema: None,
+                    _keys: None,
+                }
             }
             TestBackend::Postgres | TestBackend::PostgresRedis => {
                 let schema = PgTestSchema::create(&test_database_url())
@@ -1360,14 +1377,14 @@ impl TestStores {
                         .expect("Redis URL"),
                     );
                 }
-                (stores, Some(schema), keys)
+                Self {
+                    stores,
+                    backend,
+                    sqlite: None,
+                    _schema: Some(schema),
+                    _keys: keys,
+                }
             }
-        };
-        Some(Self {
-            stores,
-            backend,
-            _schema: schema,
-            _keys: keys,
-        })
+        }
     }
 }
