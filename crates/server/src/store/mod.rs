@@ -26,7 +26,7 @@
 //! `store/<name>/` when it has parts, as `sqlite/` does), add it to
 //! the URL dispatch of [`open`], and run the shared conformance suite
 //! (`devauth_testkit::store_suite`, kept out of this library) against it,
-//! as `crates/server/tests/stores.rs` does for the built-in combinations.
+//! as `crates/server/tests/integration/stores.rs` does for the built-in combinations.
 
 mod columns;
 pub mod open;

@@ -7,8 +7,7 @@
 //! Without them the tests print why and pass, unless
 //! `DEVAUTH_REQUIRE_SERVICES=1`, when they fail.
 
-#[expect(dead_code, reason = "each test file uses part of the shared harness")]
-mod pages_support;
+use crate::pages_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -4,9 +4,7 @@
 //! `postgres_redis`; see `backends/mod.rs`), since sessions, rate-limit
 //! counters and grants live in different stores on each.
 
-#[expect(dead_code, reason = "each test file uses part of the shared harness")]
-#[macro_use]
-mod pages_support;
+use crate::pages_support;
 
 use devauth_server::model::DeviceGrantState;
 use pages_support::{Browser, BrowserFrom, Options, TestBackend, TestServer};

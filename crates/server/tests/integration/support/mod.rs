@@ -18,10 +18,6 @@ use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 use devauth_server::store::sqlite::SqliteStore;
 
-#[macro_use]
-#[path = "../backends/mod.rs"]
-mod backends;
-
 pub mod faults;
 
 pub use devauth_testkit::store_suite::TestBackend;

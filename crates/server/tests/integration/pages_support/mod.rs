@@ -6,10 +6,6 @@
 
 pub mod memory;
 
-#[macro_use]
-#[path = "../backends/mod.rs"]
-mod backends;
-
 pub use devauth_testkit::store_suite::TestBackend;
 use devauth_testkit::store_suite::TestStores;
 

@@ -4,12 +4,9 @@
 //! the last two skip, printing why, when their services are absent, and fail
 //! instead under `DEVAUTH_REQUIRE_SERVICES=1`).
 
-#![allow(unused_macros, reason = "not every test crate runs on each backend")]
-
 /// Expands each named test function (taking a `TestBackend`) into one
 /// `#[test]` per storage combination (`TestBackend` must be in scope where
-/// it is used; declare this module, and the one that includes it, with
-/// `#[macro_use]`).
+/// it is used; `main.rs` declares this module first, with `#[macro_use]`).
 macro_rules! on_each_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

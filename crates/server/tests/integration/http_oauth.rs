@@ -7,8 +7,7 @@
 //! Approved transition, as the consent page does (its browser path is tested
 //! with the pages).
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use devauth_proto::GrantType;
 use devauth_server::clock::Clock as _;

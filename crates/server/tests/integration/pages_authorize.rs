@@ -3,9 +3,7 @@
 //! — each on SQLite, PostgreSQL, and PostgreSQL + Redis (modules `sqlite`,
 //! `postgres`, `postgres_redis`), where sessions and codes live apart.
 
-#[expect(dead_code, reason = "each test file uses part of the shared harness")]
-#[macro_use]
-mod pages_support;
+use crate::pages_support;
 
 use devauth_server::model::TokenHash;
 use pages_support::{Browser, TestBackend, TestServer};
