@@ -10,8 +10,8 @@ use std::sync::Arc;
 use devauth_server::clock::{Clock, SystemClock};
 use devauth_server::random;
 use devauth_server::store::redis::RedisFlowStore;
-use devauth_server::store::suite::sample_grant;
 use devauth_server::store::{FlowStore, StoreError, StoreResult};
+use devauth_testkit::store_suite::sample_grant;
 use tokio::task::JoinSet;
 
 /// Grants in flight at once.

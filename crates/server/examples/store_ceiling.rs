@@ -26,8 +26,8 @@ use devauth_server::clock::{Clock, SystemClock};
 use devauth_server::model::{AuditEvent, TokenHash};
 use devauth_server::random;
 use devauth_server::store::sqlite::SqliteStore;
-use devauth_server::store::suite::sample_grant;
 use devauth_server::store::{FlowStore, StoreError};
+use devauth_testkit::store_suite::sample_grant;
 
 // The allocator `devauth serve` runs with.
 #[global_allocator]

@@ -16,7 +16,10 @@
 //! - [`Browser`]: headless Chromium driven by node and playwright-core
 //!   (`tests/browser/approve.mjs` at the workspace root);
 //! - [`fixtures`] (kiro-cli databases, AWS SSO cache files) and
-//!   [`refresh_server`] (a local refresh endpoint in three wire formats).
+//!   [`refresh_server`] (a local refresh endpoint in three wire formats);
+//! - `store_suite` (feature `store`, which pulls in `devauth-server`): the
+//!   storage conformance suite every backend combination must pass, and the
+//!   private PostgreSQL schemas and Redis prefixes tests open stores in.
 //!
 //! This crate does not depend on the `devauth` binary crate: the binary's
 //! path is passed in (`env!("CARGO_BIN_EXE_devauth")` exists only in the
@@ -27,6 +30,8 @@ pub mod child;
 pub mod fixtures;
 pub mod refresh_server;
 pub mod server;
+#[cfg(feature = "store")]
+pub mod store_suite;
 
 use std::path::{Path, PathBuf};
 

@@ -14,14 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devauth_server::store::redis::RedisFlowStore;
-use devauth_server::store::suite::PgTestSchema;
+use devauth_testkit::store_suite::{PgTestSchema, TestBackend, test_database_url};
 use devauth_testkit::{TestServer, require_service};
 
 use crate::devauth_bin;
 
-/// The PostgreSQL every test gets a private schema in.
-pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const PG_ADDR: &str = "127.0.0.1:5432";
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 pub const DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Upper bound for anything to happen; a test stuck longer fails instead of hanging.
@@ -40,20 +37,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A private PostgreSQL schema, or `None` (after [`require_service`]) when PostgreSQL is absent.
+/// A private PostgreSQL schema (in the database of `DEVAUTH_TEST_DATABASE_URL`,
+/// see [`test_database_url`]), or `None` (after [`require_service`]) when
+/// PostgreSQL is absent.
 pub fn pg_schema() -> Option<PgTestSchema> {
-    if TcpStream::connect_timeout(&PG_ADDR.parse().unwrap(), Duration::from_secs(2)).is_err() {
-        require_service(
-            WHAT,
-            Some(&format!("PostgreSQL is not reachable at {PG_ADDR}")),
-        );
+    if !TestBackend::Postgres.available() {
         return None;
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    match rt.block_on(PgTestSchema::create(PG_URL)) {
+    match rt.block_on(PgTestSchema::create(&test_database_url())) {
         Ok(s) => Some(s),
         Err(e) => {
             require_service(

@@ -24,16 +24,15 @@
 //! # Adding a backend
 //! Implement one or both traits in `store/<name>.rs` (or a folder
 //! `store/<name>/` when it has parts, as `sqlite/` does), add it to
-//! the URL dispatch of [`open`], and run the shared suite in
-//! `store/suite.rs` against it (see the SQLite tests for the pattern).
+//! the URL dispatch of [`open`], and run the shared conformance suite
+//! (`devauth_testkit::store_suite`, kept out of this library) against it,
+//! as `crates/server/tests/integration/stores.rs` does for the built-in combinations.
 
 mod columns;
 pub mod open;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
-#[doc(hidden)]
-pub mod suite;
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! Unit tests of the SQLite store beyond the shared conformance suite
-//! (`store/suite.rs`): the group-committing writer, the WAL, migrations
+//! (`devauth_testkit::store_suite`): the group-committing writer, the WAL, migrations
 //! taken over from older builds, and reads after answered writes.
 
 use devauth_proto::Scope;

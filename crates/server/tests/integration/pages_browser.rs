@@ -7,8 +7,7 @@
 //! Without them the tests print why and pass, unless
 //! `DEVAUTH_REQUIRE_SERVICES=1`, when they fail.
 
-#[expect(dead_code, reason = "each test file uses part of the shared harness")]
-mod pages_support;
+use crate::pages_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,14 +27,10 @@ struct Tools {
 
 /// The tools, or `None` after printing why the test is skipped.
 fn tools() -> Option<Tools> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = devauth_testkit::workspace_root();
     let chromium = std::env::var_os("DEVAUTH_CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    let node = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("node"))
-            .find(|p| p.is_file())
-    });
+    let node = devauth_testkit::on_path("node");
     let missing = if !chromium.is_file() {
         Some(format!("no Chromium at {}", chromium.display()))
     } else if node.is_none() {
@@ -45,11 +40,7 @@ fn tools() -> Option<Tools> {
     } else {
         None
     };
-    if let Some(why) = missing {
-        if std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("browser test cannot run: {why}");
-        }
-        eprintln!("SKIPPED: browser test: {why}");
+    if !devauth_testkit::require_service("browser test", missing.as_deref()) {
         return None;
     }
     Some(Tools {

@@ -1,10 +1,13 @@
 //! The backend conformance suite: async checks that every [`Stores`]
 //! combination must pass (SQLite; PostgreSQL; PostgreSQL + Redis), plus the
-//! scaffolding tests need to get a private PostgreSQL schema.
+//! scaffolding every test on those combinations uses: [`TestBackend`] (the
+//! one enum of combinations), [`TestStores`] (stores in private storage),
+//! [`PgTestSchema`], and the service URLs ([`test_database_url`] honours
+//! `DEVAUTH_TEST_DATABASE_URL`, [`test_redis_url`] `DEVAUTH_TEST_REDIS_URL`).
 //!
 //! Each check takes `&Stores`, uses ids of its own (random suffixes), and
-//! panics with a message on a broken rule, so `tests/stores.rs` only opens a
-//! backend and calls [`run_all`]. Times are fixed model timestamps around
+//! panics with a message on a broken rule, so the server's `stores` tests
+//! only open a backend and call [`run_all`]. Times are fixed model timestamps around
 //! [`T0`], never the wall clock; TTL-based backends only see lifetimes.
 //!
 //! Concurrency checks spawn tasks on the runtime: run them on a multi-thread
@@ -14,12 +17,15 @@ use std::sync::Arc;
 
 use devauth_proto::{GrantType, Scope};
 
-use super::{StoreError, Stores};
-use crate::model::{
+use devauth_server::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, DeviceGrant, DeviceGrantState,
     KeyAlgorithm, RefreshToken, RefreshTokenState, Requester, Resource, SigningKeyRecord,
     Timestamp, TokenFamily, TokenHash, User,
 };
+use devauth_server::store::sqlite::SqliteStore;
+use devauth_server::store::{StoreError, Stores};
+
+use crate::require_service;
 
 /// The suite's "now": 2023-11-14T22:13:00Z, a whole number of minutes.
 pub const T0: Timestamp = Timestamp::from_millis(1_699_999_980_000);
@@ -41,7 +47,7 @@ fn uniq(tag: &str) -> String {
 
 /// A random canonical user code, drawn as the server draws them.
 fn user_code() -> String {
-    crate::random::user_code().as_str().to_owned()
+    devauth_server::random::user_code().as_str().to_owned()
 }
 
 fn scope(s: &str) -> Scope {
@@ -52,7 +58,9 @@ fn scope(s: &str) -> Scope {
 pub fn sample_grant(at: Timestamp) -> DeviceGrant {
     DeviceGrant {
         id: uniq("grant"),
-        device_code_hash: TokenHash::of_device_code(crate::random::device_code(at).expose()),
+        device_code_hash: TokenHash::of_device_code(
+            devauth_server::random::device_code(at).expose(),
+        ),
         user_code: user_code(),
         client_id: "devauth-cli".into(),
         resource: None,
@@ -254,7 +262,7 @@ pub async fn clients(stores: &Stores) {
         redirect_uris: vec![],
         allowed_scopes: Scope::default(),
         may_introspect: false,
-        origin: crate::model::ClientOrigin::Admin,
+        origin: devauth_server::model::ClientOrigin::Admin,
         client_uri: None,
         used_at: None,
         id_token_alg: KeyAlgorithm::Rs256,
@@ -275,7 +283,7 @@ pub async fn clients(stores: &Stores) {
         ],
         allowed_scopes: scope("openid profile email"),
         may_introspect: false,
-        origin: crate::model::ClientOrigin::Admin,
+        origin: devauth_server::model::ClientOrigin::Admin,
         client_uri: None,
         used_at: None,
         id_token_alg: KeyAlgorithm::Rs256,
@@ -625,7 +633,7 @@ pub async fn durable_sweep(stores: &Stores) {
 }
 
 /// The durable sweep deletes a family once it has no token left and is older
-/// than [`super::FAMILY_RETENTION_SECS`]; a family with tokens stays. Sweeps
+/// than [`devauth_server::store::FAMILY_RETENTION_SECS`]; a family with tokens stays. Sweeps
 /// far in the future: run it after the other durable checks.
 pub async fn family_retention(stores: &Stores) {
     let d = &stores.durable;
@@ -637,17 +645,17 @@ pub async fn family_retention(stores: &Stores) {
     d.add_family(&empty).await.unwrap();
     d.add_family(&used).await.unwrap();
     let mut token = sample_refresh(&used.id, base);
-    token.expires_at = base.plus_secs(2 * super::FAMILY_RETENTION_SECS);
+    token.expires_at = base.plus_secs(2 * devauth_server::store::FAMILY_RETENTION_SECS);
     d.add_refresh_token(&token).await.unwrap();
 
-    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS - 1))
+    d.sweep(base.plus_secs(devauth_server::store::FAMILY_RETENTION_SECS - 1))
         .await
         .unwrap();
     assert!(
         d.family(&empty.id).await.unwrap().is_some(),
         "kept until retention ends"
     );
-    d.sweep(base.plus_secs(super::FAMILY_RETENTION_SECS))
+    d.sweep(base.plus_secs(devauth_server::store::FAMILY_RETENTION_SECS))
         .await
         .unwrap();
     assert_eq!(
@@ -972,7 +980,7 @@ pub async fn expiry_and_sweep(stores: &Stores) {
     assert!(found.is_expired(after));
     assert_eq!(
         found.clone().poll(after).0,
-        crate::model::PollVerdict::Expired
+        devauth_server::model::PollVerdict::Expired
     );
 
     let swept = f.sweep(after).await.unwrap();
@@ -1043,7 +1051,7 @@ pub async fn user_code_reuse(stores: &Stores) {
     let old = sample_grant(start);
     f.add_device_grant(&old).await.unwrap();
     let expired_at = old.expires_at;
-    let retained_until = expired_at.plus_millis(super::EXPIRED_GRANT_RETENTION_MS);
+    let retained_until = expired_at.plus_millis(devauth_server::store::EXPIRED_GRANT_RETENTION_MS);
     for at in [
         start.plus_secs(599),
         expired_at,
@@ -1106,7 +1114,7 @@ impl PgTestSchema {
     /// Creates `devauth_test_<random>` in the database at `url`.
     pub async fn create(url: &str) -> Result<Self, StoreError> {
         let name = format!("devauth_test_{}", random_hex(6));
-        let admin = super::postgres::PgStore::connect(url)?;
+        let admin = devauth_server::store::postgres::PgStore::connect(url)?;
         let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
             .execute(admin.pool())
             .await
@@ -1138,8 +1146,8 @@ impl PgTestSchema {
     }
 
     /// A store in this schema.
-    pub fn store(&self) -> super::postgres::PgStore {
-        super::postgres::PgStore::connect_with(self.options(), 8)
+    pub fn store(&self) -> devauth_server::store::postgres::PgStore {
+        devauth_server::store::postgres::PgStore::connect_with(self.options(), 8)
     }
 }
 
@@ -1197,7 +1205,8 @@ impl Drop for RedisKeysGuard {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(store) = super::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
+                if let Ok(store) =
+                    devauth_server::store::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
                 {
                     let _ = store.delete_all().await;
                 }
@@ -1208,6 +1217,7 @@ impl Drop for RedisKeysGuard {
 }
 
 /// The shared test PostgreSQL: `DEVAUTH_TEST_DATABASE_URL`, else 127.0.0.1:5432 db `test`.
+/// Every test that needs a PostgreSQL URL takes it from here.
 pub fn test_database_url() -> String {
     std::env::var("DEVAUTH_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
@@ -1218,29 +1228,23 @@ pub fn test_redis_url() -> String {
     std::env::var("DEVAUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
-/// Whether `DEVAUTH_REQUIRE_SERVICES=1` (a missing service fails the test).
-pub fn services_required() -> bool {
-    std::env::var("DEVAUTH_REQUIRE_SERVICES").as_deref() == Ok("1")
-}
-
-/// Whether a TCP service answers at `host:port`. When it does not: prints
-/// why the test skips and returns false, or panics under
-/// `DEVAUTH_REQUIRE_SERVICES=1`.
-pub fn service_up(name: &str, host_port: &str) -> bool {
+/// Whether the TCP service `name` at `url` (default port `default_port`)
+/// answers; when it does not, [`require_service`] decides: `SKIPPED: …` and
+/// false, or a panic under `DEVAUTH_REQUIRE_SERVICES=1`.
+pub fn service_up(name: &str, url: &str, default_port: u16) -> bool {
     use std::net::ToSocketAddrs;
+    let host_port = host_port(url, default_port);
     let reachable = host_port.to_socket_addrs().ok().is_some_and(|mut addrs| {
         addrs.any(|a| {
             std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok()
         })
     });
-    if !reachable {
-        assert!(
-            !services_required(),
-            "{name} is not reachable at {host_port} and DEVAUTH_REQUIRE_SERVICES=1"
-        );
-        eprintln!("skipping: {name} is not reachable at {host_port}");
-    }
-    reachable
+    require_service(
+        name,
+        (!reachable)
+            .then(|| format!("not reachable at {host_port}"))
+            .as_deref(),
+    )
 }
 
 /// `host:port` of a URL, for [`service_up`].
@@ -1254,14 +1258,16 @@ fn host_port(url: &str, default_port: u16) -> String {
         .unwrap_or_else(|| format!("127.0.0.1:{default_port}"))
 }
 
-/// A storage combination for tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A storage combination for tests: the one enum every test that runs on
+/// several backends uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TestBackend {
     /// One SQLite file.
+    #[default]
     Sqlite,
-    /// PostgreSQL for both stores.
+    /// PostgreSQL for both stores, in a private schema.
     Postgres,
-    /// PostgreSQL durable, Redis flow.
+    /// PostgreSQL durable (private schema), Redis flow (private key prefix).
     PostgresRedis,
 }
 
@@ -1292,14 +1298,15 @@ impl TestBackend {
         }
     }
 
-    /// Whether its services answer (see [`service_up`]).
+    /// Whether its services answer (at [`test_database_url`] and
+    /// [`test_redis_url`]); see [`service_up`] for what happens when not.
     pub fn available(self) -> bool {
         match self {
             Self::Sqlite => true,
-            Self::Postgres => service_up("PostgreSQL", &host_port(&test_database_url(), 5432)),
+            Self::Postgres => service_up("PostgreSQL", &test_database_url(), 5432),
             Self::PostgresRedis => {
-                service_up("PostgreSQL", &host_port(&test_database_url(), 5432))
-                    && service_up("Redis", &host_port(&test_redis_url(), 6379))
+                service_up("PostgreSQL", &test_database_url(), 5432)
+                    && service_up("Redis", &test_redis_url(), 6379)
             }
         }
     }
@@ -1313,6 +1320,9 @@ pub struct TestStores {
     pub stores: Stores,
     /// The combination.
     pub backend: TestBackend,
+    /// The SQLite store with [`TestBackend::Sqlite`] (to close it and
+    /// simulate an outage).
+    pub sqlite: Option<SqliteStore>,
     _schema: Option<PgTestSchema>,
     _keys: Option<RedisKeysGuard>,
 }
@@ -1324,19 +1334,31 @@ impl TestStores {
         if !backend.available() {
             return None;
         }
-        let (stores, schema, keys) = match backend {
+        Some(Self::connect(backend, data_dir).await)
+    }
+
+    /// Opens `backend`, whose services the caller checked with
+    /// [`TestBackend::available`]; panics when they fail.
+    pub async fn connect(backend: TestBackend, data_dir: &std::path::Path) -> Self {
+        match backend {
             TestBackend::Sqlite => {
-                let stores = super::sqlite::SqliteStore::open_stores(&data_dir.join("devauth.db"))
+                let sqlite = SqliteStore::open(&data_dir.join("devauth.db"))
                     .await
                     .expect("open SQLite");
-                (stores, None, None)
+                Self {
+                    stores: sqlite.clone().into_stores(),
+                    backend,
+                    sqlite: Some(sqlite),
+                    _schema: None,
+                    _keys: None,
+                }
             }
             TestBackend::Postgres | TestBackend::PostgresRedis => {
                 let schema = PgTestSchema::create(&test_database_url())
                     .await
                     .expect("create a test schema");
                 let pg = Arc::new(schema.store());
-                super::DurableStore::migrate(pg.as_ref())
+                devauth_server::store::DurableStore::migrate(pg.as_ref())
                     .await
                     .expect("migrate PostgreSQL");
                 let mut stores = Stores {
@@ -1349,18 +1371,20 @@ impl TestStores {
                     let prefix = format!("devauth-test:{}:", random_hex(6));
                     keys = Some(RedisKeysGuard::new(&url, &prefix));
                     stores.flow = Arc::new(
-                        super::redis::RedisFlowStore::connect_with_prefix(&url, &prefix)
-                            .expect("Redis URL"),
+                        devauth_server::store::redis::RedisFlowStore::connect_with_prefix(
+                            &url, &prefix,
+                        )
+                        .expect("Redis URL"),
                     );
                 }
-                (stores, Some(schema), keys)
+                Self {
+                    stores,
+                    backend,
+                    sqlite: None,
+                    _schema: Some(schema),
+                    _keys: keys,
+                }
             }
-        };
-        Some(Self {
-            stores,
-            backend,
-            _schema: schema,
-            _keys: keys,
-        })
+        }
     }
 }

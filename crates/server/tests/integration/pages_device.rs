@@ -4,18 +4,16 @@
 //! `postgres_redis`; see `backends/mod.rs`), since sessions, rate-limit
 //! counters and grants live in different stores on each.
 
-#[expect(dead_code, reason = "each test file uses part of the shared harness")]
-#[macro_use]
-mod pages_support;
+use crate::pages_support;
 
 use devauth_server::model::DeviceGrantState;
-use pages_support::{Backend, Browser, BrowserFrom, Options, TestServer};
+use pages_support::{Browser, BrowserFrom, Options, TestBackend, TestServer};
 
 const CODE: &str = "BCDFGHJK";
 const INVALID: &str = "That code is not valid.";
 const EXPIRED: &str = "That code has expired";
 
-fn server(backend: Backend) -> TestServer {
+fn server(backend: TestBackend) -> TestServer {
     let s = TestServer::on(backend);
     s.add_user("alice", "correct horse battery staple");
     s
@@ -52,7 +50,7 @@ fn reach_confirm(s: &TestServer, b: &Browser, typed: &str) -> pages_support::Pag
     b.get(&next)
 }
 
-fn every_page_is_uncached_unframed_and_script_free(backend: Backend) {
+fn every_page_is_uncached_unframed_and_script_free(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     s.add_grant("devauth-cli", CODE);
@@ -81,7 +79,7 @@ fn every_page_is_uncached_unframed_and_script_free(backend: Backend) {
     assert_eq!(bad.header("cache-control"), Some("no-store"));
 }
 
-fn device_page_prefills_the_code_and_starts_a_session(backend: Backend) {
+fn device_page_prefills_the_code_and_starts_a_session(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -128,7 +126,7 @@ fn https_issuer_sets_a_secure_host_cookie() {
     assert!(c.contains("; Secure"), "{c}");
 }
 
-fn approve_marks_the_grant_approved_and_audits(backend: Backend) {
+fn approve_marks_the_grant_approved_and_audits(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -186,7 +184,7 @@ fn approve_marks_the_grant_approved_and_audits(backend: Backend) {
     ));
 }
 
-fn deny_marks_the_grant_denied(backend: Backend) {
+fn deny_marks_the_grant_denied(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -207,7 +205,7 @@ fn deny_marks_the_grant_denied(backend: Backend) {
     assert!(s.audit_kinds().contains(&"device_code.denied".to_owned()));
 }
 
-fn logged_in_code_entry_goes_straight_to_confirm(backend: Backend) {
+fn logged_in_code_entry_goes_straight_to_confirm(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -217,7 +215,7 @@ fn logged_in_code_entry_goes_straight_to_confirm(backend: Backend) {
         .contains("Approve this device?");
 }
 
-fn unknown_and_used_codes_read_the_same_and_expired_ones_say_so(backend: Backend) {
+fn unknown_and_used_codes_read_the_same_and_expired_ones_say_so(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", "CCCCCCCC");
     s.add_grant("devauth-cli", "DDDDDDDD");
@@ -261,7 +259,7 @@ fn unknown_and_used_codes_read_the_same_and_expired_ones_say_so(backend: Backend
         .contains(EXPIRED);
 }
 
-fn code_entry_is_rate_limited_per_session_and_per_ip(backend: Backend) {
+fn code_entry_is_rate_limited_per_session_and_per_ip(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -307,7 +305,7 @@ fn assert_budget_spent(p: &pages_support::Page) {
     assert!((1..=1200).contains(&retry), "{retry}");
 }
 
-fn wrong_codes_spend_one_budget_on_every_page(backend: Backend) {
+fn wrong_codes_spend_one_budget_on_every_page(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     b.login("alice", "correct horse battery staple").expect(303);
@@ -348,7 +346,7 @@ fn wrong_codes_spend_one_budget_on_every_page(backend: Backend) {
         .contains("Approve this device?");
 }
 
-fn one_account_guessing_from_many_addresses_is_stopped(backend: Backend) {
+fn one_account_guessing_from_many_addresses_is_stopped(backend: TestBackend) {
     let s = server(backend);
     s.add_user("bob", "bob's own long password");
     // Ten wrong confirmations for alice, each from another address and session.
@@ -398,7 +396,7 @@ fn one_account_guessing_from_many_addresses_is_stopped(backend: Backend) {
     ));
 }
 
-fn one_address_guessing_with_many_accounts_is_stopped(backend: Backend) {
+fn one_address_guessing_with_many_accounts_is_stopped(backend: TestBackend) {
     let s = server(backend);
     for i in 0..4 {
         s.add_user(&format!("mallory{i}"), "mallory's long password");
@@ -433,7 +431,7 @@ fn one_address_guessing_with_many_accounts_is_stopped(backend: Backend) {
         .contains("Approve this device?");
 }
 
-fn new_sessions_are_limited_per_ip(backend: Backend) {
+fn new_sessions_are_limited_per_ip(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     for _ in 0..60 {
@@ -450,7 +448,7 @@ fn new_sessions_are_limited_per_ip(backend: Backend) {
     }
 }
 
-fn forged_confirmations_are_refused_and_lock_the_code(backend: Backend) {
+fn forged_confirmations_are_refused_and_lock_the_code(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -497,7 +495,7 @@ fn forged_confirmations_are_refused_and_lock_the_code(backend: Backend) {
     .contains(INVALID);
 }
 
-fn fetch_metadata_and_origin_are_checked(backend: Backend) {
+fn fetch_metadata_and_origin_are_checked(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     let csrf = b.get("/device").csrf();
@@ -513,7 +511,7 @@ fn fetch_metadata_and_origin_are_checked(backend: Backend) {
     same.expect(400).contains(INVALID);
 }
 
-fn an_https_issuer_refuses_posts_from_plain_http_origins(backend: Backend) {
+fn an_https_issuer_refuses_posts_from_plain_http_origins(backend: TestBackend) {
     // TLS ends at a proxy in front; the browser reaches us by the same host.
     let s = TestServer::start_with(Options {
         issuer: Some("https://id.example.test".into()),
@@ -540,7 +538,7 @@ fn an_https_issuer_refuses_posts_from_plain_http_origins(backend: Backend) {
     }
 }
 
-fn posts_need_a_session_and_its_token(backend: Backend) {
+fn posts_need_a_session_and_its_token(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -569,7 +567,7 @@ fn posts_need_a_session_and_its_token(backend: Backend) {
     );
 }
 
-fn malformed_forms_get_a_readable_400(backend: Backend) {
+fn malformed_forms_get_a_readable_400(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     let csrf = b.get("/device").csrf();
@@ -597,7 +595,7 @@ fn malformed_forms_get_a_readable_400(backend: Backend) {
         .contains("This request was refused");
 }
 
-fn login_failures_read_the_same_and_are_limited(backend: Backend) {
+fn login_failures_read_the_same_and_are_limited(backend: TestBackend) {
     let s = server(backend);
     s.add_user("bob", "bob's password");
     s.disable_user("bob");
@@ -628,7 +626,7 @@ fn login_failures_read_the_same_and_are_limited(backend: Backend) {
     b.login("alice", "correct horse battery staple").expect(303);
 }
 
-fn failed_sign_ins_slow_an_account_down_from_any_address(backend: Backend) {
+fn failed_sign_ins_slow_an_account_down_from_any_address(backend: TestBackend) {
     let s = server(backend);
     s.add_user("bob", "bob's own long password");
     // Guesses at alice's password, each from another address and session.
@@ -664,7 +662,7 @@ fn failed_sign_ins_slow_an_account_down_from_any_address(backend: Backend) {
     b.login("alice", "correct horse battery staple").expect(303);
 }
 
-fn the_confirm_page_flags_claims_and_other_networks(backend: Backend) {
+fn the_confirm_page_flags_claims_and_other_networks(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -689,7 +687,7 @@ fn the_confirm_page_flags_claims_and_other_networks(backend: Backend) {
     assert!(!here.body.contains("not checked by this server"));
 }
 
-fn login_rotates_the_session(backend: Backend) {
+fn login_rotates_the_session(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     let form = b.get("/login");
@@ -719,7 +717,7 @@ fn login_rotates_the_session(backend: Backend) {
     assert_ne!(b.get("/device").csrf(), form.csrf());
 }
 
-fn logout_ends_the_session(backend: Backend) {
+fn logout_ends_the_session(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     let b = s.browser();
@@ -761,7 +759,7 @@ fn storage_outage_is_a_readable_503() {
     b.get("/device").expect(200);
 }
 
-fn the_sign_in_page_says_what_it_is_for(backend: Backend) {
+fn the_sign_in_page_says_what_it_is_for(backend: TestBackend) {
     let s = server(backend);
     s.add_grant("devauth-cli", CODE);
     // After typing a code: the application and the code.

@@ -1,5 +1,5 @@
 //! A real server for HTTP tests: the full router on an ephemeral loopback
-//! port, one of the storage combinations ([`Backend`]: a temporary SQLite
+//! port, one of the storage combinations ([`TestBackend`]: a temporary SQLite
 //! file; a private PostgreSQL schema; that schema plus Redis under a random
 //! key prefix), and a [`MockClock`] the test moves by hand.
 //! Requests go over real TCP with a blocking `ureq` agent that does not
@@ -18,33 +18,24 @@ use devauth_server::state::AppState;
 use devauth_server::store::Stores;
 use devauth_server::store::sqlite::SqliteStore;
 
-#[macro_use]
-#[path = "../backends/mod.rs"]
-mod backends;
-
 pub mod faults;
 
-pub use backends::Backend;
-use backends::Opened;
+pub use devauth_testkit::store_suite::TestBackend;
+use devauth_testkit::store_suite::TestStores;
 
 /// A running test server.
 pub struct TestServer {
     pub base: String,
     pub state: AppState,
     pub clock: MockClock,
-    /// The SQLite store behind `state` with [`Backend::Sqlite`] (to close
+    /// The SQLite store behind `state` with [`TestBackend::Sqlite`] (to close
     /// it and simulate an outage).
     pub sqlite: Option<SqliteStore>,
     runtime: tokio::runtime::Runtime,
-    opened: Opened,
+    /// Dropped after the runtime: drops the schema and the Redis keys.
+    _opened: TestStores,
     _dir: tempfile::TempDir,
     agent: ureq::Agent,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.runtime.block_on(self.opened.clean_up());
-    }
 }
 
 /// A response, read fully.
@@ -82,23 +73,23 @@ impl TestServer {
     }
 
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        Self::on_with(Backend::Sqlite, adjust)
+        Self::on_with(TestBackend::Sqlite, adjust)
     }
 
-    /// A server on `backend` (whose services the caller checked with [`Backend::available`]).
-    pub fn on(backend: Backend) -> Self {
+    /// A server on `backend` (whose services the caller checked with [`TestBackend::available`]).
+    pub fn on(backend: TestBackend) -> Self {
         Self::on_with(backend, |_| {})
     }
 
     /// Same, with the configuration adjusted.
-    pub fn on_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+    pub fn on_with(backend: TestBackend, adjust: impl FnOnce(&mut Config)) -> Self {
         Self::on_wrapped(backend, adjust, |stores| stores)
     }
 
     /// A server whose stores are wrapped first (to inject faults, see
     /// [`faults::FaultyDurable`]).
     pub fn on_wrapped(
-        backend: Backend,
+        backend: TestBackend,
         adjust: impl FnOnce(&mut Config),
         wrap: impl FnOnce(Stores) -> Stores,
     ) -> Self {
@@ -116,7 +107,7 @@ impl TestServer {
             let mut config = Config::new(base.clone(), addr, dir.path().to_owned());
             config.device_rate_limit = 0;
             adjust(&mut config);
-            let opened = backends::open(backend, dir.path()).await;
+            let opened = TestStores::connect(backend, dir.path()).await;
             let stores = wrap(opened.stores.clone());
             let state = AppState::new(stores, Arc::new(clock.clone()), config);
             state.init().await.unwrap();
@@ -136,7 +127,7 @@ impl TestServer {
             clock,
             sqlite: opened.sqlite.clone(),
             runtime,
-            opened,
+            _opened: opened,
             _dir: dir,
             agent,
         }

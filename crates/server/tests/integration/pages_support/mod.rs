@@ -1,17 +1,13 @@
 //! Shared harness of the page tests: a real server on an ephemeral loopback
 //! port (the `devauth_server` router, served with `ConnectInfo`) on one of
-//! the storage combinations of `backends/mod.rs` (SQLite by default), a
+//! the storage combinations of `TestBackend` (SQLite by default), a
 //! cookie-aware blocking HTTP client that does not follow redirects, and
 //! fixtures (users, clients, device grants) written straight to the store.
 
 pub mod memory;
 
-#[macro_use]
-#[path = "../backends/mod.rs"]
-mod backends;
-
-pub use backends::Backend;
-use backends::Opened;
+pub use devauth_testkit::store_suite::TestBackend;
+use devauth_testkit::store_suite::TestStores;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,17 +35,9 @@ pub struct TestServer {
     /// Runs the server and store calls of the test.
     pub rt: tokio::runtime::Runtime,
     /// The stores opened for the test (`None` when the test brought its
-    /// own); dropped after `rt`.
-    opened: Option<Opened>,
+    /// own); dropped after `rt`, with the schema and the Redis keys.
+    _opened: Option<TestStores>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(opened) = self.opened.as_mut() {
-            self.rt.block_on(opened.clean_up());
-        }
-    }
 }
 
 /// How to start a server.
@@ -58,7 +46,7 @@ pub struct Options {
     /// Issuer override (default: the server's own `http://127.0.0.1:PORT`).
     pub issuer: Option<String>,
     /// Where state lives (default: a temporary SQLite database).
-    pub backend: Backend,
+    pub backend: TestBackend,
     /// Stores override (instead of `backend`'s).
     pub stores: Option<Stores>,
 }
@@ -70,8 +58,8 @@ impl TestServer {
     }
 
     /// A server on `backend` (whose services the caller checked with
-    /// [`Backend::available`]).
-    pub fn on(backend: Backend) -> Self {
+    /// [`TestBackend::available`]).
+    pub fn on(backend: TestBackend) -> Self {
         Self::start_with(Options {
             backend,
             ..Options::default()
@@ -94,7 +82,7 @@ impl TestServer {
         let (stores, opened) = match options.stores {
             Some(stores) => (stores, None),
             None => {
-                let opened = rt.block_on(backends::open(options.backend, dir.path()));
+                let opened = rt.block_on(TestStores::connect(options.backend, dir.path()));
                 (opened.stores.clone(), Some(opened))
             }
         };
@@ -121,7 +109,7 @@ impl TestServer {
             state,
             clock,
             rt,
-            opened,
+            _opened: opened,
             _dir: dir,
         }
     }

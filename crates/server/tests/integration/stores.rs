@@ -1,8 +1,9 @@
-//! The storage conformance suite (`store::suite`) against every backend
+//! The storage conformance suite (`devauth_testkit::store_suite`) against every backend
 //! combination, plus fault tests on a private Redis.
 //!
-//! PostgreSQL (127.0.0.1:5432, db `test`, user `postgres`) and Redis
-//! (127.0.0.1:6379) are used when they answer; otherwise the test prints why
+//! PostgreSQL (`DEVAUTH_TEST_DATABASE_URL`, else 127.0.0.1:5432, db `test`,
+//! user `postgres`) and Redis (`DEVAUTH_TEST_REDIS_URL`, else 127.0.0.1:6379)
+//! are used when they answer; otherwise the test prints why
 //! it skipped — unless `DEVAUTH_REQUIRE_SERVICES=1`, which turns a missing
 //! service into a failure. Each run works in a private schema / key prefix and
 //! removes it at the end. Fault tests start their own `redis-server` on a
@@ -17,25 +18,23 @@ use devauth_server::model::TokenHash;
 use devauth_server::store::open;
 use devauth_server::store::postgres::PgStore;
 use devauth_server::store::redis::RedisFlowStore;
-use devauth_server::store::suite::{self, PgTestSchema, TestBackend, TestStores};
 use devauth_server::store::{DurableStore, FlowStore, StoreError, Stores};
+use devauth_testkit::require_service;
+use devauth_testkit::store_suite::{self, PgTestSchema, TestBackend, TestStores};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 fn redis_server_available() -> bool {
-    if std::path::Path::new(REDIS_SERVER).exists() {
-        return true;
-    }
-    assert!(
-        !suite::services_required(),
-        "{REDIS_SERVER} is missing and DEVAUTH_REQUIRE_SERVICES=1"
-    );
-    eprintln!("skipping: {REDIS_SERVER} is missing");
-    false
+    require_service(
+        "redis-server",
+        (!std::path::Path::new(REDIS_SERVER).exists())
+            .then(|| format!("{REDIS_SERVER} is missing"))
+            .as_deref(),
+    )
 }
 
 fn prefix() -> String {
-    format!("devauth-test:{}:", suite::random_hex(6))
+    format!("devauth-test:{}:", store_suite::random_hex(6))
 }
 
 /// Runs the whole suite on one combination, in private storage.
@@ -45,7 +44,7 @@ async fn run_suite(backend: TestBackend) {
         return;
     };
     assert_eq!(test.backend, backend);
-    suite::run_all(&test.stores).await;
+    store_suite::run_all(&test.stores).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -69,7 +68,7 @@ async fn postgres_concurrent_migrations() {
     if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(&suite::test_database_url())
+    let schema = PgTestSchema::create(&store_suite::test_database_url())
         .await
         .expect("test schema");
     let mut tasks = Vec::new();
@@ -106,7 +105,7 @@ async fn postgres_migrations_tolerate_newer_and_refuse_edited() {
     if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(&suite::test_database_url())
+    let schema = PgTestSchema::create(&store_suite::test_database_url())
         .await
         .expect("test schema");
     let store = schema.store();
@@ -140,7 +139,7 @@ async fn postgres_url_with_search_path_isolates() {
     if !TestBackend::Postgres.available() {
         return;
     }
-    let schema = PgTestSchema::create(&suite::test_database_url())
+    let schema = PgTestSchema::create(&store_suite::test_database_url())
         .await
         .expect("test schema");
     let store = PgStore::connect(&schema.url()).expect("url");
@@ -272,8 +271,8 @@ async fn redis_killed_and_restarted() {
         durable: unused_durable(),
         flow: Arc::new(store.clone()),
     };
-    suite::device_grants(&stores).await;
-    let grant = suite::sample_grant(suite::T0);
+    store_suite::device_grants(&stores).await;
+    let grant = store_suite::sample_grant(store_suite::T0);
     store
         .add_device_grant(&grant)
         .await
@@ -303,9 +302,10 @@ async fn redis_killed_and_restarted() {
         matches!(outcome, Err(StoreError::Unavailable(_))),
         "got {outcome:?}"
     );
-    let outcome = tokio::time::timeout(Duration::from_secs(30), store.hit("k", 60, suite::T0))
-        .await
-        .expect("returns");
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(30), store.hit("k", 60, store_suite::T0))
+            .await
+            .expect("returns");
     assert!(
         matches!(outcome, Err(StoreError::Unavailable(_))),
         "got {outcome:?}"
@@ -322,9 +322,9 @@ async fn redis_killed_and_restarted() {
             .unwrap(),
         None
     );
-    suite::device_grants(&stores).await;
-    suite::hits(&stores).await;
-    suite::authorization_codes(&stores).await;
+    store_suite::device_grants(&stores).await;
+    store_suite::hits(&stores).await;
+    store_suite::authorization_codes(&stores).await;
 }
 
 /// Redis down at start: the lazy store reports `Unavailable` and starts
@@ -346,7 +346,7 @@ async fn redis_absent_at_start_then_up() {
         durable: unused_durable(),
         flow: Arc::new(store),
     };
-    suite::sessions(&stores).await;
+    store_suite::sessions(&stores).await;
 }
 
 /// A durable store for flow-only checks: lazy, pointed at a closed port, never called.
@@ -364,7 +364,7 @@ async fn open_defaults_to_sqlite() {
     assert!(data_dir.join(open::SQLITE_FILE).is_file());
     let health = open::health(&stores).await;
     assert!(health.is_ok(), "{health:?}");
-    suite::users(&stores).await;
+    store_suite::users(&stores).await;
 }
 
 /// `store::open` with PostgreSQL + Redis URLs: migrated, both up; when the
@@ -374,7 +374,7 @@ async fn open_postgres_and_redis_and_report_health() {
     if !TestBackend::Postgres.available() || !redis_server_available() {
         return;
     }
-    let schema = PgTestSchema::create(&suite::test_database_url())
+    let schema = PgTestSchema::create(&store_suite::test_database_url())
         .await
         .expect("test schema");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -383,7 +383,7 @@ async fn open_postgres_and_redis_and_report_health() {
         .await
         .expect("open postgres");
     assert!(open::health(&pg_only).await.is_ok());
-    suite::hits(&pg_only).await;
+    store_suite::hits(&pg_only).await;
 
     let mut server = PrivateRedis::start(spare_port());
     let stores = open::open(dir.path(), Some(&schema.url()), Some(&server.url()))
@@ -391,7 +391,7 @@ async fn open_postgres_and_redis_and_report_health() {
         .expect("open postgres + redis");
     let health = open::health(&stores).await;
     assert!(health.is_ok(), "{health:?}");
-    suite::device_grants(&stores).await;
+    store_suite::device_grants(&stores).await;
     assert!(
         !dir.path().join(open::SQLITE_FILE).exists(),
         "no SQLite file with a database URL"
@@ -459,11 +459,10 @@ impl PrivatePostgres {
     /// binaries are missing, a panic under `DEVAUTH_REQUIRE_SERVICES=1`.
     fn start() -> Option<Self> {
         let Some(bin) = Self::find_bin() else {
-            assert!(
-                !suite::services_required(),
-                "no PostgreSQL binaries under /usr/lib/postgresql and DEVAUTH_REQUIRE_SERVICES=1"
+            require_service(
+                "PostgreSQL server binaries",
+                Some("none under /usr/lib/postgresql"),
             );
-            eprintln!("skipping: no PostgreSQL binaries under /usr/lib/postgresql");
             return None;
         };
         let dir = tempfile::tempdir().expect("temp dir");
@@ -554,11 +553,11 @@ async fn postgres_crashed_and_restarted() {
     };
     let store = PgStore::connect(&server.url()).expect("url");
     DurableStore::migrate(&store).await.expect("migrate");
-    let grant = suite::sample_grant(suite::T0);
+    let grant = store_suite::sample_grant(store_suite::T0);
     store.add_device_grant(&grant).await.expect("add");
     let approved = grant
         .clone()
-        .approve("u1".into(), suite::T0.plus_secs(5))
+        .approve("u1".into(), store_suite::T0.plus_secs(5))
         .unwrap();
     assert!(
         store
@@ -607,7 +606,7 @@ async fn postgres_crashed_and_restarted() {
         .expect("read after restart")
         .expect("the approval survived the crash");
     assert_eq!(stored.state, approved.state);
-    let (_, exchanged) = stored.clone().poll(suite::T0.plus_secs(10));
+    let (_, exchanged) = stored.clone().poll(store_suite::T0.plus_secs(10));
     assert!(
         store
             .update_device_grant(&exchanged, 1)
@@ -626,7 +625,7 @@ async fn postgres_hit_windows_only_move_forward() {
         return;
     };
     let f = &test.stores.flow;
-    let t = suite::T0;
+    let t = store_suite::T0;
     assert_eq!(f.hit("k", 60, t.plus_secs(60)).await.unwrap(), 1);
     assert_eq!(f.hit("k", 60, t.plus_millis(59_900)).await.unwrap(), 2);
     assert_eq!(f.hit("k", 60, t.plus_secs(61)).await.unwrap(), 3);

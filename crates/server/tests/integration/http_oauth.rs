@@ -7,8 +7,7 @@
 //! Approved transition, as the consent page does (its browser path is tested
 //! with the pages).
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use devauth_proto::GrantType;
 use devauth_server::clock::Clock as _;
@@ -20,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use devauth_server::model::{Client, DeviceGrantState, KeyAlgorithm, Resource};
 use devauth_server::store::Stores;
 use support::faults::FaultyDurable;
-use support::{Backend, T0, TestServer};
+use support::{T0, TestBackend, TestServer};
 
 const DEVICE: &str = devauth_proto::grant::DEVICE_CODE_GRANT;
 
@@ -41,7 +40,7 @@ fn verify_with_jwks(s: &TestServer, jwt: &str, aud: &str) -> serde_json::Value {
         .claims
 }
 
-fn discovery_documents_advertise_what_is_implemented(backend: Backend) {
+fn discovery_documents_advertise_what_is_implemented(backend: TestBackend) {
     let s = TestServer::on(backend);
     let oauth = s.get("/.well-known/oauth-authorization-server");
     let oidc = s.get("/.well-known/openid-configuration");
@@ -99,7 +98,7 @@ fn discovery_documents_advertise_what_is_implemented(backend: Backend) {
     );
 }
 
-fn device_flow_pending_then_approved_then_single_use(backend: Backend) {
+fn device_flow_pending_then_approved_then_single_use(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("alice");
     let r = s.post(
@@ -193,7 +192,7 @@ fn device_flow_pending_then_approved_then_single_use(backend: Backend) {
 }
 
 /// A server whose durable store fails on demand.
-fn faulty_server(backend: Backend) -> (TestServer, Arc<FaultyDurable>) {
+fn faulty_server(backend: TestBackend) -> (TestServer, Arc<FaultyDurable>) {
     let slot = Arc::new(OnceLock::new());
     let s = TestServer::on_wrapped(
         backend,
@@ -211,7 +210,7 @@ fn faulty_server(backend: Backend) -> (TestServer, Arc<FaultyDurable>) {
     (s, faulty)
 }
 
-fn an_approval_survives_a_store_failure_while_issuing(backend: Backend) {
+fn an_approval_survives_a_store_failure_while_issuing(backend: TestBackend) {
     let (s, faulty) = faulty_server(backend);
     let user = s.add_user("erin");
     for step in ["add_family", "add_refresh_token"] {
@@ -244,7 +243,7 @@ fn an_approval_survives_a_store_failure_while_issuing(backend: Backend) {
     }
 }
 
-fn slow_down_grows_the_interval_and_it_is_persisted(backend: Backend) {
+fn slow_down_grows_the_interval_and_it_is_persisted(backend: TestBackend) {
     let s = TestServer::on(backend);
     let (dc, uc) = s.device_auth("openid");
     s.poll(&dc).assert_error(400, "authorization_pending");
@@ -259,7 +258,7 @@ fn slow_down_grows_the_interval_and_it_is_persisted(backend: Backend) {
     assert_eq!(s.grant_by_user_code(&uc).interval_secs, 15);
 }
 
-fn slow_down_at_the_interval_cap_stores_nothing(backend: Backend) {
+fn slow_down_at_the_interval_cap_stores_nothing(backend: TestBackend) {
     let s = TestServer::on(backend);
     let (dc, uc) = s.device_auth("openid");
     s.poll(&dc).assert_error(400, "authorization_pending");
@@ -279,7 +278,7 @@ fn slow_down_at_the_interval_cap_stores_nothing(backend: Backend) {
     assert_eq!(s.grant_by_user_code(&uc).version, at_cap.version + 1);
 }
 
-fn denied_and_expired_codes(backend: Backend) {
+fn denied_and_expired_codes(backend: TestBackend) {
     let s = TestServer::on_with(backend, |c| c.code_ttl_secs = 30);
     let (dc, uc) = s.device_auth("openid");
     assert_eq!(s.grant_by_user_code(&uc).expires_at, T0.plus_secs(30));
@@ -309,7 +308,7 @@ fn denied_and_expired_codes(backend: Backend) {
     assert!(!all.contains(&dc));
 }
 
-fn device_authorization_errors(backend: Backend) {
+fn device_authorization_errors(backend: TestBackend) {
     let s = TestServer::on(backend);
     let r = s.post("/oauth/device_authorization", &[("client_id", "nobody")]);
     r.assert_error(401, "invalid_client");
@@ -351,7 +350,7 @@ fn device_authorization_errors(backend: Backend) {
     assert_eq!(s.grant_by_user_code(&uc).scope.to_string(), "openid");
 }
 
-fn device_authorization_rate_limit_per_ip(backend: Backend) {
+fn device_authorization_rate_limit_per_ip(backend: TestBackend) {
     let s = TestServer::on_with(backend, |c| c.device_rate_limit = 2);
     s.device_auth("openid");
     s.device_auth("openid");
@@ -372,7 +371,7 @@ fn device_authorization_rate_limit_per_ip(backend: Backend) {
     s.device_auth("openid");
 }
 
-fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
+fn refresh_rotates_and_reuse_revokes_the_family(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("bob");
     let t = s.login(&user, "openid offline_access");
@@ -396,7 +395,7 @@ fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
     assert!(events.iter().any(|e| e.kind == "refresh.reuse_detected"));
 }
 
-fn refresh_retry_within_grace_window_gets_fresh_tokens(backend: Backend) {
+fn refresh_retry_within_grace_window_gets_fresh_tokens(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("carol");
     let t = s.login(&user, "openid offline_access");
@@ -454,7 +453,7 @@ fn reuse_events(s: &TestServer) -> usize {
         .count()
 }
 
-fn refresh_grace_forgives_only_a_retry_of_the_newest_rotated_token(backend: Backend) {
+fn refresh_grace_forgives_only_a_retry_of_the_newest_rotated_token(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("ivan");
 
@@ -516,7 +515,7 @@ fn refresh_grace_forgives_only_a_retry_of_the_newest_rotated_token(backend: Back
     assert_eq!(reuse_events(&s), 3);
 }
 
-fn concurrent_presentations_of_one_refresh_token_leave_at_most_one_alive(backend: Backend) {
+fn concurrent_presentations_of_one_refresh_token_leave_at_most_one_alive(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("judy");
     let r1 = s.login(&user, "openid offline_access")["refresh_token"]
@@ -569,7 +568,7 @@ fn add_code(s: &TestServer, code: &str, user_id: &str, redirect: &str, verifier:
         .unwrap();
 }
 
-fn authorization_code_with_pkce(backend: Backend) {
+fn authorization_code_with_pkce(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("dave");
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -621,7 +620,7 @@ fn authorization_code_with_pkce(backend: Backend) {
     redeem("code-4", redirect, verifier).assert_error(400, "invalid_grant");
 }
 
-fn a_replayed_authorization_code_revokes_what_its_first_use_issued(backend: Backend) {
+fn a_replayed_authorization_code_revokes_what_its_first_use_issued(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("mallory-victim");
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -691,7 +690,7 @@ fn aud(s: &TestServer, jwt: &str) -> String {
     claims["aud"].as_str().unwrap().to_owned()
 }
 
-fn resource_indicators_set_the_audience_on_every_grant(backend: Backend) {
+fn resource_indicators_set_the_audience_on_every_grant(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("rita");
     let mcp = "https://tools.example.test/mcp";
@@ -836,7 +835,7 @@ fn resource_indicators_set_the_audience_on_every_grant(backend: Backend) {
     .assert_error(400, "invalid_target");
 }
 
-fn client_credentials_with_basic_and_post(backend: Backend) {
+fn client_credentials_with_basic_and_post(backend: TestBackend) {
     let s = TestServer::on(backend);
     let secret = s.add_confidential("svc", &[GrantType::ClientCredentials], "api:read api:write");
     let r = s.post_auth(
@@ -912,7 +911,7 @@ fn client_credentials_with_basic_and_post(backend: Backend) {
     .assert_error(400, "unauthorized_client");
 }
 
-fn revocation(backend: Backend) {
+fn revocation(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("erin");
     let t = s.login(&user, "openid offline_access");
@@ -958,7 +957,7 @@ fn revocation(backend: Backend) {
         .assert_error(400, "invalid_request");
 }
 
-fn introspection(backend: Backend) {
+fn introspection(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("frank");
     let secret = s.add_confidential("rs", &[GrantType::ClientCredentials], "");
@@ -1018,7 +1017,7 @@ fn update_client(s: &TestServer, id: &str, change: impl FnOnce(&mut Client)) {
     assert!(s.block_on(durable.update_client(&client)).unwrap());
 }
 
-fn introspecting_other_clients_tokens_needs_the_right(backend: Backend) {
+fn introspecting_other_clients_tokens_needs_the_right(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("grace");
     let bot = s.add_confidential("bot", &[GrantType::ClientCredentials], "");
@@ -1060,7 +1059,7 @@ fn introspecting_other_clients_tokens_needs_the_right(backend: Backend) {
     assert_eq!(introspect("rs", &rs, &own).json()["active"], true);
 }
 
-fn id_tokens_are_signed_with_the_clients_algorithm(backend: Backend) {
+fn id_tokens_are_signed_with_the_clients_algorithm(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("heidi");
     let disco = s.get("/.well-known/openid-configuration").json();
@@ -1123,7 +1122,7 @@ fn mcp_client() -> serde_json::Value {
     })
 }
 
-fn registration_is_off_unless_enabled(backend: Backend) {
+fn registration_is_off_unless_enabled(backend: TestBackend) {
     let s = TestServer::on(backend);
     let disco = s.get("/.well-known/oauth-authorization-server").json();
     assert!(disco.get("registration_endpoint").is_none());
@@ -1133,7 +1132,7 @@ fn registration_is_off_unless_enabled(backend: Backend) {
     assert_eq!(clients.len(), 1, "only devauth-cli");
 }
 
-fn open_registration_makes_clients_that_work(backend: Backend) {
+fn open_registration_makes_clients_that_work(backend: TestBackend) {
     let s = TestServer::on_with(backend, |c| {
         c.registration = devauth_server::config::RegistrationPolicy::Open;
     });
@@ -1271,7 +1270,7 @@ fn open_registration_makes_clients_that_work(backend: Backend) {
     .assert_error(400, "invalid_request");
 }
 
-fn registration_is_rate_limited_per_ip(backend: Backend) {
+fn registration_is_rate_limited_per_ip(backend: TestBackend) {
     let s = TestServer::on_with(backend, |c| {
         c.registration = devauth_server::config::RegistrationPolicy::Open;
         c.registration_rate_limit = 3;
@@ -1297,7 +1296,7 @@ fn registration_is_rate_limited_per_ip(backend: Backend) {
     );
 }
 
-fn token_registration_needs_a_live_initial_access_token(backend: Backend) {
+fn token_registration_needs_a_live_initial_access_token(backend: TestBackend) {
     let s = TestServer::on_with(backend, |c| {
         c.registration = devauth_server::config::RegistrationPolicy::Token;
     });
@@ -1322,7 +1321,7 @@ fn token_registration_needs_a_live_initial_access_token(backend: Backend) {
         .assert_error(401, "invalid_token");
 }
 
-fn registered_clients_never_used_expire(backend: Backend) {
+fn registered_clients_never_used_expire(backend: TestBackend) {
     let s = TestServer::on_with(backend, |c| {
         c.registration = devauth_server::config::RegistrationPolicy::Open;
         c.registered_client_ttl_secs = 3600;
@@ -1372,7 +1371,7 @@ fn jwks_kids(s: &TestServer) -> Vec<String> {
         .collect()
 }
 
-fn key_rotation_refuses_no_valid_token(backend: Backend) {
+fn key_rotation_refuses_no_valid_token(backend: TestBackend) {
     use devauth_server::keys;
     let s = TestServer::on(backend);
     let user = s.add_user("rotor");
@@ -1474,7 +1473,7 @@ fn key_rotation_refuses_no_valid_token(backend: Backend) {
     }
 }
 
-fn userinfo(backend: Backend) {
+fn userinfo(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("grace");
     let r = s.get("/oauth/userinfo");
@@ -1523,7 +1522,7 @@ fn userinfo(backend: Backend) {
         .assert_error(401, "invalid_token");
 }
 
-fn malformed_requests_are_400_never_500(backend: Backend) {
+fn malformed_requests_are_400_never_500(backend: TestBackend) {
     let s = TestServer::on(backend);
     for path in [
         "/oauth/token",
@@ -1622,7 +1621,7 @@ fn health_metrics_and_outage() {
     s.poll(&dc).assert_error(503, "temporarily_unavailable");
 }
 
-fn concurrent_polls_redeem_an_approval_exactly_once(backend: Backend) {
+fn concurrent_polls_redeem_an_approval_exactly_once(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("heidi");
     let (dc, uc) = s.device_auth("openid offline_access");
@@ -1654,7 +1653,7 @@ fn concurrent_polls_redeem_an_approval_exactly_once(backend: Backend) {
     }
 }
 
-fn concurrent_authorization_code_redemptions_succeed_once(backend: Backend) {
+fn concurrent_authorization_code_redemptions_succeed_once(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("ivan");
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -1695,7 +1694,7 @@ fn concurrent_authorization_code_redemptions_succeed_once(backend: Backend) {
 /// A grant stored before device codes carried their issue time (plain
 /// SHA-256 of a bare secret) is still found, approved and redeemed; a code
 /// whose time prefix was changed finds nothing.
-fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
+fn device_codes_issued_before_the_time_prefix_still_work(backend: TestBackend) {
     let s = TestServer::on(backend);
     let user = s.add_user("legacy");
     let now = s.clock.now();
@@ -1703,7 +1702,7 @@ fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
     let grant = DeviceGrant {
         device_code_hash: TokenHash::of(legacy),
         user_code: "BCDFGHJK".into(),
-        ..devauth_server::store::suite::sample_grant(now)
+        ..devauth_testkit::store_suite::sample_grant(now)
     };
     s.block_on(s.state.stores.flow.add_device_grant(&grant))
         .unwrap();
@@ -1730,7 +1729,7 @@ fn device_codes_issued_before_the_time_prefix_still_work(backend: Backend) {
     s.poll(&dc).assert_error(400, "authorization_pending");
 }
 
-fn the_user_name_goes_to_operator_clients_and_to_others_only_with_profile(backend: Backend) {
+fn the_user_name_goes_to_operator_clients_and_to_others_only_with_profile(backend: TestBackend) {
     let s = TestServer::on_with(backend, |c| {
         c.registration = devauth_server::config::RegistrationPolicy::Open;
     });
@@ -1852,7 +1851,7 @@ fn document_server() -> (
     (base, hits)
 }
 
-fn client_metadata_documents_are_fetched_behind_the_fence(backend: Backend) {
+fn client_metadata_documents_are_fetched_behind_the_fence(backend: TestBackend) {
     let (docs, hits) = document_server();
     let s = TestServer::on_with(backend, |c| {
         c.registration = devauth_server::config::RegistrationPolicy::Open;

@@ -3,18 +3,16 @@
 //! — each on SQLite, PostgreSQL, and PostgreSQL + Redis (modules `sqlite`,
 //! `postgres`, `postgres_redis`), where sessions and codes live apart.
 
-#[expect(dead_code, reason = "each test file uses part of the shared harness")]
-#[macro_use]
-mod pages_support;
+use crate::pages_support;
 
 use devauth_server::model::TokenHash;
-use pages_support::{Backend, Browser, TestServer};
+use pages_support::{Browser, TestBackend, TestServer};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const REDIRECT: &str = "http://127.0.0.1:53123/callback";
 
-fn server(backend: Backend) -> TestServer {
+fn server(backend: TestBackend) -> TestServer {
     let s = TestServer::on(backend);
     s.add_client(
         "test-app",
@@ -121,7 +119,7 @@ fn post_consent(b: &Browser, fields: &[(String, String)]) -> pages_support::Page
     b.post("/oauth/authorize", &borrowed)
 }
 
-fn unknown_client_or_redirect_stays_on_an_error_page(backend: Backend) {
+fn unknown_client_or_redirect_stays_on_an_error_page(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     for path in [
@@ -142,7 +140,7 @@ fn unknown_client_or_redirect_stays_on_an_error_page(backend: Backend) {
     }
 }
 
-fn other_errors_go_back_to_the_client_with_state_and_iss(backend: Backend) {
+fn other_errors_go_back_to_the_client_with_state_and_iss(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     for (path, error) in [
@@ -188,7 +186,7 @@ fn other_errors_go_back_to_the_client_with_state_and_iss(backend: Backend) {
     }
 }
 
-fn approval_issues_a_single_use_code_bound_to_pkce(backend: Backend) {
+fn approval_issues_a_single_use_code_bound_to_pkce(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     let page = consent(&s, &b);
@@ -240,7 +238,7 @@ fn approval_issues_a_single_use_code_bound_to_pkce(backend: Backend) {
     assert_eq!(stored.expires_at.millis_since(stored.created_at), 60_000);
 }
 
-fn denial_redirects_with_access_denied(backend: Backend) {
+fn denial_redirects_with_access_denied(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     let page = consent(&s, &b);
@@ -252,7 +250,7 @@ fn denial_redirects_with_access_denied(backend: Backend) {
     assert!(param(location, "code").is_none());
 }
 
-fn consent_needs_the_csrf_token_and_a_login(backend: Backend) {
+fn consent_needs_the_csrf_token_and_a_login(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     let page = consent(&s, &b);
@@ -281,7 +279,7 @@ fn consent_needs_the_csrf_token_and_a_login(backend: Backend) {
     assert!(p.location().is_none());
 }
 
-fn logged_in_people_see_consent_directly(backend: Backend) {
+fn logged_in_people_see_consent_directly(backend: TestBackend) {
     let s = server(backend);
     let b = s.browser();
     b.login("alice", "correct horse battery staple").expect(303);
@@ -290,7 +288,7 @@ fn logged_in_people_see_consent_directly(backend: Backend) {
         .contains("Allow Test App?");
 }
 
-fn scopes_are_checked_by_one_rule_on_every_grant(backend: Backend) {
+fn scopes_are_checked_by_one_rule_on_every_grant(backend: TestBackend) {
     let s = server(backend);
     // A client without a scope list may ask for what the server supports,
     // and nothing else, whichever grant it uses.

@@ -1,0 +1,13 @@
+//! The import library's integration tests, one binary (one link, one
+//! process; no test here changes process-wide state such as the environment
+//! or the working directory). A module per area:
+//!
+//! - `kiro_read`: reading kiro-cli's database, and its errors;
+//! - `refresh_wire`: the three refresh wire formats against a local server;
+//! - `follow`: follow and own modes against fixture sources;
+//! - `renewer`: `devauth token`'s path for an imported profile.
+
+mod follow;
+mod kiro_read;
+mod refresh_wire;
+mod renewer;
