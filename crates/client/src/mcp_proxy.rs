@@ -41,6 +41,12 @@ pub const RETRY_DELAYS: [Duration; 4] = [
     Duration::from_secs(2),
 ];
 
+/// Each connection's input buffer, bytes: the largest response head taken.
+const INPUT_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Each connection's output buffer, bytes.
+const OUTPUT_BUFFER_BYTES: usize = 16 * 1024;
+
 /// Where the proxy gets its bearer token.
 pub trait TokenSource: Send + Sync {
     /// A valid access token; with `force`, a newly refreshed one. `None`
@@ -374,6 +380,12 @@ pub fn run(
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
         .user_agent(concat!("devauth/", env!("CARGO_PKG_VERSION")))
+        // ureq's 128 KiB per direction are zeroed whole on each connection
+        // (the requests, the GET stream). The input side must hold a whole
+        // response head: keep it at ureq's 64 KiB header limit; the output
+        // side only stages what is written, in pieces.
+        .input_buffer_size(INPUT_BUFFER_BYTES)
+        .output_buffer_size(OUTPUT_BUFFER_BYTES)
         .build()
         .into();
     let shared = Arc::new(Shared {

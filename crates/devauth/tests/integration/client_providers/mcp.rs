@@ -104,6 +104,35 @@ fn proxy(url: &str, lines: &[&str]) -> Vec<serde_json::Value> {
 }
 
 #[test]
+fn the_proxy_carries_large_messages_whole_both_ways() {
+    // Far beyond the proxy's connection buffers (64 KiB in, 16 KiB out).
+    const BIG: usize = 600 * 1024;
+    let (base, _) = stand_in::start(|req, _, _| {
+        let pad = req.json["params"]["arguments"]["pad"]
+            .as_str()
+            .unwrap_or("");
+        let answer = serde_json::json!({
+            "jsonrpc": "2.0", "id": req.json["id"],
+            "result": {"got": pad.len(), "echo": "y".repeat(BIG)},
+        });
+        Reply::json(200, answer.to_string())
+    });
+    let call = serde_json::json!({
+        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"pad": "x".repeat(BIG)}},
+    })
+    .to_string();
+    let out = proxy(&format!("{base}/big"), &[&call]);
+    assert_eq!(out[0]["id"], 7);
+    assert_eq!(out[0]["result"]["got"], BIG, "the request arrived whole");
+    assert_eq!(
+        out[0]["result"]["echo"].as_str().map(str::len),
+        Some(BIG),
+        "the answer came back whole"
+    );
+}
+
+#[test]
 fn the_proxy_works_without_a_login_where_none_is_needed_and_never_leaves_a_request_waiting() {
     let (base, _) = stand_in::start(|req, _, _| {
         match (req.path.as_str(), req.json_str("method")) {
