@@ -261,19 +261,10 @@ pub fn check_url(raw: &str) -> Result<(), Error> {
     })?;
     match url.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(&url) => Ok(()),
+        "http" if devauth_proto::loopback::is_loopback(&url) => Ok(()),
         _ => Err(Error::InsecureUrl {
             url: raw.to_owned(),
         }),
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 

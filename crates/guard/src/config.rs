@@ -76,7 +76,7 @@ impl Config {
             Ok(url)
         };
         let issuer_url = parse("--issuer", issuer, &["https", "http"])?;
-        if issuer_url.scheme() == "http" && !is_loopback(&issuer_url) {
+        if issuer_url.scheme() == "http" && !devauth_proto::loopback::is_loopback(&issuer_url) {
             return Err(ConfigError::Url {
                 flag: "--issuer",
                 url: issuer.to_owned(),
@@ -119,15 +119,6 @@ impl Config {
             crate::metadata::WELL_KNOWN,
             self.resource_path()
         )
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 

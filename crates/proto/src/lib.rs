@@ -19,6 +19,7 @@ pub mod device;
 pub mod error;
 pub mod grant;
 pub mod introspection;
+pub mod loopback;
 pub mod metadata;
 pub mod pkce;
 pub mod registration;

@@ -74,17 +74,8 @@ pub fn is_document_url(id: &str, allow_private: bool) -> bool {
     }
     match url.scheme() {
         "https" => url.host().is_some(),
-        "http" => allow_private && is_loopback_host(&url),
+        "http" => allow_private && devauth_proto::loopback::is_loopback(&url),
         _ => false,
-    }
-}
-
-fn is_loopback_host(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 
