@@ -292,11 +292,26 @@ fn basic_header(id: &str, secret: &str) -> String {
     )
 }
 
+/// Whether the TLS handshake failed because the first bytes were no TLS
+/// record (rustls's `InvalidContentType`): the server speaks plain HTTP on
+/// that port. rustls's error comes either as itself or inside the I/O error
+/// of the TLS stream.
+fn answered_plain_http(e: &ureq::Error) -> bool {
+    use rustls::{Error as TlsError, InvalidMessage};
+    let tls = match e {
+        ureq::Error::Rustls(t) => Some(t),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<TlsError>()),
+        _ => None,
+    };
+    matches!(
+        tls,
+        Some(TlsError::InvalidMessage(InvalidMessage::InvalidContentType))
+    )
+}
+
 /// Sorts a ureq error into TLS (fail fast) or network (retryable).
 fn transport(url: &str, e: ureq::Error) -> Error {
-    // rustls's word for a first byte that is no TLS record: the server
-    // speaks plain HTTP on that port.
-    if url.starts_with("https://") && e.to_string().contains("InvalidContentType") {
+    if url.starts_with("https://") && answered_plain_http(&e) {
         return Error::PlainHttp {
             url: url.to_owned(),
             plain: format!("http://{}", &url["https://".len()..]),
