@@ -465,15 +465,16 @@ mod tests {
                 finished.recv_timeout(Duration::from_secs(10)).unwrap(),
                 "quick"
             );
+            // The worker counts itself idle just after its job returns:
+            // wait for that, so the next job finds it.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while workers.idle.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                assert!(std::time::Instant::now() < deadline, "never idle");
+                std::thread::yield_now();
+            }
         }
-        // One thread for the long job, and the quick ones took turns on
-        // as few others as were ever busy at once (the idle count can lag
-        // a finished job by a moment, so allow a second).
-        assert!(
-            workers.threads.len() <= 3,
-            "{} threads",
-            workers.threads.len()
-        );
+        // One thread for the long job, one that took every quick job in turn.
+        assert_eq!(workers.threads.len(), 2);
         release.send(()).unwrap();
         assert_eq!(
             finished.recv_timeout(Duration::from_secs(10)).unwrap(),
