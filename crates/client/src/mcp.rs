@@ -11,6 +11,7 @@
 //! 4. `resource` is then sent on every authorization and token request
 //!    (RFC 8707), so the token is for this MCP server and no other.
 
+use devauth_proto::resource_metadata::{WELL_KNOWN, url_for};
 use serde::Deserialize;
 
 use crate::Error;
@@ -91,16 +92,13 @@ pub fn well_known_urls(url: &str) -> Result<Vec<String>, Error> {
         url: url.to_owned(),
         detail: e.to_string(),
     })?;
-    let origin = parsed.origin().ascii_serialization();
-    let path = parsed.path().trim_end_matches('/');
-    let mut urls = Vec::new();
-    if !path.is_empty() {
-        urls.push(format!(
-            "{origin}/.well-known/oauth-protected-resource{path}"
-        ));
-    }
-    urls.push(format!("{origin}/.well-known/oauth-protected-resource"));
-    Ok(urls)
+    let root = format!("{}{WELL_KNOWN}", parsed.origin().ascii_serialization());
+    let suffixed = url_for(&parsed);
+    Ok(if suffixed == root {
+        vec![root]
+    } else {
+        vec![suffixed, root]
+    })
 }
 
 /// Discovers how to log in to the MCP server at `url`.

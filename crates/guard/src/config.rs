@@ -113,12 +113,7 @@ impl Config {
     /// Where the metadata document is published for this resource (RFC
     /// 9728 §3.1: the well-known path inserted before the resource's path).
     pub fn metadata_url(&self) -> String {
-        format!(
-            "{}{}{}",
-            self.resource.origin().ascii_serialization(),
-            crate::metadata::WELL_KNOWN,
-            self.resource_path()
-        )
+        devauth_proto::resource_metadata::url_for(&self.resource)
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::config::Config;
 
 /// The well-known path (RFC 9728 §3).
-pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+pub use devauth_proto::resource_metadata::WELL_KNOWN;
 
 /// The document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -23,6 +23,7 @@ pub mod loopback;
 pub mod metadata;
 pub mod pkce;
 pub mod registration;
+pub mod resource_metadata;
 pub mod scope;
 pub mod secret;
 pub mod token;
