@@ -20,6 +20,7 @@
 //! elsewhere, or as `--log-format` / `DEVAUTH_LOG_FORMAT` says (`main.rs`).
 
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -241,25 +242,38 @@ pub struct Args {
     pub audit_retention: Option<u32>,
 }
 
+/// What each listener limit may be, seconds (connections for
+/// `MAX_CONNECTIONS`): the flags and a config file are held to the same.
+const HEADER_TIMEOUT: RangeInclusive<u32> = 1..=3600;
+const BODY_TIMEOUT: RangeInclusive<u32> = 1..=3600;
+const IDLE_TIMEOUT: RangeInclusive<u32> = 1..=86400;
+const MAX_CONNECTIONS: RangeInclusive<u32> = 1..=u32::MAX;
+const SHUTDOWN_TIMEOUT: RangeInclusive<u32> = 0..=3600;
+
+/// A limit's range as clap's integer parser takes it.
+fn flag_range(r: RangeInclusive<u32>) -> RangeInclusive<i64> {
+    i64::from(*r.start())..=i64::from(*r.end())
+}
+
 /// The listener's limits (`devauth_server::listener::Limits`), shared by
 /// `serve` and `guard`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitArgs {
     /// Seconds a client may take to send the request line and headers [default: 10].
-    #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(HEADER_TIMEOUT)))]
     pub header_timeout: Option<u32>,
     /// Seconds a client may take to send a whole request body [default: 30].
-    #[arg(long, env = "DEVAUTH_BODY_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    #[arg(long, env = "DEVAUTH_BODY_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(BODY_TIMEOUT)))]
     pub body_timeout: Option<u32>,
     /// Seconds a keep-alive connection may stay idle [default: 60].
-    #[arg(long, env = "DEVAUTH_IDLE_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=86400))]
+    #[arg(long, env = "DEVAUTH_IDLE_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(IDLE_TIMEOUT)))]
     pub idle_timeout: Option<u32>,
     /// Most connections served at once; more are closed on accept [default: 768,
     /// under the usual limit of 1024 open files].
-    #[arg(long, env = "DEVAUTH_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "DEVAUTH_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(flag_range(MAX_CONNECTIONS)))]
     pub max_connections: Option<u32>,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C [default: 10].
-    #[arg(long, env = "DEVAUTH_SHUTDOWN_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(0..=3600))]
+    #[arg(long, env = "DEVAUTH_SHUTDOWN_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(SHUTDOWN_TIMEOUT)))]
     pub shutdown_timeout: Option<u32>,
 }
 
@@ -267,33 +281,35 @@ impl LimitArgs {
     /// Refuses what the flags' ranges refuse, for values that did not come
     /// through clap (a config file).
     pub fn check(&self) -> Result<(), String> {
-        let within = |name: &str, v: Option<u32>, lo: u32, hi: u32| match v {
-            Some(v) if v < lo || v > hi => {
-                Err(format!("{name} must be between {lo} and {hi}, not {v}"))
-            }
+        let within = |name: &str, v: Option<u32>, range: RangeInclusive<u32>| match v {
+            Some(v) if !range.contains(&v) => Err(format!(
+                "{name} must be between {} and {}, not {v}",
+                range.start(),
+                range.end()
+            )),
             _ => Ok(()),
         };
-        within("header_timeout", self.header_timeout, 1, 3600)?;
-        within("body_timeout", self.body_timeout, 1, 3600)?;
-        within("idle_timeout", self.idle_timeout, 1, 86400)?;
-        within("max_connections", self.max_connections, 1, u32::MAX)?;
-        within("shutdown_timeout", self.shutdown_timeout, 0, 3600)
+        within("header_timeout", self.header_timeout, HEADER_TIMEOUT)?;
+        within("body_timeout", self.body_timeout, BODY_TIMEOUT)?;
+        within("idle_timeout", self.idle_timeout, IDLE_TIMEOUT)?;
+        within("max_connections", self.max_connections, MAX_CONNECTIONS)?;
+        within("shutdown_timeout", self.shutdown_timeout, SHUTDOWN_TIMEOUT)
     }
 
     /// `base` with every limit a flag (or its environment variable) sets.
     pub fn apply(&self, mut limits: Limits) -> Limits {
         let secs = |v: u32| std::time::Duration::from_secs(u64::from(v));
         if let Some(v) = self.header_timeout {
-            limits.header_timeout = secs(v.max(1));
+            limits.header_timeout = secs(v);
         }
         if let Some(v) = self.body_timeout {
-            limits.body_timeout = secs(v.max(1));
+            limits.body_timeout = secs(v);
         }
         if let Some(v) = self.idle_timeout {
-            limits.idle_timeout = secs(v.max(1));
+            limits.idle_timeout = secs(v);
         }
         if let Some(v) = self.max_connections {
-            limits.max_connections = usize::try_from(v.max(1)).unwrap_or(usize::MAX);
+            limits.max_connections = usize::try_from(v).unwrap_or(usize::MAX);
         }
         if let Some(v) = self.shutdown_timeout {
             limits.shutdown_timeout = secs(v);
