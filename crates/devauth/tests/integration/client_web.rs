@@ -11,12 +11,9 @@ use client_support::{Config, Poll, Server, devauth, run};
 
 #[test]
 fn web_login_with_pkce_through_a_browser() {
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: curl is not installed");
+    // curl plays the browser.
+    let ok = devauth_testkit::runs_ok("curl", &["--version"]);
+    if !devauth_testkit::require_service("curl", (!ok).then_some("it is not installed")) {
         return;
     }
     let server = Server::start(Config::default());
