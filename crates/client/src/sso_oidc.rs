@@ -314,9 +314,12 @@ pub fn start(
     })
 }
 
+/// `CreateToken`'s answer, for the device code and the refresh token alike.
+/// Read by [`poll`] and [`refresh`] here and by the token manager's refresh
+/// (`devauth_import::refresh::sso_oidc`), so the wire format is written once.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TokenAnswer {
+pub struct TokenAnswer {
     access_token: Secret,
     #[serde(default)]
     token_type: Option<String>,
@@ -329,7 +332,15 @@ struct TokenAnswer {
 }
 
 impl TokenAnswer {
-    fn into_response(self, scopes: &[String]) -> TokenResponse {
+    /// Reads a 2xx body. On error only the position is worth repeating:
+    /// serde's message may quote a value, and values are tokens.
+    pub fn from_body(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    /// The answer as an RFC 6749 §5.1 token response, with the `scopes` the
+    /// login asked for (CreateToken does not echo them).
+    pub fn into_response(self, scopes: &[String]) -> TokenResponse {
         TokenResponse {
             access_token: self.access_token,
             token_type: self
@@ -373,6 +384,20 @@ pub fn poll(
     })
 }
 
+/// The JSON body of `CreateToken` with a refresh token.
+pub fn refresh_request(
+    client_id: &str,
+    client_secret: &Secret,
+    refresh_token: &Secret,
+) -> serde_json::Value {
+    json!({
+        "clientId": client_id,
+        "clientSecret": client_secret.expose(),
+        "grantType": "refresh_token",
+        "refreshToken": refresh_token.expose(),
+    })
+}
+
 /// `CreateToken` with a refresh token. A dead refresh token
 /// (`invalid_grant`) or registration (`invalid_client`, after
 /// `clientSecretExpiresAt`) is [`Error::RefreshRejected`].
@@ -384,12 +409,7 @@ pub fn refresh(
     refresh_token: &Secret,
     scopes: &[String],
 ) -> Result<TokenResponse, Error> {
-    let body = json!({
-        "clientId": client_id,
-        "clientSecret": client_secret.expose(),
-        "grantType": "refresh_token",
-        "refreshToken": refresh_token.expose(),
-    });
+    let body = refresh_request(client_id, client_secret, refresh_token);
     match call(http, service, "/token", &body)? {
         Ok(v) => Ok(parse::<TokenAnswer>(service, "/token", v)?.into_response(scopes)),
         Err(e)

@@ -3,7 +3,8 @@
 //! apart from a flaky network ([`FailureClass::Temporary`]).
 //!
 //! - [`kiro_social`]: Kiro's `POST /refreshToken` (JSON, camelCase);
-//! - [`sso_oidc`]: AWS SSO OIDC `CreateToken` (JSON, camelCase);
+//! - [`sso_oidc`]: AWS SSO OIDC `CreateToken` (JSON, camelCase; the wire
+//!   format is the client's, [`devauth_client::sso_oidc`]);
 //! - [`oauth2`]: a plain RFC 6749 §6 refresh (form-encoded).
 //!
 //! Endpoints can be redirected ([`Endpoints`]) with `AWS_ENDPOINT_URL_SSO_OIDC`
@@ -75,12 +76,14 @@ impl Endpoints {
         }
     }
 
-    /// The CreateToken URL for `region`.
-    pub fn create_token_url(&self, region: &str) -> String {
-        match &self.sso_oidc {
-            Some(base) => format!("{}/token", base.trim_end_matches('/')),
-            None => format!("https://oidc.{region}.amazonaws.com/token"),
-        }
+    /// The CreateToken URL for `region`, by the client's rule
+    /// ([`devauth_client::sso_oidc::Service`]): a region that is not an AWS
+    /// region name, or an endpoint that is neither https nor loopback, is
+    /// refused before any request (permanent: retrying cannot mend it).
+    pub fn create_token_url(&self, region: &str) -> Result<String, RefreshError> {
+        devauth_client::sso_oidc::Service::new(region, self.sso_oidc.as_deref())
+            .map(|s| s.token_url())
+            .map_err(|e| RefreshError::permanent(format!("no CreateToken URL for this login: {e}")))
     }
 
     /// The Kiro refresh URL for `region`.
@@ -157,7 +160,7 @@ pub fn refresh(
             };
             sso_oidc::create_token(
                 http,
-                &endpoints.create_token_url(region),
+                &endpoints.create_token_url(region)?,
                 client_id,
                 client_secret,
                 refresh_token,

@@ -56,8 +56,21 @@ const KINDS: [Kind; 5] = [
 fn default_endpoints_follow_each_tool() {
     let e = Endpoints::default();
     assert_eq!(
-        e.create_token_url("eu-west-1"),
+        e.create_token_url("eu-west-1").unwrap(),
         "https://oidc.eu-west-1.amazonaws.com/token"
+    );
+    // The region comes from another tool's files: it may not steer the
+    // refresh token to another host.
+    let err = e.create_token_url("eu-west-1.evil.example/x").unwrap_err();
+    assert_eq!(err.class, FailureClass::Permanent);
+    // Nor may the endpoint variable send it over plain HTTP off this machine.
+    let plain = Endpoints {
+        sso_oidc: Some("http://sso.example".into()),
+        kiro_auth: None,
+    };
+    assert_eq!(
+        plain.create_token_url("eu-west-1").unwrap_err().class,
+        FailureClass::Permanent
     );
     assert_eq!(
         e.kiro_refresh_url("us-east-1"),
@@ -190,5 +203,10 @@ fn an_expired_registration_fails_permanently_without_a_request() {
     c.refresh_token = None;
     let err = refresh::refresh(&c, &Http::default(), &endpoints(&server), now()).unwrap_err();
     assert_eq!(err.class, FailureClass::Permanent);
+    let mut c = cred(Kind::BuilderId, "ok.r.0", &server.url());
+    c.region = Some("us-east-1.attacker.example#".into());
+    let err = refresh::refresh(&c, &Http::default(), &Endpoints::default(), now()).unwrap_err();
+    assert_eq!(err.class, FailureClass::Permanent, "{err}");
+    assert!(err.reason.contains("region"), "{err}");
     assert_eq!(server.total(), 0);
 }
