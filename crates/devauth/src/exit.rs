@@ -3,13 +3,18 @@
 //! 0 success · 1 unexpected error · 2 usage · 3 not logged in or re-login
 //! needed · 4 the user denied · 5 the code expired before approval · 6 server
 //! unreachable or failing · 130 interrupted (Ctrl-C). `devauth run` exits
-//! with its child's code.
+//! with its child's code ([`for_child`]).
 //!
 //! Commands return `anyhow::Result<ExitCode>`; [`report`] prints an error as
 //! one line (`{:#}` joins the context chain) on stderr and maps it to a code.
 //! A broken pipe on stdout (`devauth token | head -c0`) is a quiet success.
+//! A command that ends without an error but not in success (`status` of a
+//! profile that needs a login, `logout` that kept tokens it could not
+//! revoke, `agent --once` that left work) still takes its code from here:
+//! [`for_kind`], [`for_pass`].
 
-use std::process::ExitCode;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{ExitCode, ExitStatus};
 
 /// Success.
 pub const SUCCESS: u8 = 0;
@@ -27,6 +32,46 @@ pub const EXPIRED: u8 = 5;
 pub const UNAVAILABLE: u8 = 6;
 /// Interrupted by Ctrl-C (the shell convention, 128 + SIGINT).
 pub const INTERRUPTED: u8 = 130;
+/// `devauth run`: the command was found but could not be run (the shell's
+/// convention).
+pub const CANNOT_EXECUTE: u8 = 126;
+/// `devauth run`: the command was not found (the shell's convention).
+pub const COMMAND_NOT_FOUND: u8 = 127;
+
+/// The exit code of a client error kind, for a command that reports the
+/// condition itself rather than failing with the error.
+pub fn for_kind(kind: devauth_client::ErrorKind) -> ExitCode {
+    ExitCode::from(of_kind(kind))
+}
+
+/// `devauth agent --once`: a profile that needs a person wins (3), then
+/// work left for a later pass — a temporary failure or a backoff still
+/// running — (6), else success.
+pub fn for_pass(summary: &devauth_agent::Summary) -> ExitCode {
+    ExitCode::from(if summary.needing_login() > 0 {
+        NOT_LOGGED_IN
+    } else if summary.temporary > 0 || summary.waiting > 0 {
+        UNAVAILABLE
+    } else {
+        SUCCESS
+    })
+}
+
+/// `devauth run`: the child's own code, 128 + N when signal N ended it (the
+/// shell's convention), [`COMMAND_NOT_FOUND`] or [`CANNOT_EXECUTE`] when it
+/// could not start.
+pub fn for_child(status: &std::io::Result<ExitStatus>) -> ExitCode {
+    let code = match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => u8::try_from(c).unwrap_or(FAILURE),
+            (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(FAILURE),
+            (None, None) => FAILURE,
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => COMMAND_NOT_FOUND,
+        Err(_) => CANNOT_EXECUTE,
+    };
+    ExitCode::from(code)
+}
 
 /// Prints the error, if any, and picks the exit code.
 pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
@@ -161,6 +206,33 @@ mod tests {
             USAGE
         );
         assert_eq!(code(UsageError("x".into())), USAGE);
+    }
+
+    #[test]
+    fn a_child_exit_becomes_ours() {
+        use std::process::Command;
+        let sh = |script: &str| Command::new("/bin/sh").args(["-c", script]).status();
+        assert_eq!(for_child(&sh("exit 0")), ExitCode::from(0));
+        assert_eq!(for_child(&sh("exit 42")), ExitCode::from(42));
+        // killed by SIGTERM (15): 128 + 15
+        assert_eq!(for_child(&sh("kill -TERM $$")), ExitCode::from(143));
+        let missing = Command::new("/nonexistent/devauth-test-no-such-program").status();
+        assert_eq!(for_child(&missing), ExitCode::from(COMMAND_NOT_FOUND));
+        let not_executable = Command::new("/etc/hostname").status();
+        assert_eq!(for_child(&not_executable), ExitCode::from(CANNOT_EXECUTE));
+    }
+
+    #[test]
+    fn an_agent_pass_maps_by_what_it_left() {
+        let mut s = devauth_agent::Summary::default();
+        assert_eq!(for_pass(&s), ExitCode::from(SUCCESS));
+        s.waiting = 1;
+        assert_eq!(for_pass(&s), ExitCode::from(UNAVAILABLE));
+        s.waiting = 0;
+        s.temporary = 2;
+        assert_eq!(for_pass(&s), ExitCode::from(UNAVAILABLE));
+        s.still_needs_login = 1;
+        assert_eq!(for_pass(&s), ExitCode::from(NOT_LOGGED_IN));
     }
 
     #[test]

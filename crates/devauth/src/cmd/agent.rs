@@ -163,14 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(h) = listener {
             let _ = h.join();
         }
-        let code = if s.needing_login() > 0 {
-            exit::NOT_LOGGED_IN
-        } else if s.temporary > 0 || s.waiting > 0 {
-            exit::UNAVAILABLE
-        } else {
-            exit::SUCCESS
-        };
-        return Ok(ExitCode::from(code));
+        return Ok(exit::for_pass(s));
     }
 
     eprintln!(

@@ -37,7 +37,7 @@ pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCo
                  run `devauth logout --profile {} --no-revoke`.",
                 p.name
             );
-            return Ok(ExitCode::from(crate::exit::UNAVAILABLE));
+            return Ok(crate::exit::for_kind(e.kind()));
         }
         lock.delete()?;
         let issuer = p.issuer.as_deref().unwrap_or("the token's issuer");

@@ -4,7 +4,6 @@
 //! devauth's own environment the store is not touched.
 
 use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Command, ExitCode};
 
 use crate::exit::UsageError;
@@ -75,26 +74,12 @@ pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCo
         .command
         .split_first()
         .ok_or_else(|| UsageError("no command given; use `devauth run -- CMD ARGS...`".into()))?;
-    let status = match Command::new(program)
+    let status = Command::new(program)
         .args(rest)
         .env(&args.env, &token)
-        .status()
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot run {}: {e}", program.to_string_lossy());
-            let code = if e.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            };
-            return Ok(ExitCode::from(code));
-        }
-    };
-    let code = match (status.code(), status.signal()) {
-        (Some(c), _) => c,
-        (None, Some(sig)) => 128 + sig,
-        (None, None) => 1,
-    };
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        .status();
+    if let Err(e) = &status {
+        eprintln!("error: cannot run {}: {e}", program.to_string_lossy());
+    }
+    Ok(crate::exit::for_child(&status))
 }

@@ -133,7 +133,7 @@ pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCo
                 "store": { "backend": backend_for_new(), "path": store.path_of(profile_arg.name()) },
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-            return Ok(ExitCode::from(exit::NOT_LOGGED_IN));
+            return Ok(exit::for_kind(devauth_client::ErrorKind::NeedsLogin));
         }
         return Err(devauth_client::Error::NotLoggedIn {
             profile: profile_arg.name().to_owned(),
@@ -227,6 +227,6 @@ pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCo
             "Profile `{}` needs a new login; run `devauth login`.",
             p.name
         );
-        Ok(ExitCode::from(exit::NOT_LOGGED_IN))
+        Ok(exit::for_kind(devauth_client::ErrorKind::NeedsLogin))
     }
 }
