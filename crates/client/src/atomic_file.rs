@@ -1,7 +1,7 @@
 //! The one way devauth writes a file it must not lose: profiles and their
 //! credentials, the agent's status records, the AWS SSO cache it shares.
 //!
-//! [`write`] puts the bytes in a temporary file beside the target (same
+//! [`write()`] puts the bytes in a temporary file beside the target (same
 //! folder, so same filesystem), flushes it to disk, renames it over the
 //! target, then flushes the folder so the rename itself survives a crash.
 //! A reader sees the old file or the new one, never a torn or empty one; a

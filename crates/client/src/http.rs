@@ -32,7 +32,7 @@ pub struct JsonReply {
     pub status: u16,
     /// `x-amzn-ErrorType`, the exception name AWS puts in a header.
     pub error_type: Option<String>,
-    /// The body (at most [`Http::MAX_BODY`] bytes).
+    /// The body (at most `Http::MAX_BODY` bytes).
     pub body: String,
 }
 

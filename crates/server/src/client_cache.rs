@@ -7,7 +7,7 @@
 //! to a client's record outside this process shows within that time. Clients
 //! edited by `devauth admin client update` in another process are seen
 //! within that bound.
-//! The cache holds at most [`MAX_ENTRIES`] clients and starts over when full.
+//! The cache holds at most `MAX_ENTRIES` clients and starts over when full.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -476,7 +476,7 @@ impl Keys {
     }
 
     /// Reloads once because a token named a `kid` this set lacks (a key
-    /// added since the last reload): at most once per [`FORCED_RELOAD_GAP`],
+    /// added since the last reload): at most once per `FORCED_RELOAD_GAP`,
     /// and one caller at a time, so garbage `kid`s cannot hammer the store.
     /// Returns whether a reload ran.
     pub async fn reload_for_unknown_kid(

@@ -67,7 +67,7 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 
 /// Middleware counting requests and timing them. Every label takes a
 /// bounded set of values: the matched route template (`unmatched` for any
-/// other path), [`method_label`], the status code.
+/// other path), `method_label`, the status code.
 pub async fn track(req: Request, next: Next) -> Response {
     // Make sure the recorder exists before the first metric is emitted.
     let _ = handle();

@@ -1,5 +1,5 @@
 //! `GET /oauth/authorize`: the start of the loopback + PKCE flow (RFC 8252).
-//! Checks the request (see [`authorize_request`](super::authorize_request)),
+//! Checks the request (see [`super::authorize_request`]),
 //! sends a person who is not logged in through `/login` and back, then shows
 //! the consent page.
 

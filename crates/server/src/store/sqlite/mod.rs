@@ -10,16 +10,16 @@
 //!   so readers never block the one writer;
 //! * every write goes to one connection on its own thread, which commits the
 //!   writes queued together as one transaction, a write of several
-//!   statements in a savepoint of its own ([`writer`]: group commit); a
+//!   statements in a savepoint of its own (`writer`: group commit); a
 //!   write is answered only once committed;
-//! * reads run in place on one of a few read connections ([`readers`]);
+//! * reads run in place on one of a few read connections (`readers`);
 //! * versioned records are updated with `WHERE <key> = ? AND version = ?`
 //!   and a lost race is `Ok(false)`;
 //! * authorization codes are taken with `DELETE … RETURNING`, which is atomic;
 //! * rate-limit hits are one `INSERT … ON CONFLICT DO UPDATE … RETURNING`;
 //! * statements are prepared once per connection and cached; the schema
 //!   comes from `migrations/sqlite/`, embedded, applied in order and counted
-//!   in `PRAGMA user_version` ([`schema`]).
+//!   in `PRAGMA user_version` (`schema`).
 //!
 //! Durability: `synchronous=NORMAL` in WAL mode (SQLite's advice for WAL),
 //! so a committed write survives the process being killed at any moment;
