@@ -94,7 +94,7 @@ export function devauthRunner(bin, extraEnv = {}) {
 /** Headless Chromium whose pages can only reach 127.0.0.1. */
 export async function loopbackOnlyPage() {
   const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath: process.env.DEVAUTH_CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });

@@ -12,6 +12,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::child::Guarded;
+use crate::node::Node;
+
+/// Where Chromium is: `DEVAUTH_CHROMIUM`, else Debian's `/usr/bin/chromium`.
+pub fn chromium() -> PathBuf {
+    std::env::var_os("DEVAUTH_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
 
 /// The longest the browser script may run.
 pub const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
@@ -43,52 +50,77 @@ impl Choice {
 
 /// Node, Chromium and the scripts, all present.
 pub struct Browser {
-    node: PathBuf,
+    node: Node,
     chromium: PathBuf,
-    workspace: PathBuf,
 }
 
 impl Browser {
     /// The tools, or `None` after printing why the test is skipped
     /// (a panic instead under `DEVAUTH_REQUIRE_SERVICES=1`).
     pub fn find() -> Option<Self> {
-        let workspace = crate::workspace_root();
-        let chromium = std::env::var_os("DEVAUTH_CHROMIUM")
-            .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-        let node = crate::on_path("node");
-        let missing = if !chromium.is_file() {
-            Some(format!("no Chromium at {}", chromium.display()))
-        } else if node.is_none() {
-            Some("no `node` on PATH".to_owned())
-        } else if !workspace.join("node_modules/playwright-core").is_dir() {
-            Some("no node_modules/playwright-core (run `npm ci` at the workspace root)".to_owned())
+        Self::find_with("end-to-end browser test", &[])
+    }
+
+    /// As [`Browser::find`], for a test named `what` whose scripts also
+    /// need the npm `packages` (an interop peer beside playwright-core).
+    pub fn find_with(what: &str, packages: &[&str]) -> Option<Self> {
+        let chromium = chromium();
+        let found = if chromium.is_file() {
+            let all: Vec<&str> = ["playwright-core"]
+                .iter()
+                .chain(packages)
+                .copied()
+                .collect();
+            Node::locate(&all)
         } else {
-            None
+            Err(format!("no Chromium at {}", chromium.display()))
         };
-        if !crate::require_service("end-to-end browser test", missing.as_deref()) {
-            return None;
+        match found {
+            Ok(node) => Some(Self { node, chromium }),
+            Err(why) => {
+                crate::require_service(what, Some(&why));
+                None
+            }
         }
-        Some(Self {
-            node: node?,
-            chromium,
-            workspace,
-        })
+    }
+
+    /// `node SCRIPT` (a path under the workspace root) with Chromium's path
+    /// in `DEVAUTH_CHROMIUM`; the caller adds arguments and pipes.
+    pub fn script(&self, script: &str) -> Command {
+        let mut cmd = self.node.script(script);
+        cmd.env("DEVAUTH_CHROMIUM", &self.chromium);
+        cmd
     }
 
     /// Starts `node tests/SCRIPT ARGS` at the workspace root, Chromium's path
     /// in `DEVAUTH_CHROMIUM`, stdout and stderr captured.
     pub fn node(&self, script: &str, args: &[&str]) -> Guarded {
-        let child = Command::new(&self.node)
-            .arg(self.workspace.join("tests").join(script))
+        let child = self
+            .script(&format!("tests/{script}"))
             .args(args)
-            .env("DEVAUTH_CHROMIUM", &self.chromium)
-            .current_dir(&self.workspace)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start node");
         Guarded::new(child, script)
+    }
+
+    /// Runs `node tests/SCRIPT ARGS` to its end (at most [`SCRIPT_LIMIT`])
+    /// and returns its stdout; panics, with both streams, unless it exits 0.
+    pub fn run(&self, script: &str, args: &[&str]) -> String {
+        Self::finished(&mut self.node(script, args))
+    }
+
+    /// Waits for a script started with [`Browser::node`] to end (at most
+    /// [`SCRIPT_LIMIT`]) and returns its stdout; panics, with both streams,
+    /// unless it exits 0.
+    pub fn finished(script: &mut Guarded) -> String {
+        let (status, stdout, stderr) = script.wait_exit(SCRIPT_LIMIT);
+        assert!(
+            status.success(),
+            "browser script failed ({status}): {stdout}\n{stderr}"
+        );
+        stdout
     }
 
     /// Starts `tests/browser/approve.mjs` playing the person (see

@@ -14,7 +14,8 @@
 //! - [`TestServer`]: the real `devauth serve` as a child process, started
 //!   through [`Serve`] and waited for until it says where it listens;
 //! - [`Browser`]: headless Chromium driven by node and playwright-core
-//!   (`tests/browser/approve.mjs` at the workspace root);
+//!   (`tests/browser/approve.mjs` at the workspace root), and [`Node`] for
+//!   the scripts that drive the npm interop peers;
 //! - [`fixtures`] (kiro-cli databases, AWS SSO cache files) and
 //!   [`refresh_server`] (a local refresh endpoint in three wire formats);
 //! - `store_suite` (feature `store`, which pulls in `devauth-server`): the
@@ -28,6 +29,7 @@
 pub mod browser;
 pub mod child;
 pub mod fixtures;
+pub mod node;
 pub mod refresh_server;
 pub mod server;
 #[cfg(feature = "store")]
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 pub use browser::{Browser, Choice};
 pub use child::Guarded;
+pub use node::Node;
 pub use server::{Serve, TestServer};
 
 /// The variable that turns a missing service from a skip into a failure.

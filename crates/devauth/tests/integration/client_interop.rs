@@ -9,40 +9,18 @@
 //! Skips when node, the npm tools (`npm ci`) or Chromium are missing, unless
 //! DEVAUTH_REQUIRE_SERVICES=1.
 
-use std::path::PathBuf;
-use std::process::Command;
+use devauth_testkit::Browser;
 
-fn root() -> PathBuf {
-    devauth_testkit::workspace_root()
-}
-
-fn missing() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return Some(format!("no Chromium at {chromium}"));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed".into());
-    }
-    for pkg in [
-        "oidc-provider",
-        "playwright-core",
-        "@modelcontextprotocol/sdk",
-    ] {
-        if !root().join("node_modules").join(pkg).exists() {
-            return Some(format!("node_modules/{pkg} is missing (run `npm ci`)"));
-        }
-    }
-    None
-}
-
+/// Runs `node SCRIPT DEVAUTH` and wants `INTEROP OK` from it.
 fn run_script(script: &str) {
-    if !devauth_testkit::require_service("interop test", missing().as_deref()) {
+    let Some(browser) = Browser::find_with(
+        "interop test",
+        &["oidc-provider", "@modelcontextprotocol/sdk"],
+    ) else {
         return;
-    }
-    let out = Command::new("node")
-        .current_dir(root())
-        .arg(script)
+    };
+    let out = browser
+        .script(script)
         .arg(crate::devauth_bin())
         .output()
         .unwrap();

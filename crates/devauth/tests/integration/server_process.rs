@@ -246,32 +246,19 @@ fn sigkill_while_pending_and_after_approval_loses_nothing() {
     assert!(status.success(), "{status:?}");
 }
 
-fn node_available(root: &Path) -> Result<(), String> {
-    if !root.join("node_modules/openid-client").is_dir() {
-        return Err("node_modules/openid-client is missing (run `npm ci`)".into());
-    }
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        _ => Err("node is not installed".into()),
-    }
-}
-
 #[test]
 fn openid_client_completes_the_device_flow() {
-    let root = devauth_testkit::workspace_root();
-    if !devauth_testkit::require_service(
-        "the openid-client interop test",
-        node_available(&root).err().as_deref(),
-    ) {
+    let Some(node) =
+        devauth_testkit::Node::find("the openid-client interop test", &["openid-client"])
+    else {
         return;
-    }
+    };
     let home = tempfile::tempdir().unwrap();
     add_user(home.path(), "bob");
     let s = serve(home.path(), "127.0.0.1:0");
-    let mut node = Command::new("node")
-        .arg(root.join("tests/interop/device_flow.mjs"))
+    let mut node = node
+        .script("tests/interop/device_flow.mjs")
         .arg(&s.base)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

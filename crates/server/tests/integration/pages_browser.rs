@@ -2,100 +2,18 @@
 //! flow (`tests/browser/approve.mjs`, driven by playwright-core) against a
 //! real server, while the test plays the device.
 //!
-//! Needs `/usr/bin/chromium` (or `DEVAUTH_CHROMIUM`), `node`, and
-//! `node_modules/playwright-core` (run `npm ci` at the workspace root).
-//! Without them the tests print why and pass, unless
+//! The browser is the test kit's ([`devauth_testkit::Browser`]): without
+//! Chromium, `node` or playwright-core the tests print why and pass, unless
 //! `DEVAUTH_REQUIRE_SERVICES=1`, when they fail.
 
 use crate::pages_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use devauth_server::model::DeviceGrantState;
+use devauth_testkit::{Browser, Guarded};
 use pages_support::TestServer;
-
-/// The longest the browser script may run before it is killed.
-const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
-
-struct Tools {
-    node: PathBuf,
-    scripts: PathBuf,
-    workspace: PathBuf,
-}
-
-/// The tools, or `None` after printing why the test is skipped.
-fn tools() -> Option<Tools> {
-    let workspace = devauth_testkit::workspace_root();
-    let chromium = std::env::var_os("DEVAUTH_CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    let node = devauth_testkit::on_path("node");
-    let missing = if !chromium.is_file() {
-        Some(format!("no Chromium at {}", chromium.display()))
-    } else if node.is_none() {
-        Some("no `node` on PATH".to_owned())
-    } else if !workspace.join("node_modules/playwright-core").is_dir() {
-        Some("no node_modules/playwright-core (run `npm ci`)".to_owned())
-    } else {
-        None
-    };
-    if !devauth_testkit::require_service("browser test", missing.as_deref()) {
-        return None;
-    }
-    Some(Tools {
-        node: node?,
-        scripts: workspace.join("tests/browser"),
-        workspace,
-    })
-}
-
-/// A running browser script.
-struct Script(std::process::Child);
-
-impl Script {
-    fn start(tools: &Tools, script: &str, args: &[&str]) -> Self {
-        let child = Command::new(&tools.node)
-            .arg(tools.scripts.join(script))
-            .args(args)
-            .current_dir(&tools.workspace)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start node");
-        Self(child)
-    }
-
-    fn running(&mut self) -> bool {
-        self.0.try_wait().expect("wait for node").is_none()
-    }
-
-    /// Waits for the end (bounded) and returns the JSON line.
-    fn finish(mut self) -> String {
-        let started = Instant::now();
-        while self.running() {
-            if started.elapsed() > SCRIPT_LIMIT {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-                panic!("browser script ran past {SCRIPT_LIMIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let out = self.0.wait_with_output().expect("node output");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "browser script failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-}
-
-/// Runs a browser script to its end (bounded) and returns its JSON line.
-fn run_script(tools: &Tools, script: &str, args: &[&str]) -> String {
-    Script::start(tools, script, args).finish()
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -146,15 +64,16 @@ fn poll(s: &TestServer, device_code: &str) -> Result<serde_json::Value, String> 
 /// Plays the device while `script` plays the person: polls the token
 /// endpoint, moving the mock clock by the interval before each poll (so no
 /// poll is too soon), until an answer other than `authorization_pending`,
-/// or one after the script ended.
+/// or one after the script ended. Returns the answer and the script's
+/// JSON line.
 fn poll_while(
     s: &TestServer,
     device_code: &str,
-    mut script: Script,
+    mut script: Guarded,
 ) -> (Result<serde_json::Value, String>, String) {
     let mut pending_polls = 0;
     loop {
-        let browser_done = !script.running();
+        let browser_done = !script.alive();
         s.clock.advance_secs(5);
         match poll(s, device_code) {
             Err(e) if e == "authorization_pending" && !browser_done => {
@@ -165,7 +84,7 @@ fn poll_while(
                 );
                 std::thread::sleep(Duration::from_millis(500));
             }
-            answer => return (answer, script.finish()),
+            answer => return (answer, Browser::finished(&mut script)),
         }
     }
 }
@@ -178,16 +97,17 @@ fn server() -> TestServer {
 
 #[test]
 fn chromium_approves_a_device_while_it_polls() {
-    let Some(tools) = tools() else { return };
+    let Some(browser) = Browser::find() else {
+        return;
+    };
     let s = server();
     let auth = device_authorization(&s);
     let device_code = auth["device_code"].as_str().expect("device_code");
     let user_code = auth["user_code"].as_str().expect("user_code");
     assert_eq!(poll(&s, device_code), Err("authorization_pending".into()));
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("devauth-confirm-page.png");
-    let script = Script::start(
-        &tools,
-        "approve.mjs",
+    let script = browser.node(
+        "browser/approve.mjs",
         &[
             auth["verification_uri"].as_str().expect("verification_uri"),
             &user_code.to_lowercase(),
@@ -215,14 +135,15 @@ fn chromium_approves_a_device_while_it_polls() {
 
 #[test]
 fn chromium_denies_a_device_and_the_next_poll_says_access_denied() {
-    let Some(tools) = tools() else { return };
+    let Some(browser) = Browser::find() else {
+        return;
+    };
     let s = server();
     let auth = device_authorization(&s);
     let device_code = auth["device_code"].as_str().expect("device_code");
     let user_code = auth["user_code"].as_str().expect("user_code");
-    let script = Script::start(
-        &tools,
-        "approve.mjs",
+    let script = browser.node(
+        "browser/approve.mjs",
         &[
             &format!("{}/device", s.base),
             user_code,
@@ -293,14 +214,15 @@ fn authorize_url(s: &TestServer, redirect: &str) -> String {
 
 #[test]
 fn chromium_authorizes_a_loopback_client() {
-    let Some(tools) = tools() else { return };
+    let Some(browser) = Browser::find() else {
+        return;
+    };
     let s = TestServer::start();
     s.add_user("alice", "correct horse battery staple");
     let (port, callback) = loopback_callback();
     let redirect = format!("http://127.0.0.1:{port}/callback");
-    let out = run_script(
-        &tools,
-        "authorize.mjs",
+    let out = browser.run(
+        "browser/authorize.mjs",
         &[
             &authorize_url(&s, &redirect),
             "alice",

@@ -29,13 +29,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn sdk_installed() -> bool {
-    let sdk = devauth_testkit::workspace_root()
-        .join("node_modules/@modelcontextprotocol/sdk/package.json");
-    devauth_testkit::require_service(
-        "the MCP TypeScript SDK",
-        (!sdk.is_file())
-            .then_some("node_modules/@modelcontextprotocol/sdk is missing (run `npm ci`)"),
+/// Chromium, playwright-core and the official MCP TypeScript SDK, or
+/// `None` after printing why the test is skipped.
+fn tools() -> Option<Browser> {
+    Browser::find_with(
+        "the MCP SDK end-to-end test",
+        &["@modelcontextprotocol/sdk"],
     )
 }
 
@@ -137,12 +136,9 @@ fn profile_path(home: &Path, st: &Stack) -> std::path::PathBuf {
 
 #[test]
 fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
-    let Some(browser) = Browser::find() else {
+    let Some(browser) = tools() else {
         return;
     };
-    if !sdk_installed() {
-        return;
-    }
     let Stack {
         server,
         guard_port,
@@ -252,12 +248,9 @@ fn the_mcp_sdk_client_logs_in_through_the_guard_and_streams_a_tool_call() {
 
 #[test]
 fn devauth_mcp_logs_in_headlessly_and_hands_out_headers() {
-    let Some(browser) = Browser::find() else {
+    let Some(browser) = tools() else {
         return;
     };
-    if !sdk_installed() {
-        return;
-    }
     let st = stack(&browser, 300);
     let home = tempfile::tempdir().unwrap();
     // Discovery from the guard's 401, registration, device flow with resource.
@@ -378,12 +371,9 @@ fn devauth_mcp_logs_in_headlessly_and_hands_out_headers() {
 
 #[test]
 fn the_sdks_stdio_client_runs_devauth_mcp_proxy_across_a_token_expiry() {
-    let Some(browser) = Browser::find() else {
+    let Some(browser) = tools() else {
         return;
     };
-    if !sdk_installed() {
-        return;
-    }
     // Access tokens live 4 s: the second call comes after the first token died.
     let st = stack(&browser, 4);
     let home = tempfile::tempdir().unwrap();
@@ -428,14 +418,12 @@ fn the_sdks_stdio_client_runs_devauth_mcp_proxy_across_a_token_expiry() {
 
     // The SDK's stdio client spawns the bridge itself, passing it the home.
     let bin = crate::devauth_bin();
-    let root = devauth_testkit::workspace_root();
     let (status, stdout, stderr) = {
-        let out = std::process::Command::new("node")
-            .arg(root.join("tests/interop/mcp_sdk.mjs"))
+        let out = browser
+            .script("tests/interop/mcp_sdk.mjs")
             .arg("stdio-client")
             .arg(&bin)
             .args(["mcp", "proxy", &st.resource])
-            .current_dir(&root)
             .env("DEVAUTH_HOME", home.path())
             .env("DEVAUTH_STORE", "file")
             .env("WAIT_SECS", "6")
@@ -473,12 +461,9 @@ fn the_sdks_stdio_client_runs_devauth_mcp_proxy_across_a_token_expiry() {
 
 #[test]
 fn devauth_mcp_login_web_asks_for_the_resource_with_pkce() {
-    let Some(browser) = Browser::find() else {
+    let Some(browser) = tools() else {
         return;
     };
-    if !sdk_installed() {
-        return;
-    }
     let st = stack(&browser, 300);
     let home = tempfile::tempdir().unwrap();
     let mut login = Login::start_command(
@@ -519,12 +504,9 @@ fn devauth_mcp_login_web_asks_for_the_resource_with_pkce() {
 
 #[test]
 fn devauth_mcp_login_can_name_itself_with_a_client_metadata_document() {
-    let Some(browser) = Browser::find() else {
+    let Some(browser) = tools() else {
         return;
     };
-    if !sdk_installed() {
-        return;
-    }
     let st = stack(&browser, 300);
     // The document, served on loopback (the server allows that here).
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
