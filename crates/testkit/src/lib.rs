@@ -103,3 +103,20 @@ pub fn runs_ok(program: &str, args: &[&str]) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Runs `cmd` to its end with `input` on its stdin, stdout and stderr
+/// captured (`admin user add --password-stdin`, `login --with-token`).
+pub fn run_with_stdin(cmd: &mut std::process::Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    // A command that exits without reading its input closes the pipe: its
+    // exit status, not the write, is what the caller wants to see.
+    let _ = child.stdin.take().expect("stdin is piped").write_all(input);
+    child.wait_with_output().expect("wait for the command")
+}

@@ -178,22 +178,10 @@ fn devauth_token_env_short_circuits_the_store() {
 #[test]
 fn with_token_raw_and_json() {
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = devauth(home.path());
-    cmd.args(["login", "--with-token", "--profile", "ci"]);
-    cmd.stdin(std::process::Stdio::piped());
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"raw-token-123\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = devauth_testkit::run_with_stdin(
+        devauth(home.path()).args(["login", "--with-token", "--profile", "ci"]),
+        b"raw-token-123\n",
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -549,19 +537,11 @@ fn listings_align_show_dashes_and_whole_seconds_and_logout_leaves_no_lock() {
     let home = tempfile::tempdir().unwrap();
     let with_token = |profile: &str| {
         let mut cmd = devauth(home.path());
-        cmd.args(["login", "--with-token", "--profile", profile])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(br#"{"access_token":"t","token_type":"Bearer","expires_in":3600}"#)
-            .unwrap();
-        assert!(child.wait().unwrap().success());
+        let out = devauth_testkit::run_with_stdin(
+            cmd.args(["login", "--with-token", "--profile", profile]),
+            br#"{"access_token":"t","token_type":"Bearer","expires_in":3600}"#,
+        );
+        assert!(out.status.success(), "{out:?}");
     };
     with_token("default");
     with_token("a-profile-name-longer-than-sixteen");

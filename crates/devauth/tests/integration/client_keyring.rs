@@ -162,20 +162,10 @@ fn login_with_token(mut cmd: Command, profile: &str, access: &str, refresh: &str
     let json = format!(
         r#"{{"access_token":"{access}","token_type":"Bearer","expires_in":3600,"refresh_token":"{refresh}"}}"#
     );
-    let mut child = cmd
-        .args(["login", "--with-token", "--profile", profile])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = devauth_testkit::run_with_stdin(
+        cmd.args(["login", "--with-token", "--profile", profile]),
+        json.as_bytes(),
+    );
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),

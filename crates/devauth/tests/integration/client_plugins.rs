@@ -28,17 +28,7 @@ fn logged_in(home: &Path) -> (Server, String) {
 }
 
 fn with_stdin(cmd: &mut Command, input: &str) -> (i32, String, String) {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = devauth_testkit::run_with_stdin(cmd, input.as_bytes());
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

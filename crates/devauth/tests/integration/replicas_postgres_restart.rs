@@ -11,8 +11,7 @@
 use crate::devauth_bin;
 use crate::replicas_support;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use replicas_support::{PASSWORD, PATIENCE, PrivatePostgres, Replica, error_of, free_port};
@@ -39,21 +38,13 @@ fn postgres_restarted_mid_flow_gives_503_then_the_approval_is_redeemed() {
     let home = tempfile::tempdir().unwrap();
     let url = pg.url();
 
-    let mut add = Command::new(devauth_bin())
-        .args(["admin", "--database-url", &url, "user", "add", "alice"])
-        .arg("--password-stdin")
-        .env("DEVAUTH_HOME", home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    let out = add.wait_with_output().unwrap();
+    let out = devauth_testkit::run_with_stdin(
+        Command::new(devauth_bin())
+            .args(["admin", "--database-url", &url, "user", "add", "alice"])
+            .arg("--password-stdin")
+            .env("DEVAUTH_HOME", home.path()),
+        PASSWORD.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -200,24 +200,15 @@ impl Backends {
 
     /// Runs `devauth admin ARGS` on these stores with `stdin`; returns (exit code, stderr).
     pub fn admin(&self, args: &[&str], stdin: &str) -> (i32, String) {
-        let mut child = Command::new(devauth_bin())
-            .arg("admin")
-            .args(self.storage_args())
-            .args(args)
-            .env("DEVAUTH_HOME", self.home.path())
-            .env("DEVAUTH_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = devauth_testkit::run_with_stdin(
+            Command::new(devauth_bin())
+                .arg("admin")
+                .args(self.storage_args())
+                .args(args)
+                .env("DEVAUTH_HOME", self.home.path())
+                .env("DEVAUTH_LOG", "warn"),
+            stdin.as_bytes(),
+        );
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stderr).into_owned(),

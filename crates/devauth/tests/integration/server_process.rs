@@ -75,24 +75,14 @@ fn poll(base: &str, device_code: &str) -> (u16, serde_json::Value) {
 
 /// Runs `devauth admin ARGS` with `stdin`; returns (exit code, stdout, stderr).
 fn admin(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    use std::io::Write as _;
     // --create: these tests set up a server's home before it first starts.
-    let mut child = Command::new(devauth_bin())
-        .args(["admin", "--create"])
-        .args(args)
-        .env("DEVAUTH_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = devauth_testkit::run_with_stdin(
+        Command::new(devauth_bin())
+            .args(["admin", "--create"])
+            .args(args)
+            .env("DEVAUTH_HOME", home),
+        stdin.as_bytes(),
+    );
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -101,27 +91,12 @@ fn admin(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
 }
 
 fn add_user(home: &Path, name: &str) {
-    let mut child = Command::new(devauth_bin())
-        .args(["admin", "--create", "user", "add", name, "--password-stdin"])
-        .env("DEVAUTH_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a password\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (code, _, stderr) = admin(
+        home,
+        &["user", "add", name, "--password-stdin"],
+        "a password\n",
     );
+    assert_eq!(code, 0, "{stderr}");
 }
 
 fn db(home: &Path) -> PathBuf {
