@@ -2,7 +2,7 @@
 //! write them, for tests: the real schema (`migrations`, `state`, `auth_kv`,
 //! `conversations`, WAL journal), each login kind, snake_case or camelCase.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -186,4 +186,17 @@ pub fn aws_cache_file(
     });
     std::fs::write(&path, doc.to_string()).unwrap();
     path
+}
+
+/// A kiro-cli database at `dir/data.sqlite3` holding one social login
+/// (snake_case, as kiro-cli writes it) whose refresh token is `refresh`.
+pub fn kiro_db_with_social_login(dir: &Path, refresh: &str, expires_at: &str) -> PathBuf {
+    let db = dir.join("data.sqlite3");
+    create_kiro_db(&db);
+    put_auth(
+        &db,
+        "kirocli:social:token",
+        &social_token(Casing::Snake, refresh, expires_at),
+    );
+    db
 }

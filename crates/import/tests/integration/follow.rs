@@ -8,20 +8,15 @@ use devauth_testkit::refresh_server;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::{REG_OK, now};
 use devauth_import::follow::{self, Outcome, Refresher};
 use devauth_import::kiro::{self, KiroDb};
 use devauth_import::refresh::{Endpoints, Http};
-use devauth_import::{Credential, Mode, aws_sso, rfc3339};
+use devauth_import::{Credential, Mode, aws_sso};
 use fixtures::*;
 use refresh_server::RefreshServer;
-use time::OffsetDateTime;
-
-fn now() -> OffsetDateTime {
-    rfc3339::parse("2025-06-01T12:00:00Z").unwrap()
-}
 
 const SOON: &str = "2025-06-01T12:01:00Z";
-const REG_OK: &str = "2025-09-01T00:00:00Z";
 const MIN_VALID: Duration = Duration::from_secs(300);
 
 fn refresher(server: &RefreshServer) -> Refresher {
@@ -104,13 +99,7 @@ fn follow_writes_back_into_kiro_cli_keeping_unknown_fields_and_casing() {
 fn a_row_kiro_cli_refreshed_meanwhile_is_used_without_a_request() {
     let server = RefreshServer::start(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("data.sqlite3");
-    create_kiro_db(&db);
-    put_auth(
-        &db,
-        "kirocli:social:token",
-        &social_token(Casing::Snake, "ok.s.0", SOON),
-    );
+    let db = kiro_db_with_social_login(dir.path(), "ok.s.0", SOON);
     let cred = adopt(&db, Mode::Follow);
     // kiro-cli refreshes on its own
     put_auth(
@@ -134,13 +123,7 @@ fn a_row_kiro_cli_refreshed_meanwhile_is_used_without_a_request() {
 #[test]
 fn a_race_with_kiro_cli_keeps_kiro_clis_row() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("data.sqlite3");
-    create_kiro_db(&db);
-    put_auth(
-        &db,
-        "kirocli:social:token",
-        &social_token(Casing::Snake, "ok.r.0", SOON),
-    );
+    let db = kiro_db_with_social_login(dir.path(), "ok.r.0", SOON);
     let cred = adopt(&db, Mode::Follow);
     // while our request is in flight, kiro-cli writes its own refresh
     let hook_db = db.clone();
@@ -168,13 +151,7 @@ fn a_race_with_kiro_cli_keeps_kiro_clis_row() {
 fn own_mode_never_touches_the_source() {
     let server = RefreshServer::start(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("data.sqlite3");
-    create_kiro_db(&db);
-    put_auth(
-        &db,
-        "kirocli:social:token",
-        &social_token(Casing::Snake, "ok.o.0", SOON),
-    );
+    let db = kiro_db_with_social_login(dir.path(), "ok.o.0", SOON);
     let before = get_auth(&db, "kirocli:social:token");
     let cred = adopt(&db, Mode::Own);
     let out = refresher(&server).step(&cred, now(), MIN_VALID).unwrap();
@@ -240,13 +217,7 @@ fn aws_sso_follow_rewrites_the_cache_file_atomically() {
 fn after_a_permanent_failure_the_source_is_read_once_for_a_new_login() {
     let server = RefreshServer::start(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("data.sqlite3");
-    create_kiro_db(&db);
-    put_auth(
-        &db,
-        "kirocli:social:token",
-        &social_token(Casing::Snake, "perm.p.0", SOON),
-    );
+    let db = kiro_db_with_social_login(dir.path(), "perm.p.0", SOON);
     let cred = adopt(&db, Mode::Own);
     let err = refresher(&server)
         .step(&cred, now(), MIN_VALID)

@@ -7,15 +7,11 @@ use devauth_testkit::fixtures;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::{REG_OK, now};
 use devauth_import::kiro::{self, KiroDb};
 use devauth_import::{ImportError, Kind, Mode, SourceRef, rfc3339};
 use fixtures::*;
 use serde_json::json;
-use time::OffsetDateTime;
-
-fn now() -> OffsetDateTime {
-    rfc3339::parse("2025-06-01T12:00:00Z").unwrap()
-}
 
 fn adopt(db: &Path) -> Result<devauth_import::Credential, ImportError> {
     let snapshot = KiroDb::new(db).read()?;
@@ -23,7 +19,6 @@ fn adopt(db: &Path) -> Result<devauth_import::Credential, ImportError> {
 }
 
 const LATER: &str = "2025-06-01T13:00:00.123456789Z";
-const REG_OK: &str = "2025-09-01T00:00:00Z";
 
 #[test]
 fn each_kind_in_both_casings() {
@@ -173,13 +168,7 @@ fn each_kind_in_both_casings() {
 #[test]
 fn the_login_that_expires_last_wins_then_key_order() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("data.sqlite3");
-    create_kiro_db(&db);
-    put_auth(
-        &db,
-        "kirocli:social:token",
-        &social_token(Casing::Snake, "ok.s.0", "2025-06-01T12:30:00Z"),
-    );
+    let db = kiro_db_with_social_login(dir.path(), "ok.s.0", "2025-06-01T12:30:00Z");
     // same instant written with an offset and nine fraction digits, one ns later
     put_auth(
         &db,
@@ -249,13 +238,7 @@ fn locate_prefers_kiro_cli_then_amazon_q() {
 #[test]
 fn a_read_holds_no_lock_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("data.sqlite3");
-    create_kiro_db(&db);
-    put_auth(
-        &db,
-        "kirocli:social:token",
-        &social_token(Casing::Snake, "ok.s.0", LATER),
-    );
+    let db = kiro_db_with_social_login(dir.path(), "ok.s.0", LATER);
     let before = get_auth(&db, "kirocli:social:token");
     adopt(&db).unwrap();
     // kiro-cli can take a write lock at once

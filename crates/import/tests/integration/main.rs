@@ -11,3 +11,14 @@ mod follow;
 mod kiro_read;
 mod refresh_wire;
 mod renewer;
+
+use devauth_import::rfc3339;
+use time::OffsetDateTime;
+
+/// The instant the fixtures are written against ("now" for every test).
+fn now() -> OffsetDateTime {
+    rfc3339::parse("2025-06-01T12:00:00Z").unwrap()
+}
+
+/// When a fixture's client registration ends: months after [`now`].
+const REG_OK: &str = "2025-09-01T00:00:00Z";

@@ -6,15 +6,11 @@ use devauth_testkit::refresh_server;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::now;
 use devauth_import::refresh::{self, Endpoints, Http};
 use devauth_import::{Credential, FailureClass, Kind, Mode, SourceRef, rfc3339};
 use devauth_proto::Secret;
 use refresh_server::RefreshServer;
-use time::OffsetDateTime;
-
-fn now() -> OffsetDateTime {
-    rfc3339::parse("2025-06-01T12:00:00Z").unwrap()
-}
 
 fn cred(kind: Kind, refresh: &str, server: &str) -> Credential {
     Credential {
