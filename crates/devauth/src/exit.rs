@@ -111,8 +111,8 @@ fn classify(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<devauth_client::StoreError>() {
             return of_kind(e.kind());
         }
-        if let Some(e) = cause.downcast_ref::<crate::cmd::import::NotImported>() {
-            return of_kind(e.error.kind());
+        if let Some(e) = cause.downcast_ref::<Explained>() {
+            return of_kind(e.kind);
         }
     }
     FAILURE
@@ -131,6 +131,25 @@ fn of_kind(kind: devauth_client::ErrorKind) -> u8 {
         K::Other => FAILURE,
     }
 }
+
+/// An error a command has already put into words (the library's sentence
+/// and what to do next), with the kind that decides its exit code. No
+/// `source()`: the message holds the cause, and `{:#}` would print it twice.
+#[derive(Debug)]
+pub struct Explained {
+    /// Decides the exit code.
+    pub kind: devauth_client::ErrorKind,
+    /// The whole message.
+    pub message: String,
+}
+
+impl std::fmt::Display for Explained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Explained {}
 
 /// An error that is the user's command line's fault: exit code 2.
 #[derive(Debug)]
@@ -236,27 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn import_errors_map_by_variant() {
-        use crate::cmd::import::NotImported;
-        use devauth_import::{ImportError, Missing};
-        let not_found = |what| NotImported {
-            error: ImportError::NotFound {
-                what,
-                path: "/nowhere".into(),
-            },
+    fn an_explained_error_maps_by_its_kind() {
+        use devauth_client::ErrorKind;
+        let explained = |kind| Explained {
+            kind,
+            message: "m".into(),
         };
-        assert_eq!(code(not_found(Missing::KiroDatabase)), NOT_LOGGED_IN);
-        assert_eq!(code(not_found(Missing::AwsSsoCache)), NOT_LOGGED_IN);
-        assert_eq!(
-            code(NotImported {
-                error: ImportError::Locked { path: "/db".into() }
-            }),
-            FAILURE
-        );
-        assert!(
-            not_found(Missing::KiroDatabase)
-                .to_string()
-                .contains("log in with kiro-cli first")
-        );
+        assert_eq!(code(explained(ErrorKind::NeedsLogin)), NOT_LOGGED_IN);
+        assert_eq!(code(explained(ErrorKind::Other)), FAILURE);
+        assert_eq!(code(explained(ErrorKind::Unavailable)), UNAVAILABLE);
     }
 }

@@ -104,41 +104,33 @@ pub fn run(args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitCo
     };
     match result {
         Ok(code) => Ok(code),
-        Err(Failure::Source(error)) => Err(NotImported { error }.into()),
+        Err(Failure::Source(error)) => Err(crate::exit::Explained {
+            kind: error.kind(),
+            message: not_imported(&error),
+        }
+        .into()),
         Err(Failure::Other(e)) => Err(e),
     }
 }
 
-/// The source held nothing to import, or could not be read: the library's
-/// error, then what to do next, then that nothing was written. Its exit code
-/// comes from [`ImportError::kind`] (in `exit.rs`): 3 when logging in with
-/// the other tool helps, 1 otherwise.
-#[derive(Debug)]
-pub struct NotImported {
-    /// Why.
-    pub error: ImportError,
+/// Why the source held nothing to import, or could not be read: the
+/// library's error, then what to do next, then that nothing was written. The
+/// exit code comes from [`ImportError::kind`]: 3 when logging in with the
+/// other tool helps, 1 otherwise.
+fn not_imported(error: &ImportError) -> String {
+    let next = match error {
+        ImportError::NotFound {
+            what: Missing::KiroDatabase,
+            ..
+        } => "; log in with kiro-cli first, or point --db at its data.sqlite3",
+        ImportError::NotFound {
+            what: Missing::AwsSsoCache | Missing::AwsSsoCacheFile,
+            ..
+        } => "; run `aws sso login` first, or point --cache-dir at the cache",
+        _ => "",
+    };
+    format!("{error}{next}; nothing was imported")
 }
-
-impl std::fmt::Display for NotImported {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let next = match &self.error {
-            ImportError::NotFound {
-                what: Missing::KiroDatabase,
-                ..
-            } => "; log in with kiro-cli first, or point --db at its data.sqlite3",
-            ImportError::NotFound {
-                what: Missing::AwsSsoCache | Missing::AwsSsoCacheFile,
-                ..
-            } => "; run `aws sso login` first, or point --cache-dir at the cache",
-            _ => "",
-        };
-        write!(f, "{}{next}; nothing was imported", self.error)
-    }
-}
-
-/// No `source()`: the message already holds the library's sentence, and the
-/// `{:#}` chain would print it twice.
-impl std::error::Error for NotImported {}
 
 enum Failure {
     Source(ImportError),
@@ -371,4 +363,30 @@ fn import_aws(
     }
     eprintln!("{}", mode_note(mode, "the AWS CLI"));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use devauth_client::ErrorKind;
+    use devauth_import::{ImportError, Missing};
+
+    use super::not_imported;
+
+    #[test]
+    fn a_missing_source_says_what_to_do_and_needs_a_login() {
+        let not_found = |what| ImportError::NotFound {
+            what,
+            path: "/nowhere".into(),
+        };
+        let kiro = not_found(Missing::KiroDatabase);
+        assert_eq!(kiro.kind(), ErrorKind::NeedsLogin);
+        assert!(not_imported(&kiro).contains("log in with kiro-cli first"));
+        assert!(not_imported(&kiro).ends_with("nothing was imported"));
+        let aws = not_found(Missing::AwsSsoCache);
+        assert_eq!(aws.kind(), ErrorKind::NeedsLogin);
+        assert!(not_imported(&aws).contains("aws sso login"));
+        let locked = ImportError::Locked { path: "/db".into() };
+        assert_eq!(locked.kind(), ErrorKind::Other);
+        assert!(not_imported(&locked).ends_with("; nothing was imported"));
+    }
 }
