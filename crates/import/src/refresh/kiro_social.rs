@@ -9,7 +9,9 @@ use devauth_proto::Secret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Http, RefreshError, Refreshed, classify, expiry};
+use super::classify::{self, RefreshError};
+use super::http::Http;
+use super::refreshed::{Refreshed, expiry};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -68,7 +70,7 @@ pub fn refresh(
     let body: ErrorBody = resp.body_mut().read_json().unwrap_or_default();
     let code = body.error.or(body.type_);
     let mut err = RefreshError::from_answer(status, code.as_deref(), retry_after);
-    if err.class == super::FailureClass::Permanent {
+    if err.class == classify::FailureClass::Permanent {
         err.reason = format!("Kiro rejected the refresh token ({})", err.reason);
     }
     Err(err)

@@ -11,51 +11,22 @@
 //! (the AWS SDK's own convention) and `DEVAUTH_KIRO_AUTH_ENDPOINT`.
 
 pub mod classify;
+mod http;
 pub mod kiro_social;
 pub mod oauth2;
+mod refreshed;
 pub mod sso_oidc;
 
-use std::time::Duration;
-
-use devauth_proto::Secret;
 use time::OffsetDateTime;
 
 pub use classify::{FailureClass, RefreshError};
+pub use http::Http;
+pub use refreshed::Refreshed;
 
 use crate::credential::{Credential, Kind};
 
 /// The default region.
 pub const DEFAULT_REGION: &str = "us-east-1";
-
-/// A successful refresh.
-#[derive(Debug, Clone)]
-pub struct Refreshed {
-    /// The new access token.
-    pub access_token: Secret,
-    /// The new refresh token, when the server rotated it.
-    pub refresh_token: Option<Secret>,
-    /// The new expiry.
-    pub expires_at: Option<OffsetDateTime>,
-    /// A new profile ARN (Kiro).
-    pub profile_arn: Option<String>,
-}
-
-impl Refreshed {
-    /// `cred` with this refresh applied (the old refresh token kept when the
-    /// server sent none).
-    pub fn apply(&self, cred: &Credential) -> Credential {
-        let mut out = cred.clone();
-        out.access_token = self.access_token.clone();
-        if let Some(rt) = &self.refresh_token {
-            out.refresh_token = Some(rt.clone());
-        }
-        out.expires_at = self.expires_at;
-        if let Some(arn) = &self.profile_arn {
-            out.profile_arn = Some(arn.clone());
-        }
-        out
-    }
-}
 
 /// Where the refresh calls go.
 #[derive(Debug, Clone, Default)]
@@ -92,39 +63,6 @@ impl Endpoints {
             Some(base) => format!("{}/refreshToken", base.trim_end_matches('/')),
             None => format!("https://prod.{region}.auth.desktop.kiro.dev/refreshToken"),
         }
-    }
-}
-
-/// A blocking HTTP client for refresh calls: bounded timeouts, and 4xx/5xx
-/// answers read as data (their bodies carry the error codes).
-#[derive(Debug, Clone)]
-pub struct Http {
-    agent: ureq::Agent,
-}
-
-impl Default for Http {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(30))
-    }
-}
-
-impl Http {
-    /// A client whose calls give up after `timeout`.
-    pub fn new(timeout: Duration) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
-            .max_idle_connections(64)
-            .max_idle_connections_per_host(64)
-            .user_agent(concat!("devauth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Self { agent }
-    }
-
-    pub(crate) fn agent(&self) -> &ureq::Agent {
-        &self.agent
     }
 }
 
@@ -181,9 +119,4 @@ pub fn refresh(
             )
         }
     }
-}
-
-/// `now + expires_in` seconds.
-pub(crate) fn expiry(now: OffsetDateTime, expires_in: Option<i64>) -> Option<OffsetDateTime> {
-    expires_in.map(|s| now + time::Duration::seconds(s.max(0)))
 }

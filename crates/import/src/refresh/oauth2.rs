@@ -7,7 +7,9 @@ use devauth_proto::token::TokenResponse;
 use devauth_proto::{ErrorResponse, Secret};
 use time::OffsetDateTime;
 
-use super::{Http, RefreshError, Refreshed, classify, expiry};
+use super::classify::{self, RefreshError};
+use super::http::Http;
+use super::refreshed::{Refreshed, expiry};
 
 /// Refreshes at the token endpoint `url`.
 pub fn refresh(

@@ -13,7 +13,9 @@ use devauth_client::sso_oidc::{self, TokenAnswer};
 use devauth_proto::Secret;
 use time::OffsetDateTime;
 
-use super::{Http, RefreshError, Refreshed, classify, expiry};
+use super::classify::{self, RefreshError};
+use super::http::Http;
+use super::refreshed::{Refreshed, expiry};
 
 /// The most of an error body read (AWS error bodies are a few hundred bytes).
 const MAX_ERROR_BODY: u64 = 64 * 1024;
