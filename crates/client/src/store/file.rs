@@ -7,8 +7,10 @@ use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use super::backend::{self, Backend};
+use super::error::StoreError;
 use super::keyring::{self, Secrets};
-use super::{Backend, Profile, StoreError, validate_name};
+use super::profile::{Profile, validate_name};
 
 /// The file key that says where the secrets are.
 const SECRETS_KEY: &str = "secrets";
@@ -55,8 +57,8 @@ impl ProfileStore {
     /// [`keyring::PROBE_TIMEOUT`], else the file. `DEVAUTH_HOME` or the XDG
     /// data folder is used.
     pub fn open_default() -> Result<Self, StoreError> {
-        let forced = super::home::check_backend()?.is_some();
-        let backend = super::select_backend()?;
+        let forced = backend::check_backend()?.is_some();
+        let backend = backend::select_backend()?;
         let placement = if forced {
             Placement::Forced(backend)
         } else {

@@ -3,12 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Backend, StoreError};
+use super::error::StoreError;
 
 /// The environment variable that moves every client file under one folder.
 pub const HOME_ENV: &str = "DEVAUTH_HOME";
-/// The environment variable that picks the backend (`file` or `keyring`).
-pub const STORE_ENV: &str = "DEVAUTH_STORE";
 
 /// The folder for client data.
 pub fn data_home() -> Result<PathBuf, StoreError> {
@@ -50,16 +48,4 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
         .mode(0o700)
         .create(dir)
         .map_err(|e| StoreError::io(dir, e))
-}
-
-/// Checks `DEVAUTH_STORE` without contacting anything: `Ok(None)` when
-/// unset or empty (automatic choice), `Ok(Some(..))` when it forces one.
-pub fn check_backend() -> Result<Option<Backend>, StoreError> {
-    match std::env::var(STORE_ENV) {
-        Err(_) => Ok(None),
-        Ok(v) if v.is_empty() => Ok(None),
-        Ok(v) if v == "file" => Ok(Some(Backend::File)),
-        Ok(v) if v == "keyring" => Ok(Some(Backend::Keyring)),
-        Ok(v) => Err(StoreError::UnknownBackend(crate::safe_text::sanitize(&v))),
-    }
 }

@@ -15,7 +15,7 @@ use devauth_proto::Secret;
 use keyring_core::api::CredentialStoreApi as _;
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// The keyring entries' service attribute.
 pub const SERVICE: &str = "devauth";

@@ -93,104 +93,14 @@
 //! backend unless `DEVAUTH_STORE` forces the other one (then the next save
 //! moves it).
 
+mod backend;
+mod error;
 mod file;
 pub mod home;
 pub mod keyring;
 mod profile;
 
+pub use backend::{Backend, STORE_ENV, check_backend, select_backend};
+pub use error::StoreError;
 pub use file::{ProfileLock, ProfileStore};
 pub use profile::{Profile, ProfileState, Source, Tokens, validate_name};
-
-use std::path::PathBuf;
-
-use crate::kind::ErrorKind;
-
-/// A credential store error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// Reading or writing a file failed.
-    #[error("cannot use {}: {source}", path.display())]
-    Io {
-        /// The file or folder.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A profile file is not valid JSON of the expected shape.
-    #[error("{} is damaged ({detail}); delete it and run `devauth login` again", path.display())]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// Where it is wrong (never its content: it holds tokens).
-        detail: String,
-    },
-    /// A profile name that cannot be a file name.
-    #[error(
-        "invalid profile name `{0}`: use 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.`"
-    )]
-    InvalidName(String),
-    /// The OS keyring (Secret Service) did not answer or refused a request.
-    #[error(
-        "the OS keyring (Secret Service) cannot be used: {detail}; start a keyring daemon (a desktop session), or set DEVAUTH_STORE=file and run `devauth login` again"
-    )]
-    Keyring {
-        /// Why, in a few words (never a secret).
-        detail: String,
-    },
-    /// `DEVAUTH_STORE` with a value that is neither `file` nor `keyring`.
-    #[error("DEVAUTH_STORE=`{0}` is not a store; use `file` or `keyring`")]
-    UnknownBackend(String),
-    /// No home folder could be found.
-    #[error("cannot find a folder for credentials; set DEVAUTH_HOME")]
-    NoHome,
-}
-
-/// Where a profile's secrets live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// In the 0600 profile file.
-    File,
-    /// In the OS keyring (Secret Service).
-    Keyring,
-}
-
-impl Backend {
-    /// `file` or `keyring` (the `DEVAUTH_STORE` words, shown by `status`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::File => "file",
-            Self::Keyring => "keyring",
-        }
-    }
-}
-
-/// The backend a new profile gets now: the one `DEVAUTH_STORE` forces
-/// ([`StoreError::Keyring`] when it is `keyring` and no Secret Service
-/// answers), else the keyring when a Secret Service answers within
-/// [`keyring::PROBE_TIMEOUT`], else the file.
-pub fn select_backend() -> Result<Backend, StoreError> {
-    match home::check_backend()? {
-        Some(Backend::File) => Ok(Backend::File),
-        Some(Backend::Keyring) => keyring::probe().map(|()| Backend::Keyring),
-        None if keyring::answers() => Ok(Backend::Keyring),
-        None => Ok(Backend::File),
-    }
-}
-
-impl StoreError {
-    /// The error's kind ([`ErrorKind`]).
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Self::InvalidName(_) | Self::UnknownBackend(_) => ErrorKind::Usage,
-            _ => ErrorKind::Other,
-        }
-    }
-
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
-    }
-}

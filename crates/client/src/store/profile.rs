@@ -5,7 +5,7 @@ use devauth_proto::token::TokenResponse;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::discovery::Endpoints;
 
 /// One issuer + one account + its tokens.

@@ -131,6 +131,6 @@ fn shell_quote(value: &str) -> String {
 
 /// The credential store, without creating folders (for readers).
 pub fn store_for_reading() -> Result<ProfileStore, devauth_client::StoreError> {
-    devauth_client::store::home::check_backend()?;
+    devauth_client::store::check_backend()?;
     Ok(ProfileStore::at(&devauth_client::store::home::data_home()?))
 }
