@@ -85,7 +85,7 @@ impl Checkpointer {
                         continue;
                     }
                     if let Err(e) = checkpoint_and_chase(&conn, &files, &catch_up) {
-                        tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
+                        tracing::warn!(error = %super::sql::map_err(e), "WAL checkpoint failed");
                     }
                     if last {
                         return;

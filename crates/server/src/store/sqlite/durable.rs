@@ -6,10 +6,11 @@ use devauth_proto::GrantType;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
+use super::SqliteStore;
 use super::rows::{
     audit_from, client_from, family_from, key_from, refresh_from, resource_from, user_from,
 };
-use super::{SqliteStore, all, exec, one};
+use super::sql::{all, exec, one};
 use crate::model::{
     AuditEvent, Client, RefreshToken, Resource, SigningKeyRecord, Timestamp, TokenFamily,
     TokenHash, User,

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
+use super::SqliteStore;
 use super::rows::{code_from, grant_columns, grant_from, session_from};
-use super::{SqliteStore, all, exec, map_err, one};
+use super::sql::{all, exec, map_err, one};
 use crate::model::{AuthorizationCode, BrowserSession, DeviceGrant, Timestamp, TokenHash};
 use crate::store::columns::grant_state_columns;
 use crate::store::{DurableStore, FlowStore, StoreError, StoreResult};

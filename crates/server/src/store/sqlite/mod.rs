@@ -35,6 +35,7 @@ mod checkpointer;
 mod readers;
 mod rows;
 mod schema;
+mod sql;
 mod writer;
 
 use std::path::Path;
@@ -42,10 +43,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, Params, Row};
+use rusqlite::{Connection, OpenFlags, Row};
 
 use self::checkpointer::Checkpointer;
 use self::readers::Readers;
+use self::sql::{exec, map_err};
 use self::writer::{Statement, Writer};
 use super::{StoreError, StoreResult, Stores};
 
@@ -263,11 +265,6 @@ fn connect(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-/// What every call gets once [`SqliteStore::close`] has run.
-fn closed() -> StoreError {
-    StoreError::Unavailable("the database is closed".into())
-}
-
 /// Creates an empty database file readable only by its owner, so SQLite (which
 /// gives its `-wal` and `-shm` files the database's mode) never makes it
 /// world-readable. An existing file is left as it is.
@@ -287,71 +284,4 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
             path.display()
         ))),
     }
-}
-
-/// Maps a driver error to the store's error kinds. Messages carry SQLite's
-/// text (table and column names), never bound values.
-fn map_err(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ffi;
-    match &e {
-        rusqlite::Error::SqliteFailure(err, msg) => {
-            let text = msg.clone().unwrap_or_else(|| err.to_string());
-            match err.extended_code {
-                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                    StoreError::AlreadyExists(text)
-                }
-                code if matches!(code & 0xff, ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED) => {
-                    StoreError::Unavailable(text)
-                }
-                _ => StoreError::Other(text),
-            }
-        }
-        rusqlite::Error::FromSqlConversionFailure(..)
-        | rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..) => StoreError::Inconsistent(e.to_string()),
-        _ => StoreError::Other(e.to_string()),
-    }
-}
-
-/// Runs one cached statement; the number of rows it changed.
-fn exec(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<usize> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    // `execute` refuses statements that return rows; step them instead.
-    if stmt.column_count() > 0 {
-        let mut rows = stmt.query(params).map_err(map_err)?;
-        while rows.next().map_err(map_err)?.is_some() {}
-        return Ok(conn.changes() as usize);
-    }
-    stmt.execute(params).map_err(map_err)
-}
-
-/// The first row of one cached query, turned into a value.
-fn one<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl Params,
-    from: impl FnOnce(&Row<'_>) -> StoreResult<T>,
-) -> StoreResult<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    let mut rows = stmt.query(params).map_err(map_err)?;
-    match rows.next().map_err(map_err)? {
-        Some(row) => from(row).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Every row of one cached query, each turned into a value.
-fn all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl Params,
-    from: impl Fn(&Row<'_>) -> StoreResult<T>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    let mut rows = stmt.query(params).map_err(map_err)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(map_err)? {
-        out.push(from(row)?);
-    }
-    Ok(out)
 }

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
 
-use super::closed;
+use super::sql::closed;
 use crate::store::StoreResult;
 
 /// A few read connections.

@@ -10,7 +10,7 @@ use devauth_proto::{GrantType, Scope};
 use rusqlite::types::FromSql;
 use rusqlite::{Row, RowIndex};
 
-use super::map_err;
+use super::sql::map_err;
 use crate::model::{
     AuditEvent, AuthorizationCode, BrowserSession, Client, ClientOrigin, DeviceGrant, KeyAlgorithm,
     RefreshToken, Requester, Resource, SigningKeyRecord, Timestamp, TokenFamily, TokenHash, User,

@@ -8,7 +8,7 @@
 
 use rusqlite::Connection;
 
-use super::map_err;
+use super::sql::map_err;
 use crate::store::{StoreError, StoreResult};
 
 /// Every migration, by version.

@@ -4,6 +4,7 @@
 
 use devauth_proto::Scope;
 
+use super::sql::one;
 use super::*;
 use crate::model::{
     AuthorizationCode, DeviceGrant, DeviceGrantState, RefreshToken, RefreshTokenState, Requester,

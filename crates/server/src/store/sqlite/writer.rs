@@ -27,7 +27,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 use tokio::sync::oneshot;
 
-use super::{checkpointer, closed, exec, map_err};
+use super::checkpointer;
+use super::sql::{closed, exec, map_err, one};
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed by one transaction (bounds how long the first job of
@@ -166,7 +167,7 @@ impl Writer {
         T: Send + 'static,
     {
         self.write(false, move |c| {
-            super::one(
+            one(
                 c,
                 statement.sql,
                 rusqlite::params_from_iter(statement.params),
@@ -246,7 +247,7 @@ fn run(conn: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, catch_up: &Atomic
             // the WAL (unless a reader still needs part of it) and the next
             // group starts the file over.
             if let Err(e) = checkpointer::checkpoint(conn) {
-                tracing::warn!(error = %super::map_err(e), "WAL checkpoint failed");
+                tracing::warn!(error = %map_err(e), "WAL checkpoint failed");
             }
             catch_up.store(false, Ordering::Release);
         }
