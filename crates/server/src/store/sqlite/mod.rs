@@ -1,9 +1,12 @@
 //! SQLite backend: one database file serves both
 //! [`DurableStore`](super::DurableStore) and [`FlowStore`](super::FlowStore)
 //! (the default, single-process deployment), through `rusqlite` on the
-//! bundled SQLite. The connection plumbing is here; `durable.rs` and
-//! `flow.rs` implement the two traits, `rows.rs` reads rows into model
-//! values, `tests.rs` holds the tests beyond the shared suite.
+//! bundled SQLite. Opening the file and its connections is here; `sql.rs`
+//! runs statements and maps driver errors, `writer.rs`, `readers.rs` and
+//! `checkpointer.rs` are the threads that use the connections, `durable.rs`
+//! and `flow.rs` implement the two traits, `rows.rs` reads rows into model
+//! values, `schema.rs` applies migrations, `tests.rs` holds the tests beyond
+//! the shared suite.
 //!
 //! How it keeps the rules of [`crate::store`]:
 //! * the database runs in WAL mode with a busy timeout and foreign keys on,
