@@ -52,6 +52,19 @@ enum Command {
     /// Adopt credentials another tool holds (kiro-cli, AWS SSO).
     Import(cmd::WithProfile<cmd::import::Args>),
     /// Keep every stored credential fresh in the background.
+    ///
+    /// Refreshes every profile that can be renewed — logins with a refresh
+    /// token or client credentials, and imported ones — whose access token
+    /// expires within --threshold seconds, at most --concurrency at a time,
+    /// each under the profile's lock, so it never races `devauth token`. A
+    /// dead refresh token (a permanent failure) is retried once from its
+    /// source, then the profile is marked needs-login and left alone; a
+    /// network or server failure is retried with exponential backoff. Runs a
+    /// pass every --interval seconds until SIGTERM or Ctrl-C.
+    ///
+    /// Exit status of --once: 0 when every profile is fine, 3 when one needs a
+    /// new login, 6 when a refresh server was unreachable or failing.
+    #[command(after_long_help = AGENT_EXAMPLES)]
     Agent(cmd::agent::Args),
     /// A git credential helper: hands git a fresh token.
     GitCredential(cmd::WithProfile<cmd::git_credential::Args>),
@@ -69,6 +82,18 @@ enum Command {
     /// valid bearer token for this resource pass.
     Guard(WithLogFormat<cmd::guard::Args>),
 }
+
+// Each command's examples, shown after its flags by `--help` (not `-h`).
+// Lines stay within 80 columns: clap wraps longer ones without indenting.
+
+const AGENT_EXAMPLES: &str = "\
+Examples:
+  # One pass, for cron or CI
+  $ devauth agent --once
+
+  # In the background, with metrics and a desktop notification
+  $ devauth agent --watch --listen 127.0.0.1:9464 \\
+      --notify-command 'notify-send \"$DEVAUTH_PROFILE: $DEVAUTH_STATE\"'";
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
