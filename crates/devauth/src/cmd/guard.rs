@@ -1,6 +1,7 @@
 //! `devauth guard`: puts login in front of an MCP server or HTTP API that has
-//! none (`devauth_guard`). Every flag also reads from `DEVAUTH_GUARD_<FLAG>`
-//! (the limits share `serve`'s `DEVAUTH_*_TIMEOUT` variables).
+//! none (`devauth_guard`). Every flag but `--scope` also reads from
+//! `DEVAUTH_GUARD_<FLAG>` (the limits share `serve`'s `DEVAUTH_*_TIMEOUT`
+//! and `DEVAUTH_MAX_CONNECTIONS` variables).
 //!
 //! On start: bind, fetch the issuer's signing keys (no keys, no start), print
 //! `devauth guard: listening on URL` on stderr, and serve until SIGTERM or

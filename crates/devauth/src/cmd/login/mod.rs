@@ -81,9 +81,11 @@ pub struct Args {
     /// Authorization endpoint, for --web with providers without discovery.
     #[arg(long, value_name = "URL")]
     pub authorization_endpoint: Option<String>,
-    /// A provider preset: github, google, microsoft, gitlab (`list` shows
-    /// them). --issuer then names a GitHub Enterprise Server or a
-    /// self-managed GitLab.
+    /// A provider preset: github, google, microsoft, gitlab or aws (`list`
+    /// shows them).
+    ///
+    /// `--provider list` says what each needs. With github or gitlab,
+    /// --issuer names a GitHub Enterprise Server or a self-managed GitLab.
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
     /// The Entra ID tenant for --provider microsoft [default: organizations].

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub client_metadata_url: Option<String>,
     /// A scope to ask for; repeat for several [default: the scopes the
-    /// server names, plus offline_access when offered].
+    /// server names, plus offline_access].
     #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
     /// Do not draw a QR code.
