@@ -186,11 +186,44 @@ enum Command {
     #[command(after_long_help = COMPLETIONS_EXAMPLES)]
     Completions(cmd::completions::Args),
     /// Run the authorization server.
+    ///
+    /// An OAuth 2.0 / OpenID Connect authorization server built around the
+    /// device grant: verification pages at /device, token, revocation,
+    /// introspection, discovery and JWKS. With no flags it listens on
+    /// 127.0.0.1:8080 and keeps everything in one SQLite file under the data
+    /// folder; on start it creates its signing keys and the public client
+    /// `devauth-cli` when missing, then serves until SIGTERM or Ctrl-C. Add
+    /// people with `devauth admin user add`.
+    ///
+    /// Every flag also reads from the environment variable shown. --config
+    /// FILE names a JSON file with the same settings, keyed like the flags
+    /// (`code_ttl` for --code-ttl); flags and environment win over the file.
+    /// In production, listen on loopback behind a TLS proxy and set --issuer
+    /// to its public https URL (docs/server.md).
+    #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(WithLogFormat<cmd::serve::Args>),
-    /// Manage the server's users, clients and keys.
+    /// Manage the server's users, clients, keys and resources.
+    ///
+    /// Works on the server's storage directly, whether or not `devauth serve`
+    /// is running, with the same storage flags and environment (--data-dir,
+    /// --database-url, --config, DEVAUTH_DATA_DIR, ...). Without them it looks
+    /// where `serve` would, and stops rather than make an empty database
+    /// there (--create makes one). Secrets come in on stdin and go out once on
+    /// stdout.
+    #[command(after_long_help = ADMIN_EXAMPLES)]
     Admin(cmd::admin::Args),
-    /// Put login in front of an MCP server or HTTP API: only requests with a
-    /// valid bearer token for this resource pass.
+    /// Put login in front of an MCP server or HTTP API.
+    ///
+    /// Only requests with a valid bearer token for this resource pass: a JWT
+    /// signed by a key of --issuer's JWKS, whose `aud` is --resource, not
+    /// expired, holding every --scope. Those go to --upstream, without the
+    /// token; the rest get 401 or 403 with the RFC 9728 metadata an MCP client
+    /// follows to log in. The guard also serves that metadata under
+    /// /.well-known/oauth-protected-resource, and /healthz. It fetches the
+    /// issuer's keys on start and does not start without them.
+    ///
+    /// Every flag but --scope also reads from the environment variable shown.
+    #[command(after_long_help = GUARD_EXAMPLES)]
     Guard(WithLogFormat<cmd::guard::Args>),
 }
 
@@ -298,6 +331,36 @@ Examples:
 
   # zsh, after compinit in ~/.zshrc
   $ echo 'source <(devauth completions zsh)' >> ~/.zshrc";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  # Try it: prints the demo user's password once
+  $ devauth serve --demo
+
+  # Behind a TLS proxy on the same host
+  $ devauth serve --issuer https://auth.example.com --trusted-proxy 127.0.0.1
+
+  # One of several replicas
+  $ devauth serve --listen 0.0.0.0:8080 --issuer https://auth.example.com \\
+      --database-url postgres://devauth@db/devauth --redis-url redis://cache";
+
+const ADMIN_EXAMPLES: &str = "\
+Examples:
+  $ printf '%s\\n' \"$PASSWORD\" | devauth admin user add alice --password-stdin
+
+  # A service account; its secret is printed once on stdout
+  $ devauth admin client add ci-bot --name \"CI bot\" --grant client_credentials
+
+  # The database of a server that runs with another data folder
+  $ devauth admin --data-dir /var/lib/devauth keys rotate";
+
+const GUARD_EXAMPLES: &str = "\
+Examples:
+  # An MCP server on 127.0.0.1:3000, reached at https://tools.example.com/mcp
+  $ devauth guard --listen 0.0.0.0:8443 \\
+      --upstream http://127.0.0.1:3000/mcp \\
+      --issuer https://auth.example.com \\
+      --resource https://tools.example.com/mcp --scope mcp:tools";
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
