@@ -20,12 +20,47 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// devauth gets OAuth 2.0 tokens with the device authorization grant (RFC 8628),
 /// keeps them safe and fresh, and hands them to scripts; it also runs an
 /// authorization server built around that grant.
+///
+/// Run `devauth COMMAND --help` for what a command does, its flags and
+/// examples (`-h` gives the short form).
 #[derive(Debug, Parser)]
-#[command(name = "devauth", version)]
+#[command(name = "devauth", version, after_long_help = TOP_LEVEL_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// What `devauth --help` ends with: a first use, then what applies to
+/// every command.
+const TOP_LEVEL_HELP: &str = "\
+Examples:
+  # Log in from a machine without a browser, then use the token
+  $ devauth login --issuer https://auth.example.com
+  $ curl -H \"$(devauth token --format header)\" https://api.example.com/me
+
+  # Try it on one machine: a server with a demo user (in another terminal)
+  $ devauth serve --demo
+
+Environment:
+  DEVAUTH_HOME     one folder for all client settings and credentials
+                   [default: $XDG_DATA_HOME/devauth or ~/.local/share/devauth]
+  DEVAUTH_PROFILE  the profile client commands use [default: default]
+  DEVAUTH_TOKEN    a token for token, run, git-credential and kubectl-credential
+                   to hand out instead of any profile's (CI)
+  DEVAUTH_STORE    keyring or file: where credentials are kept [default: the OS
+                   keyring when one answers, else a 0600 file]
+  DEVAUTH_LOG      a log filter, e.g. debug (logs go to stderr, never a secret)
+
+Exit status:
+  0    success
+  1    an unexpected error
+  2    wrong flags or arguments
+  3    not logged in, or a new login is needed
+  4    the request was denied
+  5    the code expired before it was approved
+  6    the server could not be reached or is failing
+  130  interrupted (Ctrl-C)
+  `devauth run` exits with its command's status.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
