@@ -28,7 +28,7 @@ pub struct Args {
     storage: StorageArgs,
     /// Make a new, empty server database where none is found at the default
     /// place (with --data-dir, a missing one is always made).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Storage")]
     create: bool,
     #[command(subcommand)]
     command: Command,
@@ -50,8 +50,16 @@ enum Command {
     Resource(ResourceCommand),
     /// Make an initial access token for `serve --registration token` (RFC 7591),
     /// printed once on stdout; only its hash is stored.
+    ///
+    /// A client that registers itself at /oauth/register sends it as
+    /// `Authorization: Bearer TOKEN`, as many times as needed until it
+    /// expires.
+    #[command(after_long_help = "\
+Examples:
+  # Valid for a week; hand it to whoever sets up the MCP clients
+  $ devauth admin registration-token --ttl 604800")]
     RegistrationToken {
-        /// How long it may be used, seconds.
+        /// How long it may be used, seconds, at least 60.
         #[arg(long, value_name = "S", default_value_t = 86_400, value_parser = clap::value_parser!(u32).range(60..))]
         ttl: u32,
     },
@@ -66,6 +74,12 @@ enum Command {
 #[derive(Debug, clap::Subcommand)]
 enum UserCommand {
     /// Add a user; the password is read from stdin.
+    ///
+    /// The user signs in with it on the verification pages to approve
+    /// logins. Only a hash of the password is stored.
+    #[command(after_long_help = "\
+Examples:
+  $ printf '%s\\n' \"$PASSWORD\" | devauth admin user add alice --password-stdin")]
     Add {
         /// Login name.
         name: String,
@@ -103,8 +117,25 @@ enum UserCommand {
 #[derive(Debug, clap::Subcommand)]
 enum ClientCommand {
     /// Add a client. Confidential by default: its secret is printed once on stdout.
+    ///
+    /// A confidential client gets a generated secret, printed once on stdout
+    /// (only its hash is kept) and, unless --grant says otherwise, only the
+    /// client credentials grant: a service account. --public makes a client
+    /// without a secret, like a command-line tool, with the device grant and
+    /// refresh tokens.
+    #[command(after_long_help = "\
+Examples:
+  # A service account for CI; keep the secret it prints
+  $ devauth admin client add ci-bot --name \"CI bot\" --grant client_credentials \\
+      --scope api:read
+
+  # A command-line tool of your own
+  $ devauth admin client add my-cli --name \"My CLI\" --public
+
+  # A resource server that may introspect tokens
+  $ devauth admin client add api-gw --name \"API gateway\" --introspect")]
     Add {
-        /// client_id.
+        /// The client_id clients send.
         id: String,
         /// Name shown on the confirm page.
         #[arg(long)]
@@ -131,8 +162,15 @@ enum ClientCommand {
         id_token_alg: KeyAlgorithm,
     },
     /// Change a client: its name, the introspection right, the ID-token algorithm.
+    ///
+    /// A running server sees the change within 5 seconds. Grants, redirect
+    /// URIs and scopes are not changed here.
+    #[command(after_long_help = "\
+Examples:
+  $ devauth admin client update api-gw --introspect false
+  $ devauth admin client update my-cli --id-token-alg ES256")]
     Update {
-        /// client_id.
+        /// The client's client_id.
         id: String,
         /// Name shown on the confirm page.
         #[arg(long)]
@@ -149,7 +187,7 @@ enum ClientCommand {
     /// Remove a client; its refresh tokens stop working (its access tokens
     /// run out on their own).
     Remove {
-        /// client_id.
+        /// The client's client_id.
         id: String,
     },
 }
@@ -186,6 +224,14 @@ fn parse_alg(s: &str) -> Result<KeyAlgorithm, String> {
 #[derive(Debug, clap::Subcommand)]
 enum ResourceCommand {
     /// Register a protected resource, e.g. an MCP server's URL.
+    ///
+    /// A client that asks for a token with `resource=URL` (RFC 8707) then
+    /// gets one whose `aud` is URL, the audience `devauth guard --resource
+    /// URL` checks. A resource the server does not know is refused
+    /// (`invalid_target`).
+    #[command(after_long_help = "\
+Examples:
+  $ devauth admin resource add https://tools.example.com/mcp --scope mcp:tools")]
     Add {
         /// The resource URL (https, or http on a loopback host; no fragment).
         url: String,
@@ -205,6 +251,9 @@ enum ResourceCommand {
 #[derive(Debug, clap::Subcommand)]
 enum KeysCommand {
     /// Make new signing keys current; old ones stay published until their tokens expire.
+    ///
+    /// The new keys are published at once and sign from a minute later, once
+    /// every running server lists them.
     Rotate,
     /// List signing keys.
     List,

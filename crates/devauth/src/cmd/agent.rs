@@ -1,5 +1,6 @@
-//! `devauth agent`: keep every adopted profile fresh, in the background or
-//! for one pass (`--once`, for cron and CI).
+//! `devauth agent`: keep every renewable profile fresh (the client's own
+//! logins and adopted ones), in the background or for one pass (`--once`,
+//! for cron and CI).
 //!
 //! Exit status of `--once`: 0 when every profile is fine, 3 when one needs
 //! a new login, 6 when a refresh server was unreachable or failing.
@@ -23,48 +24,57 @@ use devauth_import::rfc3339;
 
 use crate::exit::{self, UsageError};
 
-/// Flags of `devauth agent`.
-///
-/// Refreshes every profile (only --profile NAME when given) whose access
-/// token expires within the threshold, at most --concurrency at a time,
-/// each under the profile's lock. A dead refresh token (permanent failure)
-/// is retried once from its source, then the profile is marked needs-login
-/// and left alone; a network or server failure is retried with exponential
-/// backoff.
-///
-/// $ devauth agent --once
-/// $ devauth agent --listen 127.0.0.1:9464 --watch --notify-command 'notify-send "$DEVAUTH_PROFILE: $DEVAUTH_STATE"'
+/// Flags of `devauth agent`. What the command does, as `devauth agent
+/// --help` shows it, is the doc of `Command::Agent` in `main.rs` (clap takes
+/// the variant's doc, not this one).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Do one pass, print a summary and exit (for cron and CI).
+    ///
+    /// The summary goes to stdout (as JSON with --json); the exit status is
+    /// 0, 3 or 6, as above.
     #[arg(long)]
     once: bool,
-    /// Seconds between passes.
+    /// Seconds between passes (at least 1).
     #[arg(long, value_name = "S", default_value_t = 60)]
     interval: u64,
     /// Refresh what expires within this many seconds.
+    ///
+    /// Plus up to 10% per profile, so that profiles imported together do not
+    /// all refresh at once.
     #[arg(long, value_name = "S", default_value_t = 300)]
     threshold: u64,
-    /// At most this many refreshes at once.
+    /// At most this many refreshes at once (at least 1).
     #[arg(long, value_name = "N", default_value_t = 10)]
     concurrency: usize,
     /// Serve /healthz and /metrics on this address (e.g. 127.0.0.1:9464).
+    ///
+    /// /metrics is Prometheus text. Profile names show there, never tokens:
+    /// keep it on loopback unless something else protects it.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// Re-import when a source changes (a fresh login heals needs-login).
+    ///
+    /// Watches the sources of imported profiles (kiro-cli's database, the AWS
+    /// SSO cache files) and re-reads one when it changes.
     #[arg(long)]
     watch: bool,
-    /// Run this shell command on every state change (event as JSON on stdin
-    /// and in DEVAUTH_EVENT; DEVAUTH_PROFILE, DEVAUTH_STATE, DEVAUTH_PREVIOUS_STATE, DEVAUTH_REASON).
+    /// Run this shell command on every state change.
+    ///
+    /// Run with `sh -c` and killed after 30 s. It gets the event as JSON on
+    /// stdin and in DEVAUTH_EVENT, and DEVAUTH_PROFILE, DEVAUTH_STATE,
+    /// DEVAUTH_PREVIOUS_STATE (empty for a new profile) and DEVAUTH_REASON.
     #[arg(long, value_name = "CMD", env = "DEVAUTH_AGENT_NOTIFY_COMMAND")]
     notify_command: Option<String>,
-    /// POST every state change as JSON to this URL.
+    /// POST every state change as JSON to this URL (10 s timeout).
     #[arg(long, value_name = "URL", env = "DEVAUTH_AGENT_WEBHOOK")]
     notify_webhook: Option<String>,
-    /// With --once: print the summary as JSON on stdout.
+    /// With --once: print the summary as JSON on stdout instead of a line.
     #[arg(long)]
     json: bool,
     /// Keep only this profile fresh [default: every profile].
+    ///
+    /// DEVAUTH_PROFILE set in the agent's environment limits it too.
     #[arg(long = "profile", env = "DEVAUTH_PROFILE", value_name = "NAME")]
     only: Option<String>,
 }

@@ -8,7 +8,7 @@ use clap::CommandFactory;
 /// Flags of `devauth completions`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The shell: bash, zsh, fish, elvish or powershell.
+    /// The shell to complete for.
     pub shell: clap_complete::Shell,
 }
 

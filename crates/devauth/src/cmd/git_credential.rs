@@ -23,7 +23,7 @@ use crate::exit::UsageError;
 /// Flags of `devauth git-credential`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What git asks: get, store or erase.
+    /// What git asks: get, store or erase (git passes it).
     #[arg(value_name = "OPERATION")]
     pub operation: String,
     /// The user name to answer with the token (GitHub accepts any; GitLab

@@ -1,6 +1,7 @@
 //! `devauth guard`: puts login in front of an MCP server or HTTP API that has
-//! none (`devauth_guard`). Every flag also reads from `DEVAUTH_GUARD_<FLAG>`
-//! (the limits share `serve`'s `DEVAUTH_*_TIMEOUT` variables).
+//! none (`devauth_guard`). Every flag but `--scope` also reads from
+//! `DEVAUTH_GUARD_<FLAG>` (the limits share `serve`'s `DEVAUTH_*_TIMEOUT`
+//! and `DEVAUTH_MAX_CONNECTIONS` variables).
 //!
 //! On start: bind, fetch the issuer's signing keys (no keys, no start), print
 //! `devauth guard: listening on URL` on stderr, and serve until SIGTERM or
@@ -29,22 +30,23 @@ pub struct Args {
         default_value = "127.0.0.1:8443"
     )]
     pub listen: SocketAddr,
-    /// Where valid requests go (http://, next to the guard), e.g.
-    /// http://127.0.0.1:3000/mcp.
+    /// Where valid requests go: a plain http:// URL, best on loopback next
+    /// to the guard, e.g. http://127.0.0.1:3000/mcp.
     #[arg(long, env = "DEVAUTH_GUARD_UPSTREAM", value_name = "URL")]
     pub upstream: String,
-    /// The authorization server whose tokens are accepted (any issuer that
-    /// publishes a JWKS).
+    /// The authorization server whose tokens are accepted: the tokens' `iss`
+    /// (any issuer that publishes a JWKS).
     #[arg(long, env = "DEVAUTH_GUARD_ISSUER", value_name = "URL")]
     pub issuer: String,
     /// This resource's identifier: the public URL clients use, and the `aud`
     /// every token must carry (register it with `devauth admin resource add`).
     #[arg(long, env = "DEVAUTH_GUARD_RESOURCE", value_name = "URL")]
     pub resource: String,
-    /// A scope every token must hold; repeat for several.
+    /// A scope every token must hold; repeat for several [default: none].
     #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
-    /// The JWKS URL, when the issuer publishes no metadata naming it.
+    /// The JWKS URL, when the issuer publishes no metadata naming it
+    /// [default: the issuer's jwks_uri].
     #[arg(long, env = "DEVAUTH_GUARD_JWKS_URI", value_name = "URL")]
     pub jwks_uri: Option<String>,
     /// Send the token's subject upstream in this header (any value a client
@@ -59,10 +61,11 @@ pub struct Args {
     #[arg(long, env = "DEVAUTH_GUARD_JWKS_TTL", value_name = "S", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(10..=86400))]
     pub jwks_ttl: u64,
-    /// A name for people in the resource's metadata.
+    /// A name for people in the resource's metadata (`resource_name`).
     #[arg(long, env = "DEVAUTH_GUARD_RESOURCE_NAME", value_name = "NAME")]
     pub resource_name: Option<String>,
-    /// Serve /metrics on this address (never on the public one).
+    /// Serve /metrics on this address, e.g. 127.0.0.1:9090 (it is never
+    /// served on --listen).
     #[arg(long, env = "DEVAUTH_GUARD_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
     /// Connection limits.

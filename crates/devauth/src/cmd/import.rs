@@ -33,14 +33,23 @@ enum Source {
     /// short read. With --mode follow (the default) devauth writes every refresh
     /// back into kiro-cli's database so both keep working; with --mode own it
     /// refreshes a copy, and kiro-cli will have to log in again.
-    ///
-    /// $ devauth import kiro-cli --profile kiro
-    /// $ devauth import kiro-cli --db ~/backup/data.sqlite3 --mode own
+    #[command(after_long_help = "\
+Examples:
+  $ devauth import kiro-cli --profile kiro
+  # A database elsewhere, refreshed by devauth alone from now on
+  $ devauth import kiro-cli --db ~/backup/data.sqlite3 --mode own")]
     KiroCli(KiroArgs),
     /// Adopt logins from the AWS CLI v2 SSO cache (~/.aws/sso/cache).
     ///
-    /// $ devauth import aws-sso --profile work
-    /// $ devauth import aws-sso --all
+    /// Adopts what `aws sso login` left in the cache. With one login there,
+    /// it becomes --profile; with several, pick one with --start-url, or
+    /// import each with --all as profile aws-NAME, NAME from its start URL
+    /// (https://corp.awsapps.com/start gives aws-corp).
+    #[command(after_long_help = "\
+Examples:
+  $ devauth import aws-sso --profile work
+  $ devauth import aws-sso --start-url https://corp.awsapps.com/start
+  $ devauth import aws-sso --all")]
     AwsSso(AwsArgs),
 }
 
@@ -64,7 +73,8 @@ impl From<ModeArg> for Mode {
 
 #[derive(Debug, clap::Args)]
 struct KiroArgs {
-    /// kiro-cli's database (default: found under the local data folder).
+    /// kiro-cli's database file [default: data.sqlite3 found under the
+    /// local data folder, as above].
     #[arg(long, value_name = "PATH")]
     db: Option<PathBuf>,
     /// Who refreshes the (rotating) refresh token from now on.
@@ -74,13 +84,14 @@ struct KiroArgs {
 
 #[derive(Debug, clap::Args)]
 struct AwsArgs {
-    /// The AWS SSO cache folder (default: ~/.aws/sso/cache).
+    /// The AWS SSO cache folder [default: ~/.aws/sso/cache].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// Import only the login for this start URL.
+    /// Import only the login for this start URL (the AWS access portal's).
     #[arg(long, value_name = "URL", conflicts_with = "all")]
     start_url: Option<String>,
-    /// Import every login, each as profile `aws-<name>` (from its start URL).
+    /// Import every login, each as profile aws-NAME (from its start URL);
+    /// --profile is not used.
     #[arg(long)]
     all: bool,
     /// Who refreshes the (rotating) refresh token from now on.

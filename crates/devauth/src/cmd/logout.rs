@@ -1,7 +1,9 @@
 //! `devauth logout [--no-revoke]`: revokes the refresh and access tokens at
 //! the server (RFC 7009) when it publishes a revocation endpoint, then
-//! deletes the profile. A failed revocation is reported but the local copy is
-//! still forgotten. Logging out of a profile that does not exist is a no-op.
+//! deletes the profile. A server that cannot be reached (or is failing)
+//! keeps the profile, so the tokens can still be revoked later (exit 6); any
+//! other failed revocation is reported and the local copy is still
+//! forgotten. Logging out of a profile that does not exist is a no-op.
 
 use std::process::ExitCode;
 

@@ -11,7 +11,8 @@ use serde_json::json;
 /// Flags of `devauth profiles`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print JSON.
+    /// Print JSON: the current profile, the store, and each profile as
+    /// `devauth status --json` shows it.
     #[arg(long)]
     pub json: bool,
 }

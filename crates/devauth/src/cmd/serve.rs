@@ -39,33 +39,60 @@ use crate::exit::UsageError;
 /// Default listening address.
 const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
 
-/// Where the server keeps its data; shared by `serve` and `admin`.
+/// Where the server keeps its data; shared by `serve` and `admin`, listed
+/// under their own heading in both.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StorageArgs {
-    /// Folder for the SQLite database [default: $DEVAUTH_HOME/server, else the
-    /// XDG data folder's devauth-server].
-    #[arg(long, global = true, env = "DEVAUTH_DATA_DIR", value_name = "DIR")]
+    /// Folder for the SQLite database [default: $DEVAUTH_HOME/server].
+    ///
+    /// The database is DIR/devauth.db. Without DEVAUTH_HOME the default is
+    /// $XDG_DATA_HOME/devauth-server, else ~/.local/share/devauth-server.
+    #[arg(
+        long,
+        global = true,
+        env = "DEVAUTH_DATA_DIR",
+        value_name = "DIR",
+        help_heading = "Storage"
+    )]
     pub data_dir: Option<PathBuf>,
-    /// PostgreSQL URL for the durable store (replicas).
+    /// PostgreSQL URL for the durable store, instead of SQLite (replicas).
+    ///
+    /// postgres://...: users, clients, keys, refresh tokens and audit events
+    /// (and, without --redis-url, the device-flow state) go there.
     #[arg(
         long,
         global = true,
         env = "DEVAUTH_DATABASE_URL",
         hide_env_values = true,
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = "Storage"
     )]
     pub database_url: Option<String>,
     /// Redis URL for the flow store (replicas).
+    ///
+    /// redis://...: the short-lived device-flow state (pending codes, browser
+    /// sessions, rate-limit counters) goes there, each key with a TTL.
     #[arg(
         long,
         global = true,
         env = "DEVAUTH_REDIS_URL",
         hide_env_values = true,
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = "Storage"
     )]
     pub redis_url: Option<String>,
     /// JSON configuration file (flags and environment override it).
-    #[arg(long, global = true, env = "DEVAUTH_CONFIG", value_name = "FILE")]
+    ///
+    /// Its keys are the flags' names in snake_case (`code_ttl` for
+    /// --code-ttl; docs/server.md lists them). `devauth admin` reads only
+    /// `data_dir` from it.
+    #[arg(
+        long,
+        global = true,
+        env = "DEVAUTH_CONFIG",
+        value_name = "FILE",
+        help_heading = "Storage"
+    )]
     pub config: Option<PathBuf>,
 }
 
@@ -178,15 +205,21 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 /// Flags of `devauth serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Address to listen on (port 0 picks a free port).
+    /// Address to listen on; port 0 picks a free one [default:
+    /// 127.0.0.1:8080].
     #[arg(long, env = "DEVAUTH_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Issuer URL, the base of every endpoint [default: http://<listen address>].
+    ///
+    /// The public base URL clients use (behind a TLS proxy, its https URL),
+    /// and the `iss` of every token. Required when listening on 0.0.0.0 or
+    /// [::].
     #[arg(long, env = "DEVAUTH_ISSUER", value_name = "URL")]
     pub issuer: Option<String>,
     #[command(flatten)]
     pub storage: StorageArgs,
-    /// Also create (if missing) a user `demo` with a random password, printed once.
+    /// Also create (if missing) a user `demo` with a random password, shown
+    /// once on stderr.
     #[arg(long, env = "DEVAUTH_DEMO")]
     pub demo: bool,
     /// Device authorizations per IP per minute; 0 turns the limit off [default: 30].
@@ -195,13 +228,17 @@ pub struct Args {
     /// Lifetime of device and user codes, seconds [default: 600].
     #[arg(long, env = "DEVAUTH_CODE_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
     pub code_ttl: Option<u32>,
-    /// Initial polling interval sent to devices, seconds [default: 5].
+    /// Initial polling interval sent to devices, seconds, 1 to 3600 [default:
+    /// 5].
     #[arg(long, env = "DEVAUTH_POLL_INTERVAL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub poll_interval: Option<u32>,
     /// Lifetime of access and ID tokens, seconds, at most 30 days [default: 900].
     #[arg(long, env = "DEVAUTH_ACCESS_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..=2_592_000))]
     pub access_token_ttl: Option<u32>,
     /// Lifetime of refresh tokens, seconds [default: 2592000 = 30 days].
+    ///
+    /// Every refresh rotates the refresh token, and the new one gets the
+    /// whole lifetime again.
     #[arg(long, env = "DEVAUTH_REFRESH_TOKEN_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
     pub refresh_token_ttl: Option<u32>,
     /// Dynamic client registration (RFC 7591) at /oauth/register: off, open,
@@ -222,22 +259,24 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<String>,
-    /// Serve /metrics on this address instead of the main one (keep scrapes
-    /// off the public listener).
+    /// Serve /metrics on this address instead of the main one, e.g.
+    /// 127.0.0.1:9090 (keep scrapes off the public listener).
     #[arg(long, env = "DEVAUTH_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
     /// Connection limits.
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// Seconds a self-registered client that never gets a token is kept [default: 604800 = 7 days].
+    /// Seconds a self-registered client that never gets a token is kept, at
+    /// least 60 [default: 604800 = 7 days].
     #[arg(long, env = "DEVAUTH_REGISTERED_CLIENT_TTL", value_name = "S", value_parser = clap::value_parser!(u32).range(60..))]
     pub registered_client_ttl: Option<u32>,
     /// With --registration open: also fetch client ID metadata documents from
-    /// loopback and private addresses (tests, intranets). Off, only public
-    /// https addresses are fetched.
+    /// loopback and private addresses (tests, intranets). Without it, only
+    /// public https addresses are fetched.
     #[arg(long, env = "DEVAUTH_ALLOW_PRIVATE_CLIENT_METADATA")]
     pub allow_private_client_metadata: bool,
-    /// Days audit events are kept before the sweeper prunes them; 0 keeps them [default: 90].
+    /// Days audit events are kept before the sweeper prunes them; 0 keeps
+    /// them forever [default: 90].
     #[arg(long, env = "DEVAUTH_AUDIT_RETENTION", value_name = "DAYS")]
     pub audit_retention: Option<u32>,
 }
@@ -256,24 +295,28 @@ fn flag_range(r: RangeInclusive<u32>) -> RangeInclusive<i64> {
 }
 
 /// The listener's limits (`devauth_server::listener::Limits`), shared by
-/// `serve` and `guard`.
+/// `serve` and `guard`, listed under their own heading in both.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitArgs {
-    /// Seconds a client may take to send the request line and headers [default: 10].
-    #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(HEADER_TIMEOUT)))]
+    /// Seconds a client may take to send the request line and headers, 1 to
+    /// 3600 [default: 10].
+    #[arg(long, env = "DEVAUTH_HEADER_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(HEADER_TIMEOUT)), help_heading = "Connection limits")]
     pub header_timeout: Option<u32>,
-    /// Seconds a client may take to send a whole request body [default: 30].
-    #[arg(long, env = "DEVAUTH_BODY_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(BODY_TIMEOUT)))]
+    /// Seconds a client may take to send a whole request body, 1 to 3600
+    /// [default: 30].
+    #[arg(long, env = "DEVAUTH_BODY_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(BODY_TIMEOUT)), help_heading = "Connection limits")]
     pub body_timeout: Option<u32>,
-    /// Seconds a keep-alive connection may stay idle [default: 60].
-    #[arg(long, env = "DEVAUTH_IDLE_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(IDLE_TIMEOUT)))]
+    /// Seconds a keep-alive connection may stay idle, 1 to 86400 [default:
+    /// 60].
+    #[arg(long, env = "DEVAUTH_IDLE_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(IDLE_TIMEOUT)), help_heading = "Connection limits")]
     pub idle_timeout: Option<u32>,
     /// Most connections served at once; more are closed on accept [default: 768,
     /// under the usual limit of 1024 open files].
-    #[arg(long, env = "DEVAUTH_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(flag_range(MAX_CONNECTIONS)))]
+    #[arg(long, env = "DEVAUTH_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(flag_range(MAX_CONNECTIONS)), help_heading = "Connection limits")]
     pub max_connections: Option<u32>,
-    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C [default: 10].
-    #[arg(long, env = "DEVAUTH_SHUTDOWN_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(SHUTDOWN_TIMEOUT)))]
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C, 0
+    /// to 3600 [default: 10].
+    #[arg(long, env = "DEVAUTH_SHUTDOWN_TIMEOUT", value_name = "S", value_parser = clap::value_parser!(u32).range(flag_range(SHUTDOWN_TIMEOUT)), help_heading = "Connection limits")]
     pub shutdown_timeout: Option<u32>,
 }
 

@@ -46,27 +46,48 @@ const WEB_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The issuer URL (https, or http on 127.0.0.1/localhost).
+    ///
+    /// [default: the profile's when it exists, else the --provider's]
     #[arg(long, env = "DEVAUTH_ISSUER", value_name = "URL")]
     pub issuer: Option<String>,
     /// OAuth client id [default: devauth-cli].
+    ///
+    /// devauth-cli is the public client every devauth server has; other
+    /// issuers, and every --provider but aws, need your own.
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
     /// A scope to request; repeat for several [default: openid offline_access].
+    ///
+    /// With --provider, the preset's scopes are the default; with
+    /// --client-credentials, none is sent unless given.
     #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
     /// Log in in a browser on this machine (loopback redirect + PKCE).
+    ///
+    /// Falls back to the device flow when no browser can open here; waits up
+    /// to 5 minutes for the browser to come back.
     #[arg(long, conflicts_with_all = ["with_token", "client_credentials"])]
     pub web: bool,
     /// With --web: print the URL instead of opening a browser.
+    ///
+    /// Also skips the check that a browser can open here: open the URL in a
+    /// browser on this machine (or one that reaches its loopback port).
     #[arg(long)]
     pub no_browser: bool,
     /// Do not draw a QR code.
     #[arg(long)]
     pub no_qr: bool,
     /// Read an access token or a JSON token response from stdin.
+    ///
+    /// A JSON response's refresh token is used when --issuer or
+    /// --token-endpoint says where to refresh.
     #[arg(long, conflicts_with = "client_credentials")]
     pub with_token: bool,
     /// Service account login; secret from DEVAUTH_CLIENT_SECRET or stdin.
+    ///
+    /// The client credentials grant: needs --client-id, and --issuer or
+    /// --token-endpoint. The secret is never a flag; it is kept with the
+    /// tokens so that `devauth token` can get new ones.
     #[arg(long, requires = "client_id")]
     pub client_credentials: bool,
     /// Device authorization endpoint, for providers without discovery.
@@ -81,16 +102,21 @@ pub struct Args {
     /// Authorization endpoint, for --web with providers without discovery.
     #[arg(long, value_name = "URL")]
     pub authorization_endpoint: Option<String>,
-    /// A provider preset: github, google, microsoft, gitlab (`list` shows
-    /// them). --issuer then names a GitHub Enterprise Server or a
-    /// self-managed GitLab.
+    /// A provider preset: github, google, microsoft, gitlab or aws (`list`
+    /// shows them).
+    ///
+    /// `--provider list` says what each needs. With github or gitlab,
+    /// --issuer names a GitHub Enterprise Server or a self-managed GitLab.
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
     /// The Entra ID tenant for --provider microsoft [default: organizations].
     #[arg(long, value_name = "TENANT")]
     pub tenant: Option<String>,
     /// A client secret the provider requires even for the device flow
-    /// (Google). Prefer DEVAUTH_CLIENT_SECRET: a flag lands in shell history.
+    /// (--provider google).
+    ///
+    /// Prefer DEVAUTH_CLIENT_SECRET: a flag lands in shell history, and other
+    /// processes can read it.
     #[arg(
         long,
         value_name = "SECRET",

@@ -20,7 +20,8 @@ pub struct Args {
     /// The MCP server's URL (Streamable HTTP), e.g. https://tools.example.com/mcp.
     #[arg(value_name = "URL")]
     pub url: String,
-    /// A client id to use instead of registering one.
+    /// A client id the authorization server knows, to use instead of
+    /// registering one.
     #[arg(long, value_name = "ID", conflicts_with = "client_metadata_url")]
     pub client_id: Option<String>,
     /// The https URL of your client ID metadata document, used as the
@@ -29,10 +30,10 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub client_metadata_url: Option<String>,
     /// A scope to ask for; repeat for several [default: the scopes the
-    /// server names, plus offline_access when offered].
+    /// server names, plus offline_access].
     #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
-    /// Do not draw a QR code.
+    /// Do not draw the QR code of the link.
     #[arg(long)]
     pub no_qr: bool,
     /// Log in in a browser on this machine (loopback redirect + PKCE), as
