@@ -172,7 +172,7 @@ check(status.account === 'alice' && status.issuer === issuer, `status: ${st.out}
 const lo = await devauth.run(['logout', '--profile', profile]);
 check(lo.code === 0 && lo.err.includes('revoked'), `logout: ${lo.err}`);
 const after = await devauth.run(['mcp', 'headers', resource]);
-check(after.code === 3 && after.err.includes('devauth mcp login'), `after logout: ${after.code} ${after.err}`);
+check(after.code === 3 && after.err.includes('devauth mcp login') && !after.err.includes('run `devauth login`'), `after logout: ${after.code} ${after.err}`);
 
 clearTimeout(timer);
 server.close();

@@ -87,7 +87,10 @@ pub enum Error {
     #[error("interrupted")]
     Cancelled,
     /// No profile of that name.
-    #[error("not logged in (profile `{profile}`); run `devauth login --issuer URL` first")]
+    #[error(
+        "not logged in (profile `{profile}`); run `devauth login --issuer URL{flag}` first",
+        flag = profile_flag(.profile)
+    )]
     NotLoggedIn {
         /// The profile name.
         profile: String,
@@ -219,6 +222,16 @@ fn describe(error: &ErrorResponse) -> String {
     match &error.error_description {
         Some(d) if !d.is_empty() => format!("{} ({d})", error.error),
         _ => error.error.to_string(),
+    }
+}
+
+/// ` --profile NAME` for a profile other than `default`: the flag a command
+/// the message suggests needs to reach the same profile.
+fn profile_flag(profile: &str) -> String {
+    if profile == "default" {
+        String::new()
+    } else {
+        format!(" --profile {profile}")
     }
 }
 

@@ -67,12 +67,9 @@ pub fn run(_args: Args, profile_arg: &super::ProfileArg) -> anyhow::Result<ExitC
         Some(V1BETA1) => V1BETA1,
         _ => V1,
     };
-    let fresh = super::token::fresh(profile_arg.name(), 60).map_err(|e| {
-        e.context(format!(
-            "no token for kubectl; run `devauth login --profile {}` first",
-            profile_arg.name()
-        ))
-    })?;
+    // The cause names the next step (log in, or log in again).
+    let fresh = super::token::fresh(profile_arg.name(), 60)
+        .map_err(|e| e.context("no token for kubectl"))?;
     let credential = ExecCredential {
         api_version: api_version.to_owned(),
         kind: "ExecCredential",

@@ -374,7 +374,19 @@ fn kubectl_exec_credential_shapes() {
     let empty = tempfile::tempdir().unwrap();
     let (code, out, err) = run(devauth(empty.path()).arg("kubectl-credential"));
     assert_eq!((code, out.as_str()), (3, ""));
-    assert!(err.contains("devauth login --profile default"), "{err}");
+    assert!(err.contains("no token for kubectl"), "{err}");
+    assert!(
+        err.contains("run `devauth login --issuer URL` first"),
+        "{err}"
+    );
+    // Another profile: the command to run names it.
+    let (code, _, err) =
+        run(devauth(empty.path()).args(["kubectl-credential", "--profile", "prod"]));
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("run `devauth login --issuer URL --profile prod` first"),
+        "{err}"
+    );
 }
 
 fn python_kubernetes() -> bool {

@@ -27,9 +27,12 @@ pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
     let fresh = crate::cmd::token::fresh(&name, args.min_ttl).map_err(|e| {
         match e.downcast_ref::<devauth_client::Error>() {
             Some(devauth_client::Error::NotLoggedIn { .. }) => {
-                anyhow::Error::new(devauth_client::Error::NeedsLogin {
-                    profile: name.clone(),
-                    reason: format!("no MCP login yet; run `devauth mcp login {}`", args.url),
+                anyhow::Error::new(crate::exit::Explained {
+                    kind: devauth_client::ErrorKind::NeedsLogin,
+                    message: format!(
+                        "no MCP login for {} yet (profile `{name}`); run `devauth mcp login {}`",
+                        args.url, args.url
+                    ),
                 })
             }
             _ => e,
