@@ -70,7 +70,7 @@ pub struct Args {
     #[arg(long, value_name = "URL", env = "DEVAUTH_AGENT_WEBHOOK")]
     notify_webhook: Option<String>,
     /// With --once: print the summary as JSON on stdout instead of a line.
-    #[arg(long)]
+    #[arg(long, requires = "once")]
     json: bool,
     /// Keep only this profile fresh [default: every profile].
     ///

@@ -338,6 +338,25 @@ fn invalid_profile_names_are_usage_errors() {
     assert_eq!(code, 2, "{err}");
 }
 
+/// A flag that means something only beside another is refused without it,
+/// not silently ignored; nothing is contacted or stored.
+#[test]
+fn flags_that_need_a_companion_are_usage_errors_without_it() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, needs) in [
+        (
+            &["login", "--issuer", "http://127.0.0.1:9", "--no-browser"][..],
+            "--web",
+        ),
+        (&["agent", "--json"][..], "--once"),
+    ] {
+        let (code, out, err) = run(devauth(home.path()).args(args));
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}: {err}");
+        assert!(err.contains(needs), "{args:?}: {err}");
+    }
+    assert!(!home.path().join("profiles").exists());
+}
+
 /// The documented `status --json` / `profiles --json` shapes (docs/troubleshooting.md).
 #[test]
 fn json_shapes_are_the_documented_ones() {

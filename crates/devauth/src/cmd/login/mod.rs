@@ -72,7 +72,7 @@ pub struct Args {
     ///
     /// Also skips the check that a browser can open here: open the URL in a
     /// browser on this machine (or one that reaches its loopback port).
-    #[arg(long)]
+    #[arg(long, requires = "web")]
     pub no_browser: bool,
     /// Do not draw a QR code.
     #[arg(long)]

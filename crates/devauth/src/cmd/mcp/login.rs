@@ -40,7 +40,8 @@ pub struct Args {
     /// when the authorization server offers no device grant.
     #[arg(long)]
     pub web: bool,
-    /// With --web: print the URL instead of opening a browser.
+    /// With --web (or when the server offers no device grant): print the URL
+    /// instead of opening a browser.
     #[arg(long)]
     pub no_browser: bool,
 }
