@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use devauth_client::{ProfileStore, mcp};
+use super::profile::{default_profile, profile_for};
 
 /// Flags of `devauth mcp headers`.
 #[derive(Debug, clap::Args)]
@@ -22,7 +22,7 @@ pub struct Args {
 pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
     let name = match chosen {
         Some(n) => n.to_owned(),
-        None => profile_for(&args.url)?.unwrap_or_else(|| super::default_profile(&args.url)),
+        None => profile_for(&args.url)?.unwrap_or_else(|| default_profile(&args.url)),
     };
     let fresh = crate::cmd::token::fresh(&name, args.min_ttl).map_err(|e| {
         match e.downcast_ref::<devauth_client::Error>() {
@@ -41,18 +41,4 @@ pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
     let headers = serde_json::json!({ "Authorization": format!("Bearer {}", fresh.token) });
     println!("{headers}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The profile whose MCP login is for `url`, if any.
-pub fn profile_for(url: &str) -> anyhow::Result<Option<String>> {
-    let store = ProfileStore::open_default()?;
-    let want = url.trim_end_matches('/');
-    Ok(store.list()?.into_iter().flatten().find_map(|p| {
-        let same = p
-            .extra
-            .get(mcp::EXTRA_KEY)
-            .and_then(|m| m["url"].as_str())
-            .is_some_and(|u| u.trim_end_matches('/') == want);
-        same.then_some(p.name)
-    }))
 }

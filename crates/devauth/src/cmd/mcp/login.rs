@@ -51,7 +51,7 @@ const WEB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Runs the command.
 pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
-    let name = chosen.map_or_else(|| super::default_profile(&args.url), str::to_owned);
+    let name = chosen.map_or_else(|| super::profile::default_profile(&args.url), str::to_owned);
     devauth_client::store::validate_name(&name)?;
     let store = ProfileStore::open_default()?;
     let http = Http::new();

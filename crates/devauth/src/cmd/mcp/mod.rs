@@ -6,7 +6,8 @@
 //! - [`headers`]: `devauth mcp headers URL` prints the headers an MCP
 //!   client's header helper wants (`{"Authorization": "Bearer …"}`), with a
 //!   token refreshed as needed;
-//! - [`proxy`]: `devauth mcp proxy URL` bridges stdio to the server.
+//! - [`proxy`]: `devauth mcp proxy URL` bridges stdio to the server;
+//! - `profile`: which profile holds the login for a URL.
 //!
 //! An MCP login is an ordinary profile (`status`, `profiles`, `logout` see
 //! it) whose `extra.mcp` records the server's URL and resource
@@ -14,6 +15,7 @@
 
 pub mod headers;
 pub mod login;
+mod profile;
 pub mod proxy;
 
 use std::process::ExitCode;
@@ -96,47 +98,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Login(a) => login::run(a, chosen),
         Command::Headers(a) => headers::run(a, chosen),
         Command::Proxy(a) => proxy::run(a, chosen),
-    }
-}
-
-/// The profile name an MCP server's login gets unless `--profile` names
-/// one: `mcp-HOST[-PORT]`, lower-case, within the profile-name rules.
-pub fn default_profile(url: &str) -> String {
-    let parsed = url::Url::parse(url).ok();
-    let host = parsed
-        .as_ref()
-        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
-        .unwrap_or_else(|| "server".into());
-    let mut name = format!("mcp-{host}");
-    if let Some(port) = parsed.as_ref().and_then(url::Url::port) {
-        name.push_str(&format!("-{port}"));
-    }
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    name
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn profile_names_follow_the_host() {
-        assert_eq!(
-            super::default_profile("https://tools.example.com/mcp"),
-            "mcp-tools.example.com"
-        );
-        assert_eq!(
-            super::default_profile("http://127.0.0.1:8443/mcp"),
-            "mcp-127.0.0.1-8443"
-        );
-        assert_eq!(super::default_profile("http://[::1]:9/x"), "mcp---1-9");
     }
 }

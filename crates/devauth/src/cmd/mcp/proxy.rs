@@ -13,6 +13,8 @@ use devauth_client::clock::SystemClock;
 use devauth_client::mcp_proxy::{self, TokenSource};
 use devauth_client::session::fresh_access_token;
 
+use super::profile::{default_profile, profile_for};
+
 /// Flags of `devauth mcp proxy`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -91,8 +93,7 @@ impl TokenSource for Profile {
 pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
     let name = match chosen {
         Some(n) => n.to_owned(),
-        None => super::headers::profile_for(&args.url)?
-            .unwrap_or_else(|| super::default_profile(&args.url)),
+        None => profile_for(&args.url)?.unwrap_or_else(|| default_profile(&args.url)),
     };
     let source = Profile {
         name: name.clone(),
