@@ -20,7 +20,8 @@ use devauth_client::sso_oidc::{self, ProfileRecord, Registration, RegistrationCa
 use devauth_client::store::{Profile, Source};
 use devauth_proto::ErrorCode;
 
-use super::{Args, Origin, new_profile};
+use super::args::Args;
+use super::origin::{Origin, new_profile};
 use crate::exit::UsageError;
 
 /// The name devauth registers its SSO OIDC clients under.
