@@ -1,4 +1,7 @@
-//! One file per verb. Each has a clap `Args` and a `run` returning the exit code.
+//! One file per verb (a folder for `login`, whose AWS flow is its own, and
+//! for `mcp`, whose sub-verbs are one file each). Each has a clap `Args` and
+//! a `run` returning the exit code; an error's code is decided in
+//! [`crate::exit`].
 
 pub mod admin;
 pub mod agent;
