@@ -60,11 +60,7 @@ impl Service {
     /// The service of `region`, at `endpoint` when given (the value of
     /// [`ENDPOINT_ENV`]), else at `https://oidc.{region}.amazonaws.com`.
     pub fn new(region: &str, endpoint: Option<&str>) -> Result<Self, Error> {
-        if region.is_empty()
-            || !region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
+        if !is_region_name(region) {
             return Err(Error::InvalidInput(format!(
                 "--region {region:?} is not an AWS region name (for example us-east-1)"
             )));
@@ -98,6 +94,16 @@ impl Service {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// Whether `region` can be an AWS region name (`us-east-1`): lower-case
+/// letters, digits and `-` only, so it cannot steer a URL built from it to
+/// another host.
+pub fn is_region_name(region: &str) -> bool {
+    !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// A client registration (`RegisterClient`'s answer).

@@ -57,12 +57,23 @@ impl Endpoints {
             .map_err(|e| RefreshError::permanent(format!("no CreateToken URL for this login: {e}")))
     }
 
-    /// The Kiro refresh URL for `region`.
-    pub fn kiro_refresh_url(&self, region: &str) -> String {
-        match &self.kiro_auth {
-            Some(base) => format!("{}/refreshToken", base.trim_end_matches('/')),
-            None => format!("https://prod.{region}.auth.desktop.kiro.dev/refreshToken"),
+    /// The Kiro refresh URL for `region`, held to the same rules as
+    /// [`Endpoints::create_token_url`]: an AWS region name, and an endpoint
+    /// that is https or loopback.
+    pub fn kiro_refresh_url(&self, region: &str) -> Result<String, RefreshError> {
+        if !devauth_client::sso_oidc::is_region_name(region) {
+            return Err(RefreshError::permanent(
+                "no Kiro refresh URL for this login: its region is not an AWS region name",
+            ));
         }
+        let base = match &self.kiro_auth {
+            Some(base) => base.trim_end_matches('/').to_owned(),
+            None => format!("https://prod.{region}.auth.desktop.kiro.dev"),
+        };
+        devauth_client::discovery::check_url(&base).map_err(|e| {
+            RefreshError::permanent(format!("no Kiro refresh URL for this login: {e}"))
+        })?;
+        Ok(format!("{base}/refreshToken"))
     }
 }
 
@@ -85,7 +96,7 @@ pub fn refresh(
     match cred.kind {
         Kind::KiroSocial => kiro_social::refresh(
             http,
-            &endpoints.kiro_refresh_url(region),
+            &endpoints.kiro_refresh_url(region)?,
             refresh_token,
             now,
         ),

@@ -68,9 +68,23 @@ fn default_endpoints_follow_each_tool() {
         plain.create_token_url("eu-west-1").unwrap_err().class,
         FailureClass::Permanent
     );
+    let plain = Endpoints {
+        sso_oidc: None,
+        kiro_auth: Some("http://kiro.example".into()),
+    };
     assert_eq!(
-        e.kiro_refresh_url("us-east-1"),
+        plain.kiro_refresh_url("us-east-1").unwrap_err().class,
+        FailureClass::Permanent
+    );
+    assert_eq!(
+        e.kiro_refresh_url("us-east-1").unwrap(),
         "https://prod.us-east-1.auth.desktop.kiro.dev/refreshToken"
+    );
+    assert_eq!(
+        e.kiro_refresh_url("us-east-1.attacker.example#")
+            .unwrap_err()
+            .class,
+        FailureClass::Permanent
     );
 }
 
@@ -199,10 +213,12 @@ fn an_expired_registration_fails_permanently_without_a_request() {
     c.refresh_token = None;
     let err = refresh::refresh(&c, &Http::default(), &endpoints(&server), now()).unwrap_err();
     assert_eq!(err.class, FailureClass::Permanent);
-    let mut c = cred(Kind::BuilderId, "ok.r.0", &server.url());
-    c.region = Some("us-east-1.attacker.example#".into());
-    let err = refresh::refresh(&c, &Http::default(), &Endpoints::default(), now()).unwrap_err();
-    assert_eq!(err.class, FailureClass::Permanent, "{err}");
-    assert!(err.reason.contains("region"), "{err}");
+    for kind in [Kind::BuilderId, Kind::KiroSocial] {
+        let mut c = cred(kind, "ok.r.0", &server.url());
+        c.region = Some("us-east-1.attacker.example#".into());
+        let err = refresh::refresh(&c, &Http::default(), &Endpoints::default(), now()).unwrap_err();
+        assert_eq!(err.class, FailureClass::Permanent, "{kind:?}: {err}");
+        assert!(err.reason.contains("region"), "{kind:?}: {err}");
+    }
     assert_eq!(server.total(), 0);
 }
