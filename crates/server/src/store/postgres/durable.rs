@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use devauth_proto::GrantType;
 
+use super::PgStore;
 use super::rows::{
     audit_from, client_from, family_from, key_from, refresh_from, resource_from, user_from,
 };
-use super::{PgStore, map_err, timed};
+use super::sql::{all, exec, map_err, one, timed};
 use crate::model::{
     AuditEvent, Client, RefreshToken, Resource, SigningKeyRecord, Timestamp, TokenFamily,
     TokenHash, User,
@@ -49,7 +50,8 @@ impl DurableStore for PgStore {
     }
 
     async fn add_user(&self, user: &User) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO users (id, username, password_hash, disabled, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -58,104 +60,77 @@ impl DurableStore for PgStore {
             .bind(&user.username)
             .bind(&user.password_hash)
             .bind(user.disabled)
-            .bind(user.created_at.millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(user.created_at.millis()),
+        )
         .await
+        .map(drop)
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        timed(async {
-            sqlx::query("SELECT * FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(user_from)
-                .transpose()
-        })
+        one(
+            &self.pool,
+            sqlx::query("SELECT * FROM users WHERE username = $1").bind(username),
+            user_from,
+        )
         .await
     }
 
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-        timed(async {
-            sqlx::query("SELECT * FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(user_from)
-                .transpose()
-        })
+        one(
+            &self.pool,
+            sqlx::query("SELECT * FROM users WHERE id = $1").bind(id),
+            user_from,
+        )
         .await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        timed(async {
-            sqlx::query("SELECT * FROM users ORDER BY username")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(user_from)
-                .collect()
-        })
+        all(
+            &self.pool,
+            sqlx::query("SELECT * FROM users ORDER BY username"),
+            user_from,
+        )
         .await
     }
 
     async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool> {
-        timed(async {
-            let done = sqlx::query("UPDATE users SET disabled = $2 WHERE username = $1")
+        let changed = exec(
+            &self.pool,
+            sqlx::query("UPDATE users SET disabled = $2 WHERE username = $1")
                 .bind(username)
-                .bind(disabled)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
+                .bind(disabled),
+        )
+        .await?;
+        Ok(changed == 1)
     }
 
     async fn set_user_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
-        timed(async {
-            let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE username = $1")
+        let changed = exec(
+            &self.pool,
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE username = $1")
                 .bind(username)
-                .bind(password_hash)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
+                .bind(password_hash),
+        )
+        .await?;
+        Ok(changed == 1)
     }
 
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
-        timed(async {
-            let done = sqlx::query("DELETE FROM users WHERE username = $1")
-                .bind(username)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
+        let changed = exec(
+            &self.pool,
+            sqlx::query("DELETE FROM users WHERE username = $1").bind(username),
+        )
+        .await?;
+        Ok(changed == 1)
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        timed(async {
-            let done = sqlx::query("DELETE FROM clients WHERE id = $1")
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
+        let changed = exec(
+            &self.pool,
+            sqlx::query("DELETE FROM clients WHERE id = $1").bind(id),
+        )
+        .await?;
+        Ok(changed == 1)
     }
 
     async fn add_client(&self, client: &Client) -> StoreResult<()> {
@@ -251,20 +226,18 @@ impl DurableStore for PgStore {
         created_at: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO registration_tokens (token_hash, created_at, expires_at) \
                  VALUES ($1, $2, $3)",
             )
             .bind(hash.as_str())
             .bind(created_at.millis())
-            .bind(expires_at.millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(expires_at.millis()),
+        )
         .await
+        .map(drop)
     }
 
     async fn registration_token_valid(
@@ -287,87 +260,65 @@ impl DurableStore for PgStore {
     }
 
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
-        timed(async {
-            sqlx::query("SELECT * FROM clients WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(client_from)
-                .transpose()
-        })
+        one(
+            &self.pool,
+            sqlx::query("SELECT * FROM clients WHERE id = $1").bind(id),
+            client_from,
+        )
         .await
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        timed(async {
-            sqlx::query("SELECT * FROM clients ORDER BY id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(client_from)
-                .collect()
-        })
+        all(
+            &self.pool,
+            sqlx::query("SELECT * FROM clients ORDER BY id"),
+            client_from,
+        )
         .await
     }
 
     async fn add_resource(&self, resource: &Resource) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query("INSERT INTO resources (url, scopes, created_at) VALUES ($1, $2, $3)")
                 .bind(&resource.url)
                 .bind(resource.scopes.to_string())
-                .bind(resource.created_at.millis())
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(())
-        })
+                .bind(resource.created_at.millis()),
+        )
         .await
+        .map(drop)
     }
 
     async fn resource(&self, url: &str) -> StoreResult<Option<Resource>> {
-        timed(async {
-            sqlx::query("SELECT * FROM resources WHERE url = $1")
-                .bind(url)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(resource_from)
-                .transpose()
-        })
+        one(
+            &self.pool,
+            sqlx::query("SELECT * FROM resources WHERE url = $1").bind(url),
+            resource_from,
+        )
         .await
     }
 
     async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
-        timed(async {
-            sqlx::query("SELECT * FROM resources ORDER BY url")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(resource_from)
-                .collect()
-        })
+        all(
+            &self.pool,
+            sqlx::query("SELECT * FROM resources ORDER BY url"),
+            resource_from,
+        )
         .await
     }
 
     async fn remove_resource(&self, url: &str) -> StoreResult<bool> {
-        timed(async {
-            let done = sqlx::query("DELETE FROM resources WHERE url = $1")
-                .bind(url)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected() > 0)
-        })
-        .await
+        let changed = exec(
+            &self.pool,
+            sqlx::query("DELETE FROM resources WHERE url = $1").bind(url),
+        )
+        .await?;
+        Ok(changed > 0)
     }
 
     async fn add_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO signing_keys (kid, alg, private_pkcs8_der, created_at, retired_at) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -376,41 +327,32 @@ impl DurableStore for PgStore {
             .bind(key.alg.as_str())
             .bind(&key.private_pkcs8_der)
             .bind(key.created_at.millis())
-            .bind(key.retired_at.map(Timestamp::millis))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(key.retired_at.map(Timestamp::millis)),
+        )
         .await
+        .map(drop)
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        timed(async {
-            sqlx::query("SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(key_from)
-                .collect()
-        })
+        all(
+            &self.pool,
+            sqlx::query("SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC"),
+            key_from,
+        )
         .await
     }
 
     async fn retire_keys_except(&self, keep: &str, at: Timestamp) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "UPDATE signing_keys SET retired_at = $2 WHERE kid <> $1 AND retired_at IS NULL",
             )
             .bind(keep)
-            .bind(at.millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(at.millis()),
+        )
         .await
+        .map(drop)
     }
 
     async fn delete_keys_retired_before(&self, before: Timestamp) -> StoreResult<u64> {
@@ -426,7 +368,8 @@ impl DurableStore for PgStore {
     }
 
     async fn add_family(&self, family: &TokenFamily) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO token_families \
                  (id, client_id, user_id, auth_time, created_at, revoked_at, code_hash, resource) \
@@ -439,40 +382,28 @@ impl DurableStore for PgStore {
             .bind(family.created_at.millis())
             .bind(family.revoked_at.map(Timestamp::millis))
             .bind(family.code_hash.as_ref().map(TokenHash::as_str))
-            .bind(&family.resource)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(&family.resource),
+        )
         .await
+        .map(drop)
     }
 
     async fn family(&self, id: &str) -> StoreResult<Option<TokenFamily>> {
-        timed(async {
-            sqlx::query("SELECT * FROM token_families WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(family_from)
-                .transpose()
-        })
+        one(
+            &self.pool,
+            sqlx::query("SELECT * FROM token_families WHERE id = $1").bind(id),
+            family_from,
+        )
         .await
     }
 
     async fn family_by_code(&self, code_hash: &TokenHash) -> StoreResult<Option<TokenFamily>> {
-        timed(async {
+        one(
+            &self.pool,
             sqlx::query("SELECT * FROM token_families WHERE code_hash = $1")
-                .bind(code_hash.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(family_from)
-                .transpose()
-        })
+                .bind(code_hash.as_str()),
+            family_from,
+        )
         .await
     }
 
@@ -517,16 +448,11 @@ impl DurableStore for PgStore {
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshToken>> {
-        timed(async {
-            sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
-                .bind(hash.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(refresh_from)
-                .transpose()
-        })
+        one(
+            &self.pool,
+            sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1").bind(hash.as_str()),
+            refresh_from,
+        )
         .await
     }
 
@@ -565,36 +491,30 @@ impl DurableStore for PgStore {
     }
 
     async fn latest_in_family(&self, family_id: &str) -> StoreResult<Option<RefreshToken>> {
-        timed(async {
+        one(
+            &self.pool,
             sqlx::query(
                 "SELECT * FROM refresh_tokens WHERE family_id = $1 \
                  ORDER BY created_at DESC, seq DESC LIMIT 1",
             )
-            .bind(family_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(refresh_from)
-            .transpose()
-        })
+            .bind(family_id),
+            refresh_from,
+        )
         .await
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) \
                  ON CONFLICT (jti) DO NOTHING",
             )
             .bind(jti)
-            .bind(expires_at.millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(expires_at.millis()),
+        )
         .await
+        .map(drop)
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
@@ -610,7 +530,8 @@ impl DurableStore for PgStore {
     }
 
     async fn audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO audit_events (at, kind, client_id, user_id, ip, details) \
                  VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
@@ -620,13 +541,10 @@ impl DurableStore for PgStore {
             .bind(&event.client_id)
             .bind(&event.user_id)
             .bind(&event.ip)
-            .bind(event.details.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(event.details.to_string()),
+        )
         .await
+        .map(drop)
     }
 
     async fn delete_audit_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
@@ -646,18 +564,9 @@ impl DurableStore for PgStore {
     }
 
     async fn recent_audit(&self, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        timed(async {
-            sqlx::query("SELECT at, kind, client_id, user_id, ip, details::text AS details FROM audit_events \
+        all(&self.pool, sqlx::query("SELECT at, kind, client_id, user_id, ip, details::text AS details FROM audit_events \
                  ORDER BY at DESC, seq DESC LIMIT $1",)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(audit_from)
-                .collect()
-        })
-        .await
+                .bind(i64::from(limit)), audit_from).await
     }
 
     async fn sweep(&self, now: Timestamp) -> StoreResult<u64> {

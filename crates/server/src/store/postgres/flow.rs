@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 
+use super::PgStore;
 use super::rows::{code_from, get, grant_from, session_from};
-use super::{PgStore, map_err, timed};
+use super::sql::{exec, map_err, one, timed};
 use crate::model::{AuthorizationCode, BrowserSession, DeviceGrant, Timestamp, TokenHash};
 use crate::store::columns::grant_state_columns;
 use crate::store::{EXPIRED_GRANT_RETENTION_MS, FlowStore, StoreError, StoreResult};
@@ -77,33 +78,25 @@ impl FlowStore for PgStore {
     }
 
     async fn device_grant_by_code(&self, hash: &TokenHash) -> StoreResult<Option<DeviceGrant>> {
-        timed(async {
+        one(
+            &self.pool,
             sqlx::query("SELECT * FROM device_grants WHERE device_code_hash = $1")
-                .bind(hash.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(grant_from)
-                .transpose()
-        })
+                .bind(hash.as_str()),
+            grant_from,
+        )
         .await
     }
 
     async fn device_grant_by_user_code(&self, user_code: &str) -> StoreResult<Option<DeviceGrant>> {
-        timed(async {
+        one(
+            &self.pool,
             sqlx::query(
                 "SELECT * FROM device_grants WHERE user_code = $1 \
                  ORDER BY created_at DESC LIMIT 1",
             )
-            .bind(user_code)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(grant_from)
-            .transpose()
-        })
+            .bind(user_code),
+            grant_from,
+        )
         .await
     }
 
@@ -139,7 +132,8 @@ impl FlowStore for PgStore {
     }
 
     async fn add_authorization_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, \
                  scope, code_challenge, nonce, auth_time, created_at, expires_at, resource) \
@@ -155,34 +149,28 @@ impl FlowStore for PgStore {
             .bind(code.auth_time.millis())
             .bind(code.created_at.millis())
             .bind(code.expires_at.millis())
-            .bind(&code.resource)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(&code.resource),
+        )
         .await
+        .map(drop)
     }
 
     async fn take_authorization_code(
         &self,
         hash: &TokenHash,
     ) -> StoreResult<Option<AuthorizationCode>> {
-        timed(async {
+        one(
+            &self.pool,
             sqlx::query("DELETE FROM authorization_codes WHERE code_hash = $1 RETURNING *")
-                .bind(hash.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(code_from)
-                .transpose()
-        })
+                .bind(hash.as_str()),
+            code_from,
+        )
         .await
     }
 
     async fn add_session(&self, session: &BrowserSession) -> StoreResult<()> {
-        timed(async {
+        exec(
+            &self.pool,
             sqlx::query(
                 "INSERT INTO browser_sessions (id_hash, csrf_token, user_id, authenticated_at, \
                  created_at, expires_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -193,26 +181,18 @@ impl FlowStore for PgStore {
             .bind(session.authenticated_at.map(Timestamp::millis))
             .bind(session.created_at.millis())
             .bind(session.expires_at.millis())
-            .bind(session.version)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        })
+            .bind(session.version),
+        )
         .await
+        .map(drop)
     }
 
     async fn session(&self, id_hash: &TokenHash) -> StoreResult<Option<BrowserSession>> {
-        timed(async {
-            sqlx::query("SELECT * FROM browser_sessions WHERE id_hash = $1")
-                .bind(id_hash.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-                .as_ref()
-                .map(session_from)
-                .transpose()
-        })
+        one(
+            &self.pool,
+            sqlx::query("SELECT * FROM browser_sessions WHERE id_hash = $1").bind(id_hash.as_str()),
+            session_from,
+        )
         .await
     }
 
@@ -221,8 +201,9 @@ impl FlowStore for PgStore {
         session: &BrowserSession,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        timed(async {
-            let done = sqlx::query(
+        let changed = exec(
+            &self.pool,
+            sqlx::query(
                 "UPDATE browser_sessions SET csrf_token = $3, user_id = $4, authenticated_at = $5, \
                  expires_at = $6, version = $2 + 1 WHERE id_hash = $1 AND version = $2",
             )
@@ -231,25 +212,19 @@ impl FlowStore for PgStore {
             .bind(&session.csrf_token)
             .bind(&session.user_id)
             .bind(session.authenticated_at.map(Timestamp::millis))
-            .bind(session.expires_at.millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
+            .bind(session.expires_at.millis()),
+        )
+        .await?;
+        Ok(changed == 1)
     }
 
     async fn delete_session(&self, id_hash: &TokenHash) -> StoreResult<()> {
-        timed(async {
-            sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
-                .bind(id_hash.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(())
-        })
+        exec(
+            &self.pool,
+            sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1").bind(id_hash.as_str()),
+        )
         .await
+        .map(drop)
     }
 
     async fn hits(&self, key: &str, window_secs: u32, now: Timestamp) -> StoreResult<u64> {

@@ -1,7 +1,8 @@
 //! PostgreSQL backend: both [`DurableStore`](super::DurableStore) and
 //! [`FlowStore`](super::FlowStore) on one sqlx pool,
-//! for servers that run as several replicas. The connection plumbing is
-//! here; `durable.rs` and `flow.rs` implement the two traits and `rows.rs`
+//! for servers that run as several replicas. The pool and migrations are
+//! here; `sql.rs` runs statements under the call timeout and maps driver
+//! errors, `durable.rs` and `flow.rs` implement the two traits and `rows.rs`
 //! reads rows into model values.
 //!
 //! * Schema: versioned SQL files under `crates/server/migrations/postgres`,
@@ -28,19 +29,19 @@
 mod durable;
 mod flow;
 mod rows;
+mod sql;
 
-use std::future::Future;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+pub use self::sql::CALL_TIMEOUT;
+use self::sql::{map_err, timed};
 use super::{StoreError, StoreResult};
 
 /// How long a call waits for a pooled connection before answering `Unavailable`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Upper bound on any one store call (a hung server must not hang requests).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default pool size per replica.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 
@@ -119,52 +120,5 @@ impl PgStore {
                 .map_err(map_err)
         })
         .await
-    }
-}
-
-/// Runs one store call under [`CALL_TIMEOUT`].
-async fn timed<T>(fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-    tokio::time::timeout(CALL_TIMEOUT, fut)
-        .await
-        .unwrap_or_else(|_| Err(StoreError::Unavailable("PostgreSQL call timed out".into())))
-}
-
-/// Maps a driver error to the store's vocabulary. Messages name the failure,
-/// never a bound value.
-fn map_err(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::PoolTimedOut => {
-            StoreError::Unavailable("no PostgreSQL connection available".into())
-        }
-        sqlx::Error::Io(e) => StoreError::Unavailable(format!("PostgreSQL I/O error: {e}")),
-        sqlx::Error::Tls(e) => StoreError::Unavailable(format!("PostgreSQL TLS error: {e}")),
-        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable("PostgreSQL pool closed".into())
-        }
-        sqlx::Error::Protocol(m) => StoreError::Unavailable(format!("PostgreSQL protocol: {m}")),
-        sqlx::Error::Database(db) => {
-            if db.is_unique_violation() {
-                return StoreError::AlreadyExists(
-                    db.constraint().unwrap_or("unique constraint").to_owned(),
-                );
-            }
-            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            // 08: connection exception; 53: insufficient resources;
-            // 57P01-03: shutdown / cannot connect now; 40001/40P01: retryable conflicts.
-            if code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57P")
-                || code == "40001"
-                || code == "40P01"
-            {
-                StoreError::Unavailable(format!("PostgreSQL: {}", db.message()))
-            } else {
-                StoreError::Other(format!("PostgreSQL error {code}: {}", db.message()))
-            }
-        }
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-            StoreError::Inconsistent(e.to_string())
-        }
-        other => StoreError::Other(other.to_string()),
     }
 }
