@@ -452,10 +452,21 @@ async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
 async fn a_transaction_sqlite_gives_up_fails_the_whole_group() {
     let s = store().await;
     let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (started, writer_busy) = tokio::sync::oneshot::channel::<()>();
     let held = s.write_all(move |_| {
+        started.send(()).ok();
         gate.recv().ok();
         Ok(())
     });
+    // The writer is inside the held job before anything else is queued, so
+    // the three writes below can only form the next group, together (had the
+    // writer drained the queue while they were being queued, `before` could
+    // share the held job's group and be committed with it).
+    tokio::pin!(held);
+    tokio::select! {
+        _ = &mut held => unreachable!("the held job waits for the release"),
+        busy = writer_busy => busy.unwrap(),
+    }
     let (alice, carol) = (user("u1", "alice"), user("u3", "carol"));
     let before = s.add_user(&alice);
     // What SQLite does on SQLITE_FULL or an I/O error: the transaction
@@ -468,7 +479,6 @@ async fn a_transaction_sqlite_gives_up_fails_the_whole_group() {
     };
     let (_held, before, gives_up, after, ()) =
         tokio::join!(held, before, gives_up, after, releaser);
-    // (The held job may share their group, or have one of its own.)
     for result in [before, gives_up, after] {
         assert!(
             matches!(result, Err(StoreError::Unavailable(_))),
