@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use super::profile::{default_profile, profile_for};
+use super::profile::{default_profile, login_command, profile_for};
 
 /// Flags of `devauth mcp headers`.
 #[derive(Debug, clap::Args)]
@@ -24,19 +24,24 @@ pub fn run(args: Args, chosen: Option<&str>) -> anyhow::Result<ExitCode> {
         Some(n) => n.to_owned(),
         None => profile_for(&args.url)?.unwrap_or_else(|| default_profile(&args.url)),
     };
+    // Either way the next step is an MCP login, not `devauth login`.
     let fresh = crate::cmd::token::fresh(&name, args.min_ttl).map_err(|e| {
-        match e.downcast_ref::<devauth_client::Error>() {
+        let what = match e.downcast_ref::<devauth_client::Error>() {
             Some(devauth_client::Error::NotLoggedIn { .. }) => {
-                anyhow::Error::new(crate::exit::Explained {
-                    kind: devauth_client::ErrorKind::NeedsLogin,
-                    message: format!(
-                        "no MCP login for {} yet (profile `{name}`); run `devauth mcp login {}`",
-                        args.url, args.url
-                    ),
-                })
+                format!("no MCP login for {} yet", args.url)
             }
-            _ => e,
-        }
+            Some(devauth_client::Error::NeedsLogin { reason, .. }) => {
+                format!("the MCP login for {} needs renewing ({reason})", args.url)
+            }
+            _ => return e,
+        };
+        anyhow::Error::new(crate::exit::Explained {
+            kind: devauth_client::ErrorKind::NeedsLogin,
+            message: format!(
+                "{what} (profile `{name}`); run `{}`",
+                login_command(&args.url, &name)
+            ),
+        })
     })?;
     let headers = serde_json::json!({ "Authorization": format!("Bearer {}", fresh.token) });
     println!("{headers}");

@@ -18,6 +18,17 @@ pub fn profile_for(url: &str) -> anyhow::Result<Option<String>> {
     }))
 }
 
+/// The command that makes (or makes again) the MCP login of `url` in
+/// profile `name`: `--profile` only when `name` is not the one `mcp login`
+/// would pick by itself.
+pub fn login_command(url: &str, name: &str) -> String {
+    if name == default_profile(url) {
+        format!("devauth mcp login {url}")
+    } else {
+        format!("devauth mcp login {url} --profile {name}")
+    }
+}
+
 /// The profile name an MCP server's login gets unless `--profile` names
 /// one: `mcp-HOST[-PORT]`, lower-case, within the profile-name rules.
 pub fn default_profile(url: &str) -> String {
@@ -57,5 +68,18 @@ mod tests {
             "mcp-127.0.0.1-8443"
         );
         assert_eq!(super::default_profile("http://[::1]:9/x"), "mcp---1-9");
+    }
+
+    #[test]
+    fn the_login_command_names_a_profile_only_when_it_must() {
+        let url = "https://tools.example.com/mcp";
+        assert_eq!(
+            super::login_command(url, "mcp-tools.example.com"),
+            "devauth mcp login https://tools.example.com/mcp"
+        );
+        assert_eq!(
+            super::login_command(url, "work"),
+            "devauth mcp login https://tools.example.com/mcp --profile work"
+        );
     }
 }

@@ -13,7 +13,7 @@ use devauth_client::clock::SystemClock;
 use devauth_client::mcp_proxy::{self, TokenSource};
 use devauth_client::session::fresh_access_token;
 
-use super::profile::{default_profile, profile_for};
+use super::profile::{default_profile, login_command, profile_for};
 
 /// Flags of `devauth mcp proxy`.
 #[derive(Debug, clap::Args)]
@@ -36,9 +36,10 @@ struct Profile {
 impl TokenSource for Profile {
     fn login_hint(&self) -> String {
         format!(
-            "not logged in to {url} (profile `{}`): run `devauth mcp login {url}` in a terminal",
+            "not logged in to {} (profile `{}`): run `{}` in a terminal",
+            self.url,
             self.name,
-            url = self.url
+            login_command(&self.url, &self.name)
         )
     }
 
@@ -58,8 +59,8 @@ impl TokenSource for Profile {
         }
         let flags: String = all.iter().map(|s| format!(" --scope {s}")).collect();
         format!(
-            "the MCP server needs more scopes ({scope}): run `devauth mcp login {}{flags}` in a terminal",
-            self.url
+            "the MCP server needs more scopes ({scope}): run `{}{flags}` in a terminal",
+            login_command(&self.url, &self.name)
         )
     }
 
