@@ -300,21 +300,14 @@ fn devauth_token_refreshes_an_imported_login_the_tools_way() {
 fn a_devauth_login_is_never_replaced_by_an_import() {
     let env = Env::new();
     // a profile made by `devauth login --with-token`
-    let out = Command::new(bin())
-        .args(["login", "--with-token"])
-        .env_clear()
-        .env("HOME", &env.home)
-        .env("DEVAUTH_HOME", &env.devauth_home)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"plain-access-token\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let out = devauth_testkit::run_with_stdin(
+        Command::new(bin())
+            .args(["login", "--with-token"])
+            .env_clear()
+            .env("HOME", &env.home)
+            .env("DEVAUTH_HOME", &env.devauth_home),
+        b"plain-access-token\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     create_kiro_db(&env.kiro_db());
     put_auth(
